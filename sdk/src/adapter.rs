@@ -110,9 +110,9 @@ impl<T: Task> FfiTask for TaskAdapter<T> {
             Ok(RVec::from(scores))
         })
     }
-    fn reference_solution(&self, sample: &Sample) -> RResult<ROption<RString>, RString> {
+    fn reference_solution(&self, sample: &Sample, template: RStr<'_>) -> RResult<ROption<RString>, RString> {
         guard(T::NAME, "reference_solution", || {
-            Ok(self.0.reference_solution(sample)?.map(RString::from).into())
+            Ok(self.0.reference_solution(sample, template.as_str())?.map(RString::from).into())
         })
     }
 }

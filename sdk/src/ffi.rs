@@ -34,7 +34,7 @@ pub trait FfiTask: Send + Sync {
     fn prompt(&self, sample: &Sample, template: RStr<'_>) -> RResult<PromptSpec, RString>;
     fn score(&self, batch: RSlice<'_, ScoreInput>) -> RResult<RVec<Score>, RString>;
     #[sabi(last_prefix_field)]
-    fn reference_solution(&self, sample: &Sample) -> RResult<ROption<RString>, RString>;
+    fn reference_solution(&self, sample: &Sample, template: RStr<'_>) -> RResult<ROption<RString>, RString>;
 }
 
 /// An algorithm instance across the boundary (see [`crate::plugin::Algorithm`]).

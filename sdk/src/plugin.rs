@@ -55,8 +55,9 @@ pub trait Task: Plugin {
     fn prompt(&self, sample: &Sample, template: &str) -> PluginResult<PromptSpec>;
     /// Scores a batch of responses, one [`Score`] each, in order.
     fn score(&self, batch: &[ScoreInput]) -> PluginResult<Vec<Score>>;
-    /// A known-correct response body for a sample (used for SFT warm starts).
-    fn reference_solution(&self, _sample: &Sample) -> PluginResult<Option<String>> {
+    /// A known-correct response for a sample in the named template, as the
+    /// model should write it (used for SFT warm starts).
+    fn reference_solution(&self, _sample: &Sample, _template: &str) -> PluginResult<Option<String>> {
         Ok(None)
     }
 }

@@ -107,6 +107,9 @@ pub enum FinishReason {
 #[derive(StableAbi, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoreInput {
     pub sample: Sample,
+    /// The prompt template the response was generated with (extraction
+    /// rules can depend on it, e.g. countdown's `compact` has no tags).
+    pub template: RString,
     /// The prompt text the model saw.
     pub prompt: RString,
     /// The decoded response (special tokens kept, as TinyZero decodes).
