@@ -92,25 +92,23 @@ pub fn agg_loss(loss_mat: &Tensor, mask: &Tensor, mode: LossAggregation, scale: 
     let kind = loss_mat.kind();
     let m = as_weights(mask, loss_mat);
     let masked = loss_mat * &m;
-    let num_seqs = || match scale.num_seqs {
-        Some(n) => Tensor::from(n).to_kind(kind).to_device(loss_mat.device()),
-        None => m.sum_dim_intlist(-1, false, kind).gt(0.0).sum(kind).clamp_min(1.0),
+    // Divides by the given sequence count, or by the non-empty rows here.
+    let per_sequence = |total: Tensor| match scale.num_seqs {
+        Some(n) => total / n,
+        None => total / m.sum_dim_intlist(-1, false, kind).gt(0.0).sum(kind).clamp_min(1.0),
     };
     match mode {
-        LossAggregation::TokenMean => {
-            let n = match scale.num_tokens {
-                Some(n) => Tensor::from(n).to_kind(kind).to_device(loss_mat.device()),
-                None => m.sum(kind).clamp_min(1.0),
-            };
-            masked.sum(kind) / n
-        }
-        LossAggregation::SeqMeanTokenSum => masked.sum_dim_intlist(-1, false, kind).sum(kind) / num_seqs(),
+        LossAggregation::TokenMean => match scale.num_tokens {
+            Some(n) => masked.sum(kind) / n,
+            None => masked.sum(kind) / m.sum(kind).clamp_min(1.0),
+        },
+        LossAggregation::SeqMeanTokenSum => per_sequence(masked.sum(kind)),
         LossAggregation::SeqMeanTokenMean => {
             let per_seq = masked.sum_dim_intlist(-1, false, kind)
                 / (m.sum_dim_intlist(-1, false, kind) + SEQ_MEAN_EPS);
-            per_seq.sum(kind) / num_seqs()
+            per_sequence(per_seq.sum(kind))
         }
-        LossAggregation::SeqMeanTokenSumNorm => masked.sum(kind) / (num_seqs() * scale.norm_len),
+        LossAggregation::SeqMeanTokenSumNorm => per_sequence(masked.sum(kind)) / scale.norm_len,
     }
 }
 
@@ -139,13 +137,14 @@ pub fn is_diagnostics(log_ratio: &Tensor, mask: &Tensor, clip_low: f64, clip_hig
     let log_ratio = log_ratio.detach();
     let ratio = log_ratio.exp();
     let outside = ratio.lt(1.0 - clip_low).logical_or(&ratio.gt(1.0 + clip_high)).to_kind(ratio.kind());
-    let valid = ratio.masked_select(&mask.gt(0.0));
-    let ratio_p95 = if valid.numel() == 0 {
-        Tensor::zeros([], (ratio.kind(), ratio.device()))
-    } else {
-        let q = Tensor::from(0.95f64).to_kind(valid.kind()).to_device(valid.device());
-        valid.quantile(&q, None, false, "linear")
-    };
+    // NaN out the padding and take a NaN-ignoring quantile: unlike
+    // masked_select, this keeps shapes static (no device-to-host sync).
+    let q = Tensor::full([], 0.95, (ratio.kind(), ratio.device()));
+    let ratio_p95 = ratio
+        .where_scalarother(&mask.gt(0.0), f64::NAN)
+        .flatten(0, -1)
+        .nanquantile(&q, None, false, "linear")
+        .nan_to_num(0.0, None, None);
     IsDiagnostics {
         ratio_mean: masked_mean(&ratio, mask),
         ratio_std: masked_var(&ratio, mask, true).sqrt(),
