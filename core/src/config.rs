@@ -56,12 +56,11 @@ fn default_hidden_act() -> String {
 impl Qwen2Config {
     /// Reads `config.json`; errors name the file and the offending key.
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         let cfg: Qwen2Config = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a valid Qwen2 config.json", path.display()))?;
-        cfg.validate()
-            .with_context(|| format!("{}", path.display()))?;
+        cfg.validate().with_context(|| format!("{}", path.display()))?;
         Ok(cfg)
     }
 
@@ -98,14 +97,10 @@ impl Qwen2Config {
     /// End-of-sequence ids named in config.json (may be empty).
     pub fn eos_token_ids(&self) -> Vec<u32> {
         match &self.eos_token_id {
-            Some(serde_json::Value::Number(n)) => {
-                n.as_u64().map(|v| vec![v as u32]).unwrap_or_default()
+            Some(serde_json::Value::Number(n)) => n.as_u64().map(|v| vec![v as u32]).unwrap_or_default(),
+            Some(serde_json::Value::Array(a)) => {
+                a.iter().filter_map(|v| v.as_u64()).map(|v| v as u32).collect()
             }
-            Some(serde_json::Value::Array(a)) => a
-                .iter()
-                .filter_map(|v| v.as_u64())
-                .map(|v| v as u32)
-                .collect(),
             _ => Vec::new(),
         }
     }

@@ -104,8 +104,8 @@ pub fn agg_loss(loss_mat: &Tensor, mask: &Tensor, mode: LossAggregation, scale: 
         },
         LossAggregation::SeqMeanTokenSum => per_sequence(masked.sum(kind)),
         LossAggregation::SeqMeanTokenMean => {
-            let per_seq = masked.sum_dim_intlist(-1, false, kind)
-                / (m.sum_dim_intlist(-1, false, kind) + SEQ_MEAN_EPS);
+            let per_seq =
+                masked.sum_dim_intlist(-1, false, kind) / (m.sum_dim_intlist(-1, false, kind) + SEQ_MEAN_EPS);
             per_sequence(per_seq.sum(kind))
         }
         LossAggregation::SeqMeanTokenSumNorm => per_sequence(masked.sum(kind)) / scale.norm_len,
@@ -310,13 +310,17 @@ mod tests {
     }
 
     fn loss(e: &Example, mode: LossAggregation, norm_len: f64) -> f64 {
-        scalar(&policy_loss(&e.logp, &e.old, &e.adv, &e.mask, &settings(mode, 0.0), &AggScale::local(norm_len)).loss)
+        scalar(
+            &policy_loss(&e.logp, &e.old, &e.adv, &e.mask, &settings(mode, 0.0), &AggScale::local(norm_len))
+                .loss,
+        )
     }
 
     #[test]
     fn policy_loss_token_mean_and_metrics() {
         let e = example();
-        let out = policy_loss(&e.logp, &e.old, &e.adv, &e.mask, &LossSettings::default(), &AggScale::local(3.0));
+        let out =
+            policy_loss(&e.logp, &e.old, &e.adv, &e.mask, &LossSettings::default(), &AggScale::local(3.0));
         // (−1 − 1.2 − 0.5 + 2.2 + 1.6) / 5
         close(scalar(&out.loss), 0.22);
         close(scalar(&out.clipfrac), 0.4);
@@ -328,7 +332,8 @@ mod tests {
     #[test]
     fn policy_loss_gradient_is_zero_where_clipped_and_masked() {
         let e = example();
-        let out = policy_loss(&e.logp, &e.old, &e.adv, &e.mask, &LossSettings::default(), &AggScale::local(3.0));
+        let out =
+            policy_loss(&e.logp, &e.old, &e.adv, &e.mask, &LossSettings::default(), &AggScale::local(3.0));
         out.loss.backward();
         // d(−A·ρ)/dlogp = −A·ρ, over N_tok = 5; clipped and padded tokens get 0.
         let grad = values(&e.logp.grad());
@@ -358,7 +363,11 @@ mod tests {
         close(scalar(&agg_loss(&l, &m, LossAggregation::TokenMean, &scale)), 6.0 / 3.0);
         // Nothing valid at all: 0, not NaN.
         let none = Tensor::zeros([2, 2], (Kind::Double, tch::Device::Cpu));
-        for mode in [LossAggregation::TokenMean, LossAggregation::SeqMeanTokenMean, LossAggregation::SeqMeanTokenSumNorm] {
+        for mode in [
+            LossAggregation::TokenMean,
+            LossAggregation::SeqMeanTokenMean,
+            LossAggregation::SeqMeanTokenSumNorm,
+        ] {
             close(scalar(&agg_loss(&l.narrow(0, 0, 2), &none, mode, &scale)), 0.0);
         }
     }
@@ -377,7 +386,14 @@ mod tests {
             let parts: f64 = (0..2)
                 .map(|r| {
                     let row = |x: &Tensor| x.narrow(0, r, 1);
-                    let out = policy_loss(&row(&e.logp), &row(&e.old), &row(&e.adv), &row(&e.mask), &settings(mode, 0.0), &global);
+                    let out = policy_loss(
+                        &row(&e.logp),
+                        &row(&e.old),
+                        &row(&e.adv),
+                        &row(&e.mask),
+                        &settings(mode, 0.0),
+                        &global,
+                    );
                     scalar(&out.loss)
                 })
                 .sum();
@@ -395,12 +411,26 @@ mod tests {
         let logp = &old + t(&[&[4.0f64.ln(), 0.0, 4.0f64.ln()]]);
         let adv = t(&[&[-1.0, -1.0, 1.0]]);
         let mask = t(&[&[1.0, 1.0, 1.0]]);
-        let out = policy_loss(&logp, &old, &adv, &mask, &settings(LossAggregation::TokenMean, 3.0), &AggScale::local(3.0));
+        let out = policy_loss(
+            &logp,
+            &old,
+            &adv,
+            &mask,
+            &settings(LossAggregation::TokenMean, 3.0),
+            &AggScale::local(3.0),
+        );
         close(scalar(&out.loss), (3.0 + 1.0 - 1.2) / 3.0);
         close(scalar(&out.clipfrac_lower), 1.0 / 3.0);
         // pg2 > pg1 only for the positive-advantage token.
         close(scalar(&out.clipfrac), 1.0 / 3.0);
-        let off = policy_loss(&logp, &old, &adv, &mask, &settings(LossAggregation::TokenMean, 0.0), &AggScale::local(3.0));
+        let off = policy_loss(
+            &logp,
+            &old,
+            &adv,
+            &mask,
+            &settings(LossAggregation::TokenMean, 0.0),
+            &AggScale::local(3.0),
+        );
         close(scalar(&off.loss), (4.0 + 1.0 - 1.2) / 3.0);
     }
 
@@ -411,7 +441,8 @@ mod tests {
         let logp = &old + t(&[&[1.25f64.ln()]]);
         let (adv, mask) = (t(&[&[1.0]]), t(&[&[1.0]]));
         let dapo = LossSettings { clip_high: 0.28, ..LossSettings::default() };
-        let l = |s: &LossSettings| scalar(&policy_loss(&logp, &old, &adv, &mask, s, &AggScale::local(1.0)).loss);
+        let l =
+            |s: &LossSettings| scalar(&policy_loss(&logp, &old, &adv, &mask, s, &AggScale::local(1.0)).loss);
         assert!((l(&LossSettings::default()) + 1.2).abs() < 1e-6);
         assert!((l(&dapo) + 1.25).abs() < 1e-6);
     }
@@ -420,7 +451,14 @@ mod tests {
     fn extreme_log_ratios_are_clamped() {
         let old = t(&[&[-100.0]]);
         let logp = t(&[&[0.0]]);
-        let out = policy_loss(&logp, &old, &t(&[&[-1.0]]), &t(&[&[1.0]]), &LossSettings::default(), &AggScale::local(1.0));
+        let out = policy_loss(
+            &logp,
+            &old,
+            &t(&[&[-1.0]]),
+            &t(&[&[1.0]]),
+            &LossSettings::default(),
+            &AggScale::local(1.0),
+        );
         close(scalar(&out.is.log_ratio_mean), 20.0);
         assert!(scalar(&out.loss).is_finite());
     }
@@ -456,7 +494,8 @@ mod tests {
         let old = t(&[&[0.8, 1.0, 0.1, 0.0]]);
         let returns = t(&[&[1.5, 1.0, 2.0, 0.0]]);
         let mask = t(&[&[1.0, 1.0, 1.0, 0.0]]);
-        let out = value_loss(&v, &old, &returns, &mask, 0.5, LossAggregation::TokenMean, &AggScale::local(4.0));
+        let out =
+            value_loss(&v, &old, &returns, &mask, 0.5, LossAggregation::TokenMean, &AggScale::local(4.0));
         close(scalar(&out.loss), 0.5 * (0.25 + 1.0 + 1.96) / 3.0);
         close(scalar(&out.clipfrac), 1.0 / 3.0);
         out.loss.backward();

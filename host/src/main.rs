@@ -10,10 +10,7 @@ use tz_host::{cmd, logging};
 fn main() -> ExitCode {
     // A bug must still end in one readable line, not a backtrace.
     std::panic::set_hook(Box::new(|info| {
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         let msg = info
             .payload()
             .downcast_ref::<&str>()
@@ -23,11 +20,7 @@ fn main() -> ExitCode {
         eprintln!("error: internal error{at}: {msg} (please report this)");
     }));
     let cli = Cli::parse();
-    logging::init(if cli.global.quiet {
-        -1
-    } else {
-        cli.global.verbose as i8
-    });
+    logging::init(if cli.global.quiet { -1 } else { cli.global.verbose as i8 });
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -40,8 +33,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let env_path = std::env::var("TZ_PLUGIN_PATH").ok();
-    let registry =
-        || Registry::discover(&search_dirs(&cli.global.plugin_dirs, env_path.as_deref())?);
+    let registry = || Registry::discover(&search_dirs(&cli.global.plugin_dirs, env_path.as_deref())?);
     match &cli.command {
         None => cmd::train::run(&cli.train, &registry()?),
         Some(Command::Train(args)) => cmd::train::run(args, &registry()?),

@@ -11,10 +11,8 @@ use tz_sdk::*;
 
 fn registry() -> Registry {
     let mut r = Registry::default();
-    r.add(load_library(&library("fixture_test_plugins")).unwrap())
-        .unwrap();
-    r.add(load_library(&library("reverse_task_plugin")).unwrap())
-        .unwrap();
+    r.add(load_library(&library("fixture_test_plugins")).unwrap()).unwrap();
+    r.add(load_library(&library("reverse_task_plugin")).unwrap()).unwrap();
     r
 }
 
@@ -30,10 +28,7 @@ fn sample() -> Sample {
 #[test]
 fn task_types_round_trip() {
     let task = registry().task("echo", "", TracingHost::handle()).unwrap();
-    assert_eq!(
-        task.groups().unwrap().into_vec(),
-        vec![RString::from("a"), RString::from("b")]
-    );
+    assert_eq!(task.groups().unwrap().into_vec(), vec![RString::from("a"), RString::from("b")]);
     let generated = task.generate("b".into(), 3, 12).unwrap();
     assert_eq!(generated.len(), 3);
     assert_eq!(generated[2].group.as_str(), "b");
@@ -46,13 +41,7 @@ fn task_types_round_trip() {
 
     let p = task.prompt(&s, "tpl".into()).unwrap();
     assert_eq!(p.text.as_str(), format!("tpl:{}", s.data));
-    assert_eq!(
-        p.messages[0],
-        ChatMessage {
-            role: "user".into(),
-            content: "plus_minus".into()
-        }
-    );
+    assert_eq!(p.messages[0], ChatMessage { role: "user".into(), content: "plus_minus".into() });
     assert!(p.continue_final_message && !p.add_generation_prompt);
     assert_eq!(p.stop.into_vec(), vec![RString::from("7")]);
 
@@ -79,10 +68,7 @@ fn task_types_round_trip() {
     let back: Sample = serde_json::from_str(&scores[0].reason).unwrap();
     assert_eq!(back, s);
     assert!(!scores[1].correct && !scores[1].formatted);
-    assert_eq!(
-        task.reference_solution(&s, "compact".into()).unwrap(),
-        ROption::RSome("compact/7".into())
-    );
+    assert_eq!(task.reference_solution(&s, "compact".into()).unwrap(), ROption::RSome("compact/7".into()));
 }
 
 #[test]
@@ -100,16 +86,10 @@ fn algorithm_types_round_trip() {
         },
         entropy_coef: 0.001,
         aggregation: LossAggregation::SeqMeanTokenSumNorm,
-        critic: ROption::RSome(CriticSettings {
-            lr: 1e-5,
-            clip_value: 0.5,
-            warmup_steps: 3,
-        }),
+        critic: ROption::RSome(CriticSettings { lr: 1e-5, clip_value: 0.5, warmup_steps: 3 }),
     };
     let config = serde_json::json!({ "loss": loss }).to_string();
-    let algo = registry()
-        .algorithm("echo-algo", &config, TracingHost::handle())
-        .unwrap();
+    let algo = registry().algorithm("echo-algo", &config, TracingHost::handle()).unwrap();
     assert_eq!(algo.role().unwrap(), AlgorithmRole::Estimator);
     assert_eq!(algo.loss_settings().unwrap(), loss);
     assert!(loss.needs_critic() && loss.needs_reference());
@@ -123,10 +103,7 @@ fn algorithm_types_round_trip() {
         group_ids: vec![0, 4].into(),
     };
     let shaped = algo.shape(&shape).unwrap();
-    assert_eq!(
-        shaped.into_vec(),
-        vec![1.0 + 30.0 + 2000.0 + 0.5, 50.0 + 2000.0 + 0.25 + 400.0]
-    );
+    assert_eq!(shaped.into_vec(), vec![1.0 + 30.0 + 2000.0 + 0.5, 50.0 + 2000.0 + 0.25 + 400.0]);
 
     let adv_in = AdvantageInput {
         token_rewards: vec![0.0, 1.0, -0.5].into(),
@@ -137,32 +114,16 @@ fn algorithm_types_round_trip() {
     let out = algo.estimate(&adv_in).unwrap();
     assert_eq!(out.advantages, adv_in.token_rewards);
     assert_eq!(out.returns, adv_in.values);
-    assert_eq!(
-        out.metrics.into_vec(),
-        vec![Metric::new("offsets", 3.0), Metric::new("groups", 3.0)]
-    );
+    assert_eq!(out.metrics.into_vec(), vec![Metric::new("offsets", 3.0), Metric::new("groups", 3.0)]);
 }
 
 #[test]
 fn curriculum_types_and_state_round_trip() {
     let r = registry();
-    let mut cur = r
-        .curriculum(
-            "echo-curriculum",
-            r#"{"window": 96}"#,
-            TracingHost::handle(),
-        )
-        .unwrap();
+    let mut cur = r.curriculum("echo-curriculum", r#"{"window": 96}"#, TracingHost::handle()).unwrap();
     let groups: RVec<RString> = vec!["plus".into(), "plus_minus".into()].into();
     let plan = cur.plan(groups.as_rslice()).unwrap().unwrap();
-    assert_eq!(
-        plan.stages[1],
-        Stage {
-            round: 2,
-            group: "plus_minus".into(),
-            epochs: 2
-        }
-    );
+    assert_eq!(plan.stages[1], Stage { round: 2, group: "plus_minus".into(), epochs: 2 });
     assert_eq!(cur.window().unwrap(), ROption::RSome(96));
     let stats = BatchStats {
         step: 9,
@@ -172,21 +133,13 @@ fn curriculum_types_and_state_round_trip() {
         correct: vec![true, false].into(),
         truncated: vec![false, true].into(),
     };
-    assert_eq!(
-        cur.observe(&stats).unwrap().into_vec(),
-        vec![Metric::new("observed", 1.0)]
-    );
+    assert_eq!(cur.observe(&stats).unwrap().into_vec(), vec![Metric::new("observed", 1.0)]);
     let state = cur.state().unwrap();
 
-    let mut fresh = r
-        .curriculum("echo-curriculum", "", TracingHost::handle())
-        .unwrap();
+    let mut fresh = r.curriculum("echo-curriculum", "", TracingHost::handle()).unwrap();
     fresh.restore(state.as_rstr()).unwrap();
     assert_eq!(fresh.state().unwrap(), state);
-    assert_eq!(
-        fresh.observe(&stats).unwrap().into_vec(),
-        vec![Metric::new("observed", 2.0)]
-    );
+    assert_eq!(fresh.observe(&stats).unwrap().into_vec(), vec![Metric::new("observed", 2.0)]);
     let err = fresh.restore("{not json".into()).into_result().unwrap_err();
     assert!(err.contains("saved state is not valid JSON"), "{err}");
 }
@@ -202,85 +155,45 @@ fn a_panic_in_plugin_code_becomes_an_error_and_the_host_lives_on() {
         response: "".into(),
         finish: FinishReason::Stop,
     };
-    let err = task
-        .score(RSlice::from_slice(&[input]))
-        .into_result()
-        .unwrap_err();
-    assert!(
-        err.starts_with("plugin 'panicky' panicked in score: index out of bounds"),
-        "{err}"
-    );
+    let err = task.score(RSlice::from_slice(&[input])).into_result().unwrap_err();
+    assert!(err.starts_with("plugin 'panicky' panicked in score: index out of bounds"), "{err}");
     assert!(err.contains("lib.rs:"), "location missing: {err}");
     // The library still works after the panic.
     assert!(task.prompt(&sample(), "".into()).is_ok());
-    let err = r
-        .task(
-            "panicky",
-            r#"{"panic_in_new": true}"#,
-            TracingHost::handle(),
-        )
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(
-        err.contains("panicked in new: asked to panic in new"),
-        "{err}"
-    );
+    let err =
+        r.task("panicky", r#"{"panic_in_new": true}"#, TracingHost::handle()).err().unwrap().to_string();
+    assert!(err.contains("panicked in new: asked to panic in new"), "{err}");
 }
 
 #[test]
 fn bad_config_is_an_error_naming_plugin_and_key() {
     let r = registry();
-    let err = r
-        .task("reverse", r#"{"max_lne": 4}"#, TracingHost::handle())
-        .err()
-        .unwrap()
-        .to_string();
+    let err = r.task("reverse", r#"{"max_lne": 4}"#, TracingHost::handle()).err().unwrap().to_string();
     assert_eq!(
         err,
         "plugin 'reverse': unknown config key 'max_lne' (did you mean 'max_len'?); valid keys: min_len, max_len, format_score"
     );
-    let err = r
-        .task("reverse", r#"{"max_len": "long"}"#, TracingHost::handle())
-        .err()
-        .unwrap()
-        .to_string();
+    let err = r.task("reverse", r#"{"max_len": "long"}"#, TracingHost::handle()).err().unwrap().to_string();
     assert!(
         err.starts_with("plugin 'reverse': config key 'max_len': invalid type: string \"long\""),
         "{err}"
     );
     let err = r
-        .task(
-            "reverse",
-            r#"{"min_len": 9, "max_len": 4}"#,
-            TracingHost::handle(),
-        )
+        .task("reverse", r#"{"min_len": 9, "max_len": 4}"#, TracingHost::handle())
         .err()
         .unwrap()
         .to_string();
-    assert!(
-        err.starts_with("plugin 'reverse': config: min_len (9)"),
-        "{err}"
-    );
-    let err = r
-        .task("reverse", "[1]", TracingHost::handle())
-        .err()
-        .unwrap()
-        .to_string();
+    assert!(err.starts_with("plugin 'reverse': config: min_len (9)"), "{err}");
+    let err = r.task("reverse", "[1]", TracingHost::handle()).err().unwrap().to_string();
     assert!(err.contains("config must be a JSON object"), "{err}");
 }
 
 #[test]
 fn example_plugin_scores_its_own_reference_solutions() {
-    let task = registry()
-        .task("reverse", "", TracingHost::handle())
-        .unwrap();
+    let task = registry().task("reverse", "", TracingHost::handle()).unwrap();
     let samples = task.generate("default".into(), 20, 5).unwrap();
     let again = task.generate("default".into(), 20, 5).unwrap();
-    assert_eq!(
-        samples, again,
-        "generation must be reproducible from the seed"
-    );
+    assert_eq!(samples, again, "generation must be reproducible from the seed");
     let inputs: Vec<ScoreInput> = samples
         .iter()
         .map(|s| ScoreInput {
@@ -293,14 +206,8 @@ fn example_plugin_scores_its_own_reference_solutions() {
         .collect();
     let scores = task.score(RSlice::from_slice(&inputs)).unwrap();
     assert!(scores.iter().all(|s| s.correct && s.reward == 1.0));
-    let wrong = ScoreInput {
-        response: "zzz".into(),
-        ..inputs[0].clone()
-    };
-    let bad = ScoreInput {
-        response: "Not a word!".into(),
-        ..inputs[0].clone()
-    };
+    let wrong = ScoreInput { response: "zzz".into(), ..inputs[0].clone() };
+    let bad = ScoreInput { response: "Not a word!".into(), ..inputs[0].clone() };
     let scores = task.score(RSlice::from_slice(&[wrong, bad])).unwrap();
     assert_eq!((scores[0].reward, scores[0].correct), (0.1, false));
     assert_eq!((scores[1].reward, scores[1].formatted), (0.0, false));

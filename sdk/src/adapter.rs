@@ -30,9 +30,7 @@ fn install_panic_hook() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             if IN_GUARD.with(Cell::get) {
-                let loc = info
-                    .location()
-                    .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+                let loc = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
                 LAST_PANIC_LOCATION.with(|p| *p.borrow_mut() = loc);
             } else {
                 previous(info);
@@ -69,13 +67,7 @@ pub(crate) fn guard<R>(
                 .with(|p| p.borrow_mut().take())
                 .map(|l| format!(" (at {l})"))
                 .unwrap_or_default();
-            RErr(
-                format!(
-                    "plugin '{plugin}' panicked in {method}: {}{at}",
-                    panic_message(&*payload)
-                )
-                .into(),
-            )
+            RErr(format!("plugin '{plugin}' panicked in {method}: {}{at}", panic_message(&*payload)).into())
         }
     }
 }
@@ -95,14 +87,12 @@ impl<T: Task> FfiTask for TaskAdapter<T> {
         guard(T::NAME, "templates", || Ok(strings(self.0.templates())))
     }
     fn generate(&self, group: RStr<'_>, count: u64, seed: u64) -> RResult<RVec<Sample>, RString> {
-        guard(T::NAME, "generate", || {
-            self.0.generate(group.as_str(), count, seed).map(RVec::from)
-        })
+        guard(T::NAME, "generate", || self.0.generate(group.as_str(), count, seed).map(RVec::from))
     }
     fn sample_from_row(&self, row_json: RStr<'_>) -> RResult<Sample, RString> {
         guard(T::NAME, "sample_from_row", || {
-            let row: serde_json::Value = serde_json::from_str(row_json.as_str())
-                .map_err(|e| format!("row is not valid JSON: {e}"))?;
+            let row: serde_json::Value =
+                serde_json::from_str(row_json.as_str()).map_err(|e| format!("row is not valid JSON: {e}"))?;
             self.0.sample_from_row(&row)
         })
     }
@@ -113,34 +103,20 @@ impl<T: Task> FfiTask for TaskAdapter<T> {
         })
     }
     fn prompt(&self, sample: &Sample, template: RStr<'_>) -> RResult<PromptSpec, RString> {
-        guard(T::NAME, "prompt", || {
-            self.0.prompt(sample, template.as_str())
-        })
+        guard(T::NAME, "prompt", || self.0.prompt(sample, template.as_str()))
     }
     fn score(&self, batch: RSlice<'_, ScoreInput>) -> RResult<RVec<Score>, RString> {
         guard(T::NAME, "score", || {
             let scores = self.0.score(batch.as_slice())?;
             if scores.len() != batch.len() {
-                return Err(format!(
-                    "score returned {} results for {} inputs",
-                    scores.len(),
-                    batch.len()
-                ));
+                return Err(format!("score returned {} results for {} inputs", scores.len(), batch.len()));
             }
             Ok(RVec::from(scores))
         })
     }
-    fn reference_solution(
-        &self,
-        sample: &Sample,
-        template: RStr<'_>,
-    ) -> RResult<ROption<RString>, RString> {
+    fn reference_solution(&self, sample: &Sample, template: RStr<'_>) -> RResult<ROption<RString>, RString> {
         guard(T::NAME, "reference_solution", || {
-            Ok(self
-                .0
-                .reference_solution(sample, template.as_str())?
-                .map(RString::from)
-                .into())
+            Ok(self.0.reference_solution(sample, template.as_str())?.map(RString::from).into())
         })
     }
 }
@@ -200,9 +176,7 @@ impl<T: Curriculum> FfiCurriculum for CurriculumAdapter<T> {
         guard(T::NAME, "observe", || self.0.observe(stats).map(RVec::from))
     }
     fn state(&self) -> RResult<RString, RString> {
-        guard(T::NAME, "state", || {
-            Ok(RString::from(self.0.state()?.to_string()))
-        })
+        guard(T::NAME, "state", || Ok(RString::from(self.0.state()?.to_string())))
     }
     fn restore(&mut self, state_json: RStr<'_>) -> RResult<(), RString> {
         guard(T::NAME, "restore", || {

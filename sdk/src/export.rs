@@ -46,28 +46,13 @@ fn build<P: Plugin>(config_json: &str, host: HostServicesArc) -> PluginResult<P>
 }
 
 fn new_task_impl<T: Task>(config: &str, host: HostServicesArc) -> PluginResult<TaskBox> {
-    Ok(FfiTask_TO::from_value(
-        TaskAdapter(build::<T>(config, host)?),
-        TD_Opaque,
-    ))
+    Ok(FfiTask_TO::from_value(TaskAdapter(build::<T>(config, host)?), TD_Opaque))
 }
-fn new_algorithm_impl<T: Algorithm>(
-    config: &str,
-    host: HostServicesArc,
-) -> PluginResult<AlgorithmBox> {
-    Ok(FfiAlgorithm_TO::from_value(
-        AlgorithmAdapter(build::<T>(config, host)?),
-        TD_Opaque,
-    ))
+fn new_algorithm_impl<T: Algorithm>(config: &str, host: HostServicesArc) -> PluginResult<AlgorithmBox> {
+    Ok(FfiAlgorithm_TO::from_value(AlgorithmAdapter(build::<T>(config, host)?), TD_Opaque))
 }
-fn new_curriculum_impl<T: Curriculum>(
-    config: &str,
-    host: HostServicesArc,
-) -> PluginResult<CurriculumBox> {
-    Ok(FfiCurriculum_TO::from_value(
-        CurriculumAdapter(build::<T>(config, host)?),
-        TD_Opaque,
-    ))
+fn new_curriculum_impl<T: Curriculum>(config: &str, host: HostServicesArc) -> PluginResult<CurriculumBox> {
+    Ok(FfiCurriculum_TO::from_value(CurriculumAdapter(build::<T>(config, host)?), TD_Opaque))
 }
 
 impl Registration {
@@ -113,33 +98,21 @@ fn find(name: &str, kind: PluginKind) -> Result<&'static Registration, String> {
     inventory::iter::<Registration>
         .into_iter()
         .find(|r| r.name == name && r.kind == kind)
-        .ok_or_else(|| {
-            format!(
-                "this library has no {} plugin named '{name}'",
-                kind.as_str()
-            )
-        })
+        .ok_or_else(|| format!("this library has no {} plugin named '{name}'", kind.as_str()))
 }
 
 extern "C" fn plugins() -> RVec<PluginDescriptor> {
     // Describing is plain serde work; a panic here would be a bug in a
     // plugin's config type, so report it as an empty list rather than abort.
     match guard("<library>", "plugins", || {
-        Ok(inventory::iter::<Registration>
-            .into_iter()
-            .map(|r| (r.describe)(r.version))
-            .collect::<RVec<_>>())
+        Ok(inventory::iter::<Registration>.into_iter().map(|r| (r.describe)(r.version)).collect::<RVec<_>>())
     }) {
         abi_stable::std_types::ROk(v) => v,
         RErr(_) => RVec::new(),
     }
 }
 
-extern "C" fn new_task(
-    name: RStr<'_>,
-    config: RStr<'_>,
-    host: HostServicesArc,
-) -> RResult<TaskBox, RString> {
+extern "C" fn new_task(name: RStr<'_>, config: RStr<'_>, host: HostServicesArc) -> RResult<TaskBox, RString> {
     let name = name.as_str();
     guard(name, "new", || {
         let reg = find(name, PluginKind::Task)?;
@@ -188,13 +161,7 @@ fn strip_double_prefix(e: RString) -> RString {
 /// The root module of this library (called by the exported header).
 #[doc(hidden)]
 pub fn root_module() -> PluginLibraryRef {
-    PluginLibrary {
-        plugins,
-        new_task,
-        new_algorithm,
-        new_curriculum,
-    }
-    .leak_into_prefix()
+    PluginLibrary { plugins, new_task, new_algorithm, new_curriculum }.leak_into_prefix()
 }
 
 /// The symbol name abi_stable's loader looks up (`#[export_root_module]`
@@ -257,26 +224,12 @@ pub mod in_process {
         plugins().into_vec()
     }
     pub fn task(name: &str, config: &str, host: HostServicesArc) -> Result<TaskBox, String> {
-        new_task(name.into(), config.into(), host)
-            .into_result()
-            .map_err(RString::into_string)
+        new_task(name.into(), config.into(), host).into_result().map_err(RString::into_string)
     }
-    pub fn algorithm(
-        name: &str,
-        config: &str,
-        host: HostServicesArc,
-    ) -> Result<AlgorithmBox, String> {
-        new_algorithm(name.into(), config.into(), host)
-            .into_result()
-            .map_err(RString::into_string)
+    pub fn algorithm(name: &str, config: &str, host: HostServicesArc) -> Result<AlgorithmBox, String> {
+        new_algorithm(name.into(), config.into(), host).into_result().map_err(RString::into_string)
     }
-    pub fn curriculum(
-        name: &str,
-        config: &str,
-        host: HostServicesArc,
-    ) -> Result<CurriculumBox, String> {
-        new_curriculum(name.into(), config.into(), host)
-            .into_result()
-            .map_err(RString::into_string)
+    pub fn curriculum(name: &str, config: &str, host: HostServicesArc) -> Result<CurriculumBox, String> {
+        new_curriculum(name.into(), config.into(), host).into_result().map_err(RString::into_string)
     }
 }

@@ -34,11 +34,7 @@ pub trait FfiTask: Send + Sync {
     fn prompt(&self, sample: &Sample, template: RStr<'_>) -> RResult<PromptSpec, RString>;
     fn score(&self, batch: RSlice<'_, ScoreInput>) -> RResult<RVec<Score>, RString>;
     #[sabi(last_prefix_field)]
-    fn reference_solution(
-        &self,
-        sample: &Sample,
-        template: RStr<'_>,
-    ) -> RResult<ROption<RString>, RString>;
+    fn reference_solution(&self, sample: &Sample, template: RStr<'_>) -> RResult<ROption<RString>, RString>;
 }
 
 /// An algorithm instance across the boundary (see [`crate::plugin::Algorithm`]).
@@ -67,10 +63,7 @@ pub trait FfiCurriculum: Send + Sync {
 pub trait FfiHostServices: Send + Sync + Clone {
     fn log(&self, level: LogLevel, plugin: RStr<'_>, message: RStr<'_>);
     #[sabi(last_prefix_field)]
-    fn reward_model_score(
-        &self,
-        batch: RSlice<'_, RewardModelRequest>,
-    ) -> RResult<RVec<f32>, RString>;
+    fn reward_model_score(&self, batch: RSlice<'_, RewardModelRequest>) -> RResult<RVec<f32>, RString>;
 }
 
 pub type TaskBox = FfiTask_TO<'static, RBox<()>>;
@@ -89,11 +82,9 @@ pub struct PluginLibrary {
     pub plugins: extern "C" fn() -> RVec<PluginDescriptor>,
     /// Creates one plugin: `(name, config_json, host)`.
     pub new_task: extern "C" fn(RStr<'_>, RStr<'_>, HostServicesArc) -> RResult<TaskBox, RString>,
-    pub new_algorithm:
-        extern "C" fn(RStr<'_>, RStr<'_>, HostServicesArc) -> RResult<AlgorithmBox, RString>,
+    pub new_algorithm: extern "C" fn(RStr<'_>, RStr<'_>, HostServicesArc) -> RResult<AlgorithmBox, RString>,
     #[sabi(last_prefix_field)]
-    pub new_curriculum:
-        extern "C" fn(RStr<'_>, RStr<'_>, HostServicesArc) -> RResult<CurriculumBox, RString>,
+    pub new_curriculum: extern "C" fn(RStr<'_>, RStr<'_>, HostServicesArc) -> RResult<CurriculumBox, RString>,
 }
 
 impl RootModule for PluginLibraryRef {

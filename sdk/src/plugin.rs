@@ -57,11 +57,7 @@ pub trait Task: Plugin {
     fn score(&self, batch: &[ScoreInput]) -> PluginResult<Vec<Score>>;
     /// A known-correct response for a sample in the named template, as the
     /// model should write it (used for SFT warm starts).
-    fn reference_solution(
-        &self,
-        _sample: &Sample,
-        _template: &str,
-    ) -> PluginResult<Option<String>> {
+    fn reference_solution(&self, _sample: &Sample, _template: &str) -> PluginResult<Option<String>> {
         Ok(None)
     }
 }
@@ -121,8 +117,7 @@ impl HostServices {
 
     /// Logs through the host's tracing, tagged with the plugin's name.
     pub fn log(&self, level: LogLevel, message: &str) {
-        self.inner
-            .log(level, RStr::from(self.plugin), RStr::from(message));
+        self.inner.log(level, RStr::from(self.plugin), RStr::from(message));
     }
     pub fn info(&self, message: &str) {
         self.log(LogLevel::Info, message)

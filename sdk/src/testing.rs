@@ -20,15 +20,9 @@ pub struct RecordingHost {
 
 impl FfiHostServices for RecordingHost {
     fn log(&self, level: LogLevel, plugin: RStr<'_>, message: RStr<'_>) {
-        self.lines
-            .lock()
-            .unwrap()
-            .push((level, plugin.to_string(), message.to_string()));
+        self.lines.lock().unwrap().push((level, plugin.to_string(), message.to_string()));
     }
-    fn reward_model_score(
-        &self,
-        _batch: RSlice<'_, RewardModelRequest>,
-    ) -> RResult<RVec<f32>, RString> {
+    fn reward_model_score(&self, _batch: RSlice<'_, RewardModelRequest>) -> RResult<RVec<f32>, RString> {
         RErr("no reward model is configured in this host".into())
     }
 }
@@ -37,8 +31,5 @@ impl FfiHostServices for RecordingHost {
 pub fn recording_host() -> (HostServicesArc, LogLines) {
     let host = RecordingHost::default();
     let lines = host.lines.clone();
-    (
-        FfiHostServices_TO::from_ptr(RArc::new(host), TD_Opaque),
-        lines,
-    )
+    (FfiHostServices_TO::from_ptr(RArc::new(host), TD_Opaque), lines)
 }

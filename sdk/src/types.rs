@@ -340,10 +340,7 @@ pub struct Metric {
 
 impl Metric {
     pub fn new(name: impl Into<String>, value: f64) -> Self {
-        Metric {
-            name: RString::from(name.into()),
-            value,
-        }
+        Metric { name: RString::from(name.into()), value }
     }
 }
 

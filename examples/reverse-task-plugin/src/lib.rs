@@ -41,11 +41,7 @@ pub struct ReverseConfig {
 
 impl Default for ReverseConfig {
     fn default() -> Self {
-        ReverseConfig {
-            min_len: 3,
-            max_len: 8,
-            format_score: 0.1,
-        }
+        ReverseConfig { min_len: 3, max_len: 8, format_score: 0.1 }
     }
 }
 
@@ -77,8 +73,7 @@ impl Plugin for ReverseTask {
 }
 
 fn word_of(sample: &Sample) -> PluginResult<String> {
-    let w: Word =
-        serde_json::from_str(&sample.data).map_err(|e| format!("sample {}: {e}", sample.index))?;
+    let w: Word = serde_json::from_str(&sample.data).map_err(|e| format!("sample {}: {e}", sample.index))?;
     Ok(w.word)
 }
 
@@ -96,9 +91,7 @@ impl Task for ReverseTask {
         Ok((0..count)
             .map(|index| {
                 let len = rng.range(self.config.min_len as u64, self.config.max_len as u64);
-                let word: String = (0..len)
-                    .map(|_| (b'a' + rng.range(0, 25) as u8) as char)
-                    .collect();
+                let word: String = (0..len).map(|_| (b'a' + rng.range(0, 25) as u8) as char).collect();
                 Sample {
                     index,
                     group: group.into(),
@@ -110,10 +103,7 @@ impl Task for ReverseTask {
     }
 
     fn sample_from_row(&self, row: &Value) -> PluginResult<Sample> {
-        let word = row
-            .get("word")
-            .and_then(Value::as_str)
-            .ok_or("row has no string column 'word'")?;
+        let word = row.get("word").and_then(Value::as_str).ok_or("row has no string column 'word'")?;
         let index = row.get("index").and_then(Value::as_u64).unwrap_or(0);
         Ok(Sample {
             index,
@@ -141,8 +131,7 @@ impl Task for ReverseTask {
             .map(|input| {
                 let expected: String = word_of(&input.sample)?.chars().rev().collect();
                 let answer = input.response.trim();
-                let single_word =
-                    !answer.is_empty() && answer.chars().all(|c| c.is_ascii_lowercase());
+                let single_word = !answer.is_empty() && answer.chars().all(|c| c.is_ascii_lowercase());
                 let (reward, correct, reason) = if answer == expected {
                     (1.0, true, "correct")
                 } else if single_word {
@@ -154,11 +143,7 @@ impl Task for ReverseTask {
                     reward,
                     correct,
                     formatted: single_word,
-                    answer: if single_word {
-                        ROption::RSome(answer.into())
-                    } else {
-                        ROption::RNone
-                    },
+                    answer: if single_word { ROption::RSome(answer.into()) } else { ROption::RNone },
                     reason: reason.into(),
                 })
             })

@@ -35,29 +35,15 @@ pub fn run(args: &PluginsArgs, registry: &Registry) -> Result<()> {
         return Ok(());
     }
     if registry.plugins().next().is_none() {
-        writeln!(
-            out,
-            "no plugins found (searched next to tzhost, --plugin-dir and TZ_PLUGIN_PATH)"
-        )?;
+        writeln!(out, "no plugins found (searched next to tzhost, --plugin-dir and TZ_PLUGIN_PATH)")?;
         return Ok(());
     }
     for e in registry.plugins() {
         let d = &e.descriptor;
-        writeln!(
-            out,
-            "{} ({} {}, {})",
-            d.name,
-            d.kind.as_str(),
-            d.version,
-            e.path().display()
-        )?;
+        writeln!(out, "{} ({} {}, {})", d.name, d.kind.as_str(), d.version, e.path().display())?;
         writeln!(out, "    {}", d.description)?;
         for k in describe_keys(&d.default_config, &d.config_schema) {
-            let kind = if k.kind.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", k.kind)
-            };
+            let kind = if k.kind.is_empty() { String::new() } else { format!(" ({})", k.kind) };
             let doc = k.doc.split_whitespace().collect::<Vec<_>>().join(" ");
             writeln!(out, "    {} = {}{}  {}", k.key, k.default, kind, doc)?;
         }

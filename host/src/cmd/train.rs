@@ -45,29 +45,18 @@ pub struct AlgorithmChain {
 impl AlgorithmChain {
     /// Instantiates the named algorithms and checks the chain has exactly one
     /// estimator. `config_of(name)` gives each plugin's JSON config.
-    pub fn build(
-        registry: &Registry,
-        names: &[String],
-        config_of: &dyn Fn(&str) -> String,
-    ) -> Result<Self> {
+    pub fn build(registry: &Registry, names: &[String], config_of: &dyn Fn(&str) -> String) -> Result<Self> {
         let mut shapers = Vec::new();
         let mut estimators = Vec::new();
         for name in names {
             let algo = registry.algorithm(name, &config_of(name), TracingHost::handle())?;
-            match algo
-                .role()
-                .into_result()
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-            {
+            match algo.role().into_result().map_err(|e| anyhow::anyhow!("{e}"))? {
                 AlgorithmRole::Shaper => shapers.push((name.clone(), algo)),
                 AlgorithmRole::Estimator => estimators.push((name.clone(), algo)),
             }
         }
         match estimators.len() {
-            1 => Ok(AlgorithmChain {
-                shapers,
-                estimator: estimators.pop().unwrap(),
-            }),
+            1 => Ok(AlgorithmChain { shapers, estimator: estimators.pop().unwrap() }),
             0 => bail!(
                 "--algo {}: the chain needs one advantage estimator (e.g. grpo or ppo)",
                 names.join(",")
@@ -76,11 +65,7 @@ impl AlgorithmChain {
                 "--algo {}: the chain has {} advantage estimators ({}); keep exactly one",
                 names.join(","),
                 estimators.len(),
-                estimators
-                    .iter()
-                    .map(|(n, _)| n.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                estimators.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
             ),
         }
     }
@@ -99,16 +84,9 @@ pub fn load_run_plugins(args: &TrainArgs, registry: &Registry) -> Result<RunPlug
     let chain = AlgorithmChain::build(registry, &args.algo, &no_config)?;
     let mut curricula = Vec::new();
     for name in &args.curriculum {
-        curricula.push((
-            name.clone(),
-            registry.curriculum(name, "", TracingHost::handle())?,
-        ));
+        curricula.push((name.clone(), registry.curriculum(name, "", TracingHost::handle())?));
     }
-    Ok(RunPlugins {
-        task,
-        chain,
-        curricula,
-    })
+    Ok(RunPlugins { task, chain, curricula })
 }
 
 pub fn run(args: &TrainArgs, registry: &Registry) -> Result<()> {

@@ -28,41 +28,22 @@ pub struct SearchDir {
 /// entry that does not exist is an error; it may also name a single file.
 pub fn search_dirs(cli_dirs: &[PathBuf], env_path: Option<&str>) -> Result<Vec<SearchDir>> {
     let mut dirs = Vec::new();
-    if let Some(exe_dir) = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(Path::to_path_buf))
-    {
-        dirs.push(SearchDir {
-            path: exe_dir.join("plugins"),
-            builtin_only: false,
-            origin: "executable",
-        });
-        dirs.push(SearchDir {
-            path: exe_dir,
-            builtin_only: true,
-            origin: "executable",
-        });
+    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        dirs.push(SearchDir { path: exe_dir.join("plugins"), builtin_only: false, origin: "executable" });
+        dirs.push(SearchDir { path: exe_dir, builtin_only: true, origin: "executable" });
     }
     for d in cli_dirs {
         if !d.exists() {
             bail!("--plugin-dir {}: no such file or directory", d.display());
         }
-        dirs.push(SearchDir {
-            path: d.clone(),
-            builtin_only: false,
-            origin: "--plugin-dir",
-        });
+        dirs.push(SearchDir { path: d.clone(), builtin_only: false, origin: "--plugin-dir" });
     }
     for d in env_path.unwrap_or("").split(':').filter(|s| !s.is_empty()) {
         let p = PathBuf::from(d);
         if !p.exists() {
             bail!("TZ_PLUGIN_PATH names {}, which does not exist", p.display());
         }
-        dirs.push(SearchDir {
-            path: p,
-            builtin_only: false,
-            origin: "TZ_PLUGIN_PATH",
-        });
+        dirs.push(SearchDir { path: p, builtin_only: false, origin: "TZ_PLUGIN_PATH" });
     }
     Ok(dirs)
 }

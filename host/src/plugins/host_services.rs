@@ -27,10 +27,7 @@ impl FfiHostServices for TracingHost {
             LogLevel::Trace => tracing::trace!(target: "plugin", plugin, "{message}"),
         }
     }
-    fn reward_model_score(
-        &self,
-        _batch: RSlice<'_, RewardModelRequest>,
-    ) -> RResult<RVec<f32>, RString> {
+    fn reward_model_score(&self, _batch: RSlice<'_, RewardModelRequest>) -> RResult<RVec<f32>, RString> {
         RErr("no reward model is configured for this run (set reward_model.path)".into())
     }
 }

@@ -23,18 +23,11 @@ pub fn load_library(path: &Path) -> Result<LoadedLibrary> {
         .and_then(|header| header.init_root_module::<PluginLibraryRef>())
         .map_err(|e| explain(path, e))?;
     let plugins = module.plugins()().into_vec();
-    Ok(LoadedLibrary {
-        path: path.to_path_buf(),
-        module,
-        plugins,
-    })
+    Ok(LoadedLibrary { path: path.to_path_buf(), module, plugins })
 }
 
 fn first_line(s: &str) -> &str {
-    s.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("")
+    s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("")
 }
 
 fn explain(path: &Path, err: LibraryError) -> anyhow::Error {

@@ -70,10 +70,7 @@ impl Registry {
                     library.path.display()
                 );
             }
-            let entry = PluginEntry {
-                descriptor: d.clone(),
-                library: library.clone(),
-            };
+            let entry = PluginEntry { descriptor: d.clone(), library: library.clone() };
             self.plugins.insert(d.name.to_string(), entry);
         }
         self.libraries.push(library);
@@ -92,11 +89,9 @@ impl Registry {
     pub fn get(&self, kind: PluginKind, name: &str) -> Result<&PluginEntry> {
         match self.plugins.get(name) {
             Some(e) if e.descriptor.kind == kind => Ok(e),
-            Some(e) => bail!(
-                "'{name}' is {} plugin, not {} plugin",
-                article(e.descriptor.kind),
-                article(kind)
-            ),
+            Some(e) => {
+                bail!("'{name}' is {} plugin, not {} plugin", article(e.descriptor.kind), article(kind))
+            }
             None => {
                 let known: Vec<&str> = self
                     .plugins
@@ -107,11 +102,7 @@ impl Registry {
                 let hint = tz_sdk::config::closest(name, known.iter().copied())
                     .map(|c| format!(" (did you mean '{c}'?)"))
                     .unwrap_or_default();
-                let list = if known.is_empty() {
-                    "none found".into()
-                } else {
-                    known.join(", ")
-                };
+                let list = if known.is_empty() { "none found".into() } else { known.join(", ") };
                 Err(anyhow!(
                     "unknown {} plugin '{name}'{hint}; known {} plugins: {list}",
                     kind.as_str(),
@@ -127,23 +118,13 @@ impl Registry {
             .into_result()
             .map_err(|m| anyhow!("{m}"))
     }
-    pub fn algorithm(
-        &self,
-        name: &str,
-        config_json: &str,
-        host: HostServicesArc,
-    ) -> Result<AlgorithmBox> {
+    pub fn algorithm(&self, name: &str, config_json: &str, host: HostServicesArc) -> Result<AlgorithmBox> {
         let e = self.get(PluginKind::Algorithm, name)?;
         e.library.module.new_algorithm()(name.into(), config_json.into(), host)
             .into_result()
             .map_err(|m| anyhow!("{m}"))
     }
-    pub fn curriculum(
-        &self,
-        name: &str,
-        config_json: &str,
-        host: HostServicesArc,
-    ) -> Result<CurriculumBox> {
+    pub fn curriculum(&self, name: &str, config_json: &str, host: HostServicesArc) -> Result<CurriculumBox> {
         let e = self.get(PluginKind::Curriculum, name)?;
         e.library.module.new_curriculum()(name.into(), config_json.into(), host)
             .into_result()

@@ -6,10 +6,7 @@ use std::process::{Command, Output};
 
 /// The directory that holds `tzhost` and the plugin libraries built beside it.
 pub fn bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_tzhost"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_BIN_EXE_tzhost")).parent().unwrap().to_path_buf()
 }
 
 /// A library built by this workspace, e.g. `fixture_test_plugins`. The test
@@ -41,9 +38,7 @@ pub fn tzhost(args: &[&str]) -> Output {
 
 pub fn tzhost_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tzhost"));
-    cmd.args(args)
-        .env_remove("TZ_PLUGIN_PATH")
-        .env_remove("LD_LIBRARY_PATH");
+    cmd.args(args).env_remove("TZ_PLUGIN_PATH").env_remove("LD_LIBRARY_PATH");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -59,22 +54,11 @@ pub fn stdout(o: &Output) -> String {
 
 /// The error output is exactly one line starting with `error:` (no panic trace).
 pub fn assert_one_line_error(o: &Output) -> String {
-    assert!(
-        !o.status.success(),
-        "expected failure, got success; stdout: {}",
-        stdout(o)
-    );
+    assert!(!o.status.success(), "expected failure, got success; stdout: {}", stdout(o));
     let err = stderr(o);
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "expected one error line, got:\n{err}");
-    assert!(
-        lines[0].starts_with("error: "),
-        "unexpected error line: {}",
-        lines[0]
-    );
-    assert!(
-        !err.contains("panicked at") && !err.contains("RUST_BACKTRACE"),
-        "panic trace leaked:\n{err}"
-    );
+    assert!(lines[0].starts_with("error: "), "unexpected error line: {}", lines[0]);
+    assert!(!err.contains("panicked at") && !err.contains("RUST_BACKTRACE"), "panic trace leaked:\n{err}");
     lines[0].to_string()
 }

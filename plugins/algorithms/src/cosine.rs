@@ -95,7 +95,9 @@ impl Cosine {
         }
         // The authors' constructor raises here: with the swapped bounds a
         // positive wrong value would reward wrong answers.
-        for (key, v) in [("min_value_wrong", config.min_value_wrong), ("max_value_wrong", config.max_value_wrong)] {
+        for (key, v) in
+            [("min_value_wrong", config.min_value_wrong), ("max_value_wrong", config.max_value_wrong)]
+        {
             require(v <= 0.0, key, || format!("wrong-answer rewards must not be positive, got {v}"))?;
         }
         Ok(Cosine { config })
@@ -192,7 +194,10 @@ mod tests {
             exceed_length: Some(-10.0),
             ..CosineConfig::default()
         };
-        assert_close(&shape(paper, &[0, 0, 500, 500], &[true, false, true, false], 1000), &[2.0, -10.0, 1.5, -5.0]);
+        assert_close(
+            &shape(paper, &[0, 0, 500, 500], &[true, false, true, false], 1000),
+            &[2.0, -10.0, 1.5, -5.0],
+        );
     }
 
     #[test]
@@ -220,7 +225,9 @@ mod tests {
 
     #[test]
     fn positive_wrong_values_are_rejected() {
-        let err = Cosine::with_config(CosineConfig { max_value_wrong: 0.5, ..CosineConfig::default() }).err().unwrap();
+        let err = Cosine::with_config(CosineConfig { max_value_wrong: 0.5, ..CosineConfig::default() })
+            .err()
+            .unwrap();
         assert_eq!(err, "config key 'max_value_wrong': wrong-answer rewards must not be positive, got 0.5");
     }
 

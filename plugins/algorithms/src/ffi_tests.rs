@@ -93,7 +93,10 @@ fn wrong_type_names_the_key() {
 #[test]
 fn out_of_range_values_are_rejected_at_construction() {
     let err = algorithm("cosine", r#"{"min_value_wrong": 1}"#).err().unwrap();
-    assert_eq!(err, "plugin 'cosine': config key 'min_value_wrong': wrong-answer rewards must not be positive, got 1");
+    assert_eq!(
+        err,
+        "plugin 'cosine': config key 'min_value_wrong': wrong-answer rewards must not be positive, got 1"
+    );
     let err = algorithm("grpo", r#"{"clip_ratio_c": 0.9}"#).err().unwrap();
     assert!(err.starts_with("plugin 'grpo': config key 'clip_ratio_c'"), "{err}");
 }

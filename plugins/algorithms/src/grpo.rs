@@ -27,9 +27,7 @@ use serde::{Deserialize, Serialize};
 use tz_sdk::prelude::*;
 
 use crate::layout::response_ranges;
-use crate::loss_config::{
-    require, require_finite, KlEstimatorName, KlPlacementName, LossAggName, LossKnobs,
-};
+use crate::loss_config::{require, require_finite, KlEstimatorName, KlPlacementName, LossAggName, LossKnobs};
 
 /// A group's scores count as equal (no learning signal) below this spread.
 const ZERO_STD_TOLERANCE: f64 = 1e-8;
@@ -259,17 +257,8 @@ mod tests {
         let adv = per_response(&out, &lengths);
         let s7 = (1.0f64 / 3.0).sqrt() + 1e-6;
         let s3 = 0.5f64.sqrt() + 1e-6;
-        let want = [
-            0.5 / s7,
-            -0.5 / s7,
-            0.5 / s3,
-            -0.5 / s7,
-            -0.5 / s3,
-            0.5 / s7,
-            1.0 / (1.0 + 1e-6),
-            0.0,
-            0.0,
-        ];
+        let want =
+            [0.5 / s7, -0.5 / s7, 0.5 / s3, -0.5 / s7, -0.5 / s3, 0.5 / s7, 1.0 / (1.0 + 1e-6), 0.0, 0.0];
         for (i, (&a, &w)) in adv.iter().zip(&want).enumerate() {
             assert!((f64::from(a) - w).abs() < 1e-5, "response {i}: got {a}, want {w}");
         }
@@ -310,7 +299,8 @@ mod tests {
 
     #[test]
     fn empty_responses_and_batches_are_fine() {
-        let out = grpo(GrpoConfig::default()).estimate(&outcome_input(&[1.0, 0.0], &[0, 2], &[0, 0])).unwrap();
+        let out =
+            grpo(GrpoConfig::default()).estimate(&outcome_input(&[1.0, 0.0], &[0, 2], &[0, 0])).unwrap();
         assert_eq!(out.advantages.len(), 2);
         let out = grpo(GrpoConfig::default()).estimate(&AdvantageInput::default()).unwrap();
         assert!(out.advantages.is_empty());

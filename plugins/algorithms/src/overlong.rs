@@ -162,9 +162,13 @@ mod tests {
 
     #[test]
     fn a_buffer_longer_than_max_len_is_rejected() {
-        let err = Overlong::with_config(OverlongConfig { buffer_len: 2000, max_len: 1000, ..OverlongConfig::default() })
-            .err()
-            .unwrap();
+        let err = Overlong::with_config(OverlongConfig {
+            buffer_len: 2000,
+            max_len: 1000,
+            ..OverlongConfig::default()
+        })
+        .err()
+        .unwrap();
         assert_eq!(err, "config key 'buffer_len': 2000 exceeds max_len 1000");
     }
 }

@@ -25,9 +25,7 @@ use serde::{Deserialize, Serialize};
 use tz_sdk::prelude::*;
 
 use crate::layout::response_ranges;
-use crate::loss_config::{
-    require, require_finite, KlEstimatorName, KlPlacementName, LossAggName, LossKnobs,
-};
+use crate::loss_config::{require, require_finite, KlEstimatorName, KlPlacementName, LossAggName, LossKnobs};
 
 /// veRL `masked_whiten`'s variance floor.
 const WHITEN_EPS: f64 = 1e-8;
@@ -136,8 +134,12 @@ impl Ppo {
         ] {
             require_finite(key, v)?;
         }
-        require((0.0..=1.0).contains(&config.gamma), "gamma", || format!("must be in [0, 1], got {}", config.gamma))?;
-        require((0.0..=1.0).contains(&config.lam), "lam", || format!("must be in [0, 1], got {}", config.lam))?;
+        require((0.0..=1.0).contains(&config.gamma), "gamma", || {
+            format!("must be in [0, 1], got {}", config.gamma)
+        })?;
+        require((0.0..=1.0).contains(&config.lam), "lam", || {
+            format!("must be in [0, 1], got {}", config.lam)
+        })?;
         require(config.critic_lr > 0.0, "critic_lr", || format!("must be > 0, got {}", config.critic_lr))?;
         require(config.critic_clip_value >= 0.0, "critic_clip_value", || {
             format!("must be >= 0, got {}", config.critic_clip_value)
@@ -188,7 +190,9 @@ impl Algorithm for Ppo {
             }
         }
         if let Some(t) = advantages.iter().position(|a| !a.is_finite()) {
-            return Err(format!("GAE produced a non-finite advantage at token {t} (check rewards and values)"));
+            return Err(format!(
+                "GAE produced a non-finite advantage at token {t} (check rewards and values)"
+            ));
         }
         Ok(AdvantageOutput {
             advantages: whiten(&advantages).into(),

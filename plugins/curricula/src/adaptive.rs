@@ -183,9 +183,15 @@ impl Adaptive {
         })?;
         require(
             c.initial_window == 0
-                || (c.initial_window >= c.min_window && (c.max_window == 0 || c.initial_window <= c.max_window)),
+                || (c.initial_window >= c.min_window
+                    && (c.max_window == 0 || c.initial_window <= c.max_window)),
             "initial_window",
-            || format!("{} is outside [min_window, max_window] = [{}, {}]", c.initial_window, c.min_window, c.max_window),
+            || {
+                format!(
+                    "{} is outside [min_window, max_window] = [{}, {}]",
+                    c.initial_window, c.min_window, c.max_window
+                )
+            },
         )?;
         require(c.headroom >= 1.0, "headroom", || format!("must be >= 1, got {}", c.headroom))?;
         require(c.ema_alpha > 0.0 && c.ema_alpha <= 1.0, "ema_alpha", || {
@@ -210,7 +216,9 @@ impl Adaptive {
             format!("must be in (0, 1), got {}", c.shrink_factor)
         })?;
         require(c.grow_factor > 1.0, "grow_factor", || format!("must be > 1, got {}", c.grow_factor))?;
-        require((0.0..=1.0).contains(&c.epsilon), "epsilon", || format!("must be in [0, 1], got {}", c.epsilon))?;
+        require((0.0..=1.0).contains(&c.epsilon), "epsilon", || {
+            format!("must be in [0, 1], got {}", c.epsilon)
+        })?;
 
         let state = AdaptiveState {
             step: 0,
@@ -472,7 +480,12 @@ mod tests {
 
     #[test]
     fn shrinking_stops_at_the_correct_length_floor() {
-        let config = AdaptiveConfig { warmup_steps: 0, initial_window: 512, underuse_frac: 1.0, ..AdaptiveConfig::default() };
+        let config = AdaptiveConfig {
+            warmup_steps: 0,
+            initial_window: 512,
+            underuse_frac: 1.0,
+            ..AdaptiveConfig::default()
+        };
         let mut a = adaptive(quiet(config));
         // Correct lengths 250: floor = ceil_to(375) = 384; 512·0.85 = 435 -> 384.
         step(&mut a, &[250, 250], &[]);
@@ -483,7 +496,12 @@ mod tests {
 
     #[test]
     fn shrinking_small_windows_still_moves_a_step() {
-        let config = AdaptiveConfig { warmup_steps: 0, initial_window: 256, min_window: 64, ..AdaptiveConfig::default() };
+        let config = AdaptiveConfig {
+            warmup_steps: 0,
+            initial_window: 256,
+            min_window: 64,
+            ..AdaptiveConfig::default()
+        };
         let mut a = adaptive(quiet(config));
         // 256·0.85 = 217.6 -> 192 (at least one 64-token step down).
         step(&mut a, &[20, 30], &[]);
@@ -529,7 +547,12 @@ mod tests {
         step(&mut a, &[], &[100]);
         assert_eq!(a.window(), Some(MAX));
 
-        let config = AdaptiveConfig { warmup_steps: 0, initial_window: 192, min_window: 128, ..AdaptiveConfig::default() };
+        let config = AdaptiveConfig {
+            warmup_steps: 0,
+            initial_window: 192,
+            min_window: 128,
+            ..AdaptiveConfig::default()
+        };
         let mut a = adaptive(quiet(config));
         for _ in 0..5 {
             step(&mut a, &[10, 10], &[]);
@@ -546,7 +569,13 @@ mod tests {
 
     #[test]
     fn exploration_uses_the_max_window_at_about_epsilon() {
-        let config = AdaptiveConfig { warmup_steps: 0, initial_window: 512, epsilon: 0.25, seed: 7, ..AdaptiveConfig::default() };
+        let config = AdaptiveConfig {
+            warmup_steps: 0,
+            initial_window: 512,
+            epsilon: 0.25,
+            seed: 7,
+            ..AdaptiveConfig::default()
+        };
         let mut a = adaptive(config.clone());
         let mut explored = Vec::new();
         for _ in 0..2000 {
@@ -579,7 +608,12 @@ mod tests {
 
     #[test]
     fn no_exploration_during_warm_up() {
-        let config = AdaptiveConfig { warmup_steps: 3, initial_window: 256, epsilon: 1.0, ..AdaptiveConfig::default() };
+        let config = AdaptiveConfig {
+            warmup_steps: 3,
+            initial_window: 256,
+            epsilon: 1.0,
+            ..AdaptiveConfig::default()
+        };
         let mut a = adaptive(config);
         for _ in 0..2 {
             step(&mut a, &[100], &[]);
@@ -591,7 +625,12 @@ mod tests {
 
     #[test]
     fn exploration_that_finds_longer_successes_grows_the_window() {
-        let config = AdaptiveConfig { warmup_steps: 0, initial_window: 256, epsilon: 1.0, ..AdaptiveConfig::default() };
+        let config = AdaptiveConfig {
+            warmup_steps: 0,
+            initial_window: 256,
+            epsilon: 1.0,
+            ..AdaptiveConfig::default()
+        };
         let mut a = adaptive(config);
         step(&mut a, &[100, 100], &[100, 100]); // neutral; next batch explores
         assert_eq!(a.window(), Some(MAX));
@@ -638,10 +677,14 @@ mod tests {
     fn bad_configs_are_rejected() {
         let bad = |c: AdaptiveConfig| Adaptive::with_config(c).err().unwrap();
         let d = AdaptiveConfig::default;
-        assert_eq!(bad(AdaptiveConfig { min_window: 512, max_window: 256, ..d() }), "config key 'min_window': 512 exceeds max_window 256");
+        assert_eq!(
+            bad(AdaptiveConfig { min_window: 512, max_window: 256, ..d() }),
+            "config key 'min_window': 512 exceeds max_window 256"
+        );
         assert!(bad(AdaptiveConfig { shrink_factor: 1.0, ..d() }).starts_with("config key 'shrink_factor'"));
         assert!(bad(AdaptiveConfig { grow_factor: 0.9, ..d() }).starts_with("config key 'grow_factor'"));
-        assert!(bad(AdaptiveConfig { low_success: 0.7, high_success: 0.6, ..d() }).starts_with("config key 'low_success'"));
+        assert!(bad(AdaptiveConfig { low_success: 0.7, high_success: 0.6, ..d() })
+            .starts_with("config key 'low_success'"));
         assert!(bad(AdaptiveConfig { step_size: 0, ..d() }).starts_with("config key 'step_size'"));
         assert!(bad(AdaptiveConfig { epsilon: 1.5, ..d() }).starts_with("config key 'epsilon'"));
         assert!(bad(AdaptiveConfig { initial_window: 64, ..d() }).starts_with("config key 'initial_window'"));

@@ -26,9 +26,7 @@ pub struct ContinualConfig {
 impl Default for ContinualConfig {
     fn default() -> Self {
         ContinualConfig {
-            groups: ["plus", "plus_minus", "plus_minus_mul", "plus_minus_mul_div"]
-                .map(String::from)
-                .to_vec(),
+            groups: ["plus", "plus_minus", "plus_minus_mul", "plus_minus_mul_div"].map(String::from).to_vec(),
             rounds: 3,
             epochs_per_group: 15,
         }

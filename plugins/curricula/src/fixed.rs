@@ -28,7 +28,8 @@ pub struct Fixed {
 
 impl Plugin for Fixed {
     const NAME: &'static str = "fixed";
-    const DESCRIPTION: &'static str = "Vanilla baseline: a constant rollout-length window (max_response_length)";
+    const DESCRIPTION: &'static str =
+        "Vanilla baseline: a constant rollout-length window (max_response_length)";
     type Config = FixedConfig;
 
     fn new(config: FixedConfig, _host: HostServices) -> PluginResult<Self> {

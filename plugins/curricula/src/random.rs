@@ -24,7 +24,11 @@ pub struct RandomConfig {
 
 impl Default for RandomConfig {
     fn default() -> Self {
-        RandomConfig { groups: ["0", "1", "2", "3"].map(String::from).to_vec(), rounds: 3, epochs_per_group: 15 }
+        RandomConfig {
+            groups: ["0", "1", "2", "3"].map(String::from).to_vec(),
+            rounds: 3,
+            epochs_per_group: 15,
+        }
     }
 }
 
@@ -68,7 +72,8 @@ mod tests {
 
     #[test]
     fn default_plan_cycles_the_four_splits_three_times() {
-        let plan = Random::with_config(RandomConfig::default()).unwrap().plan(&["plus".into()]).unwrap().unwrap();
+        let plan =
+            Random::with_config(RandomConfig::default()).unwrap().plan(&["plus".into()]).unwrap().unwrap();
         let got: Vec<(u32, &str)> = plan.stages.iter().map(|s| (s.round, s.group.as_str())).collect();
         let mut want = Vec::new();
         for round in 1..=3 {
@@ -82,7 +87,8 @@ mod tests {
 
     #[test]
     fn an_empty_split_list_is_rejected() {
-        let err = Random::with_config(RandomConfig { groups: vec![], ..RandomConfig::default() }).err().unwrap();
+        let err =
+            Random::with_config(RandomConfig { groups: vec![], ..RandomConfig::default() }).err().unwrap();
         assert_eq!(err, "config key 'groups': needs at least one split name");
     }
 }
