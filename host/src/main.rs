@@ -38,5 +38,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         None => cmd::train::run(&cli.train, &registry()?),
         Some(Command::Train(args)) => cmd::train::run(args, &registry()?),
         Some(Command::Plugins(args)) => cmd::plugins::run(args, &registry()?),
+        Some(Command::Config(args)) => cmd::config::run(args, registry),
+        Some(Command::Sweep(args)) => cmd::sweep::run(args, &cli.global, registry),
+        Some(Command::Doctor(args)) => cmd::doctor::run(args, &cli.global, env_path.as_deref()),
     }
 }

@@ -1,39 +1,90 @@
 //! `tzhost [train]`: the main job.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use clap::Args;
 use tz_sdk::ffi::{AlgorithmBox, CurriculumBox, TaskBox};
 use tz_sdk::AlgorithmRole;
 
+use crate::config::{self, FlagValue, Resolved, RunConfig};
 use crate::plugins::{Registry, TracingHost};
 
-#[derive(Debug, Clone, Args)]
+/// The main job's flags. Each maps to one config key (see
+/// [`TrainArgs::flag_values`]); values resolve as defaults < `--config` file
+/// < these flags < `--set`.
+#[derive(Debug, Clone, Default, Args)]
 pub struct TrainArgs {
-    /// Task plugin.
-    #[arg(long, default_value = "countdown")]
-    pub task: String,
+    /// A TOML run config (see configs/); flags and --set override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Override one config key: `--set trainer.lr=1e-6` (dotted key, TOML-typed
+    /// value, lists as `[a, b]` or `a,b`); repeatable, applied last.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Task plugin [task.name; default countdown].
+    #[arg(long)]
+    pub task: Option<String>,
     /// Algorithm chain: reward shapers, then one advantage estimator, in any
-    /// order on the command line (`grpo,cosine`).
-    #[arg(long, default_value = "grpo", value_delimiter = ',')]
+    /// order on the command line (`grpo,cosine`) [algorithm.chain; default grpo].
+    #[arg(long, value_delimiter = ',')]
     pub algo: Vec<String>,
     /// Curricula: at most one data curriculum and one window curriculum
-    /// (`continual,adaptive`).
-    #[arg(long, default_value = "adaptive", value_delimiter = ',')]
+    /// (`continual,adaptive`) [curriculum.chain; default adaptive].
+    #[arg(long, value_delimiter = ',')]
     pub curriculum: Vec<String>,
-    /// A Hugging Face model directory or hub id; default: the embedded tiny model.
+    /// A Hugging Face model directory or hub id [model.path; default: the embedded tiny model].
     #[arg(long)]
     pub model: Option<String>,
-    /// auto, cpu, cuda or cuda:N.
-    #[arg(long, default_value = "auto")]
-    pub device: String,
-    /// Random seed of the run.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Run directory (default: runs/<task>-<algo>-<curriculum>-<time>).
+    /// auto, cpu, cuda or cuda:N [model.device; default auto].
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Random seed of the run [trainer.seed; default 1].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Run directory [logging.runs_dir + logging.run_name; default
+    /// runs/<task>-<algo>-<curriculum>-<time>].
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+impl TrainArgs {
+    /// The flags given, as config assignments `(key, value, flag)`.
+    pub fn flag_values(&self) -> Vec<FlagValue> {
+        use toml::Value as V;
+        let strings = |v: &[String]| V::Array(v.iter().map(|s| V::String(s.clone())).collect());
+        let mut out: Vec<FlagValue> = Vec::new();
+        if let Some(t) = &self.task {
+            out.push(("task.name", V::String(t.clone()), "--task"));
+        }
+        if !self.algo.is_empty() {
+            out.push(("algorithm.chain", strings(&self.algo), "--algo"));
+        }
+        if !self.curriculum.is_empty() {
+            out.push(("curriculum.chain", strings(&self.curriculum), "--curriculum"));
+        }
+        if let Some(m) = &self.model {
+            out.push(("model.path", V::String(m.clone()), "--model"));
+        }
+        if let Some(d) = &self.device {
+            out.push(("model.device", V::String(d.clone()), "--device"));
+        }
+        if let Some(s) = self.seed {
+            out.push(("trainer.seed", V::Integer(s as i64), "--seed"));
+        }
+        if let Some(o) = &self.out {
+            let parent = o.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let name = o.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            out.push(("logging.runs_dir", V::String(parent.display().to_string()), "--out"));
+            out.push(("logging.run_name", V::String(name), "--out"));
+        }
+        out
+    }
+
+    /// The resolved config with each value's origin.
+    pub fn resolve(&self) -> Result<Resolved> {
+        config::resolve(self.config.as_deref(), self.flag_values(), &self.set)
+    }
 }
 
 /// The algorithm chain of a run: shapers in order, then the estimator.
@@ -78,24 +129,34 @@ pub struct RunPlugins {
     pub curricula: Vec<(String, CurriculumBox)>,
 }
 
-pub fn load_run_plugins(args: &TrainArgs, registry: &Registry) -> Result<RunPlugins> {
-    let no_config = |_: &str| String::new();
-    let task = registry.task(&args.task, "", TracingHost::handle())?;
-    let chain = AlgorithmChain::build(registry, &args.algo, &no_config)?;
+pub fn load_run_plugins(cfg: &RunConfig, registry: &Registry) -> Result<RunPlugins> {
+    let task_json = RunConfig::plugin_json(&cfg.task.plugins, &cfg.task.name);
+    let task = registry.task(&cfg.task.name, &task_json, TracingHost::handle())?;
+    let algo_json = |name: &str| RunConfig::plugin_json(&cfg.algorithm.plugins, name);
+    let chain = AlgorithmChain::build(registry, &cfg.algorithm.chain, &algo_json)?;
     let mut curricula = Vec::new();
-    for name in &args.curriculum {
-        curricula.push((name.clone(), registry.curriculum(name, "", TracingHost::handle())?));
+    for name in &cfg.curriculum.chain {
+        let json = RunConfig::plugin_json(&cfg.curriculum.plugins, name);
+        curricula.push((name.clone(), registry.curriculum(name, &json, TracingHost::handle())?));
     }
     Ok(RunPlugins { task, chain, curricula })
 }
 
+/// `tzhost train`: resolve the config (defaults < file < flags), fill in the
+/// plugins' defaults, train.
 pub fn run(args: &TrainArgs, registry: &Registry) -> Result<()> {
-    let _device = crate::device::parse_device(&args.device)?;
-    let _plugins = load_run_plugins(args, registry)?;
+    let mut resolved = args.resolve()?;
+    config::fill_plugin_defaults(&mut resolved, registry)?;
+    run_config(&resolved.config, registry)
+}
+
+pub fn run_config(cfg: &RunConfig, registry: &Registry) -> Result<()> {
+    let _device = crate::device::parse_device(&cfg.model.device)?;
+    let _plugins = load_run_plugins(cfg, registry)?;
     bail!(
         "the training loop is not implemented yet (plugins '{}', '{}', '{}' load fine)",
-        args.task,
-        args.algo.join(","),
-        args.curriculum.join(",")
+        cfg.task.name,
+        cfg.algorithm.chain.join(","),
+        cfg.curriculum.chain.join(",")
     )
 }
