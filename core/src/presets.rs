@@ -26,6 +26,7 @@ use serde_json::json;
 use tch::nn::VarStore;
 use tch::Device;
 use tokenizers::models::bpe::BPE;
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::{AddedToken, Tokenizer};
 
 use crate::config::Qwen2Config;
@@ -73,18 +74,26 @@ pub fn tiny_config() -> Qwen2Config {
     }
 }
 
-/// The character-level tokenizer: a BPE model without merges (so every
-/// character is one token), no normaliser or pre-tokenizer, a `Fuse` decoder
-/// (tokens are concatenated), and `<pad>`/`<eos>`/`<unk>` as special tokens.
+/// The character-level tokenizer: a byte-level BPE without merges, so every
+/// character is one token (space is `Ġ` in `tokenizer.json`, as in GPT-2/Qwen
+/// vocabularies), a ByteLevel pre-tokenizer and decoder, and
+/// `<pad>`/`<eos>`/`<unk>` as special tokens. Byte-level on purpose:
+/// transformers' `AutoTokenizer` loads any `model_type: qwen2` directory as
+/// `Qwen2Tokenizer`, which imposes a ByteLevel pipeline; with this layout it
+/// produces the same ids as `tokenizers` and `PreTrainedTokenizerFast` do for
+/// every string over [`TINY_VOCAB`]. (Characters outside it become `<unk>`
+/// here; `Qwen2Tokenizer` drops them.)
 pub fn tiny_tokenizer() -> anyhow::Result<Tokenizer> {
-    let vocab: [(String, u32); TINY_VOCAB.len()] = std::array::from_fn(|i| (TINY_VOCAB[i].to_string(), i as u32));
+    let vocab: [(String, u32); TINY_VOCAB.len()] =
+        std::array::from_fn(|i| (TINY_VOCAB[i].replace(' ', "\u{120}"), i as u32));
     let bpe = BPE::builder()
         .vocab_and_merges(vocab, Vec::new())
         .unk_token("<unk>".into())
         .build()
         .map_err(|e| anyhow::anyhow!("cannot build the tiny tokenizer: {e}"))?;
     let mut tok = Tokenizer::new(bpe);
-    tok.with_decoder(Some(tokenizers::decoders::fuse::Fuse::new()));
+    tok.with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(false)));
+    tok.with_decoder(Some(ByteLevel::default().add_prefix_space(false)));
     tok.add_special_tokens(SPECIAL_TOKENS.iter().map(|s| AddedToken::from(*s, true)))
         .map_err(|e| anyhow::anyhow!("cannot add the tiny special tokens: {e}"))?;
     Ok(tok)
