@@ -108,25 +108,22 @@ impl Fuzz {
         }
     }
 
-    /// A random expression over the numbers (each leaf drawn from `pool`).
-    fn expr(&mut self, pool: &mut Vec<i64>, all: &[i64], depth: u32) -> String {
-        if pool.len() <= 1 || depth > 4 || self.chance(0.15) {
-            let leaf = if pool.is_empty() || self.chance(self.noise * 0.3) {
-                self.number(all)
-            } else {
-                let i = self.rng.range(0, pool.len() as u64 - 1) as usize;
-                let n = pool.swap_remove(i);
-                if self.chance(0.1) { self.number(&[n]) } else { n.to_string() }
-            };
+    /// A random expression over `pool` (each number once; quirks with probability `noise`).
+    fn expr(&mut self, pool: &[i64], all: &[i64]) -> String {
+        if pool.len() == 1 {
+            let n = pool[0];
+            let leaf = if self.chance(self.noise * 0.3) { self.number(all) } else { n.to_string() };
             return self.wrap(leaf);
         }
-        let left = self.expr(pool, all, depth + 1);
+        let split = self.rng.range(1, pool.len() as u64 - 1) as usize;
+        let left = self.expr(&pool[..split], all);
         let op = if self.chance(self.noise * 0.3) {
             self.pick(&["//", "/ /", "* *", "(", ".", ")"])
         } else {
-            self.pick(&["+", "-", "*", "/"])
+            // Mostly exact operators, so an integer target can be aimed at.
+            self.pick(&["+", "-", "*", "+", "-", "*", "/"])
         };
-        let right = self.expr(pool, all, depth + 1);
+        let right = self.expr(&pool[split..], all);
         let (a, b) = (self.space(), self.space());
         self.wrap(format!("{left}{a}{op}{b}{right}"))
     }
@@ -144,12 +141,18 @@ impl Fuzz {
 
     fn equation(&mut self, nums: &[i64]) -> String {
         let mut pool = nums.to_vec();
-        let mut e = self.expr(&mut pool, nums, 0);
-        while !pool.is_empty() && self.chance(0.9) {
-            let more = self.expr(&mut pool, nums, 3);
-            let op = self.pick(&["+", "-", "*", "/"]);
-            e = format!("{e} {op} {more}");
+        // Shuffle, and in noisy cases sometimes drop or repeat a number.
+        for i in (1..pool.len()).rev() {
+            pool.swap(i, self.rng.range(0, i as u64) as usize);
         }
+        if self.chance(self.noise * 0.3) {
+            if self.chance(0.5) {
+                pool.pop();
+            } else {
+                pool.push(nums[0]);
+            }
+        }
+        let e = self.expr(&pool, nums);
         if !self.chance(self.noise) {
             return e;
         }
@@ -189,7 +192,7 @@ impl Fuzz {
         // Often aim the target at the equation's own value, so many cases are right.
         let value = parse(&eq, Mode::Tinyzero, &Limits::default()).ok().and_then(|p| p.value.ok());
         let target = match value {
-            Some(v) if self.chance(0.7) => v.to_string().parse::<f64>().map(|f| f.round() as i64).unwrap_or(0),
+            Some(v) if self.chance(0.8) => v.to_string().parse::<f64>().map(|f| f.round() as i64).unwrap_or(0),
             _ => self.rng.range(0, 300) as i64,
         };
         let marker = if self.chance(0.9) {
