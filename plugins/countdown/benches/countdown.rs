@@ -9,6 +9,8 @@ use tz_sdk::prelude::*;
 use tz_sdk::testing::recording_host;
 
 fn task() -> tz_sdk::ffi::TaskBox {
+    // Naming a type of the crate keeps its plugin registration linked in.
+    let _ = std::any::type_name::<tz_countdown::Countdown>();
     let (host, _) = recording_host();
     tz_sdk::export::in_process::task("countdown", "", host).expect("countdown task")
 }
