@@ -59,7 +59,8 @@ pub fn run(args: &DoctorArgs, global: &GlobalArgs, env_path: Option<&str>) -> Re
         report(vec![check], &mut out)?;
     }
     if let Some(dir) = &args.model {
-        report(doctor::model::check(dir), &mut out)?;
+        let device = args.device.as_deref().and_then(|d| crate::device::parse_device(d).ok());
+        report(doctor::model::check(dir, device), &mut out)?;
     }
     if let Some(file) = &args.data {
         let task = task.unwrap_or_else(|| crate::config::RunConfig::default().task.name);
