@@ -19,8 +19,10 @@ fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf 
 
 /// Parses `tzhost train ARGS` and resolves its config.
 fn resolve(args: &[&str]) -> anyhow::Result<Resolved> {
-    let cli = Cli::try_parse_from(std::iter::once("tzhost").chain(std::iter::once("train")).chain(args.iter().copied()))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cli = Cli::try_parse_from(
+        std::iter::once("tzhost").chain(std::iter::once("train")).chain(args.iter().copied()),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let Some(Command::Train(train)) = cli.command else { panic!("not the train command") };
     train.resolve()
 }
@@ -56,8 +58,19 @@ fn values_resolve_default_then_file_then_flags() {
     assert_eq!(origin(&r, "trainer.lr"), Origin::File(file.clone()));
     assert_eq!(origin(&r, "rollout.temperature"), Origin::Default);
     // Named flags and --set win over the file; --set comes last.
-    let r = resolve(&["--config", f, "--seed", "3", "--algo", "ppo", "--set", "rollout.n=16", "--set", "trainer.seed=9"])
-        .unwrap();
+    let r = resolve(&[
+        "--config",
+        f,
+        "--seed",
+        "3",
+        "--algo",
+        "ppo",
+        "--set",
+        "rollout.n=16",
+        "--set",
+        "trainer.seed=9",
+    ])
+    .unwrap();
     assert_eq!(r.config.algorithm.chain, ["ppo"]);
     assert_eq!(origin(&r, "algorithm.chain"), Origin::Flag("--algo".into()));
     assert_eq!(r.config.rollout.n, 16);
@@ -76,8 +89,20 @@ fn values_resolve_default_then_file_then_flags() {
 #[test]
 fn every_train_flag_maps_to_a_config_key() {
     let r = resolve(&[
-        "--task", "multiplication", "--algo", "grpo", "--curriculum", "fixed", "--model", "Qwen/Qwen2.5-0.5B",
-        "--device", "cuda:1", "--seed", "42", "--out", "exp/run-a",
+        "--task",
+        "multiplication",
+        "--algo",
+        "grpo",
+        "--curriculum",
+        "fixed",
+        "--model",
+        "Qwen/Qwen2.5-0.5B",
+        "--device",
+        "cuda:1",
+        "--seed",
+        "42",
+        "--out",
+        "exp/run-a",
     ])
     .unwrap();
     let c = &r.config;
@@ -104,13 +129,20 @@ fn every_train_flag_maps_to_a_config_key() {
 #[test]
 fn set_values_are_typed_and_lists_may_be_written_bare() {
     let r = resolve(&[
-        "--set", "algorithm.chain=cosine,grpo",
-        "--set", "rollout.stop=[\"</answer>\", \"\\n\\n\"]",
-        "--set", "logging.run_name=2024",
-        "--set", "trainer.max_minutes=5",
-        "--set", "eval.greedy=false",
-        "--set", "trainer.betas=[0.9, 0.95]",
-        "--set", "algorithm.plugins.grpo.kl_coef=0.01",
+        "--set",
+        "algorithm.chain=cosine,grpo",
+        "--set",
+        "rollout.stop=[\"</answer>\", \"\\n\\n\"]",
+        "--set",
+        "logging.run_name=2024",
+        "--set",
+        "trainer.max_minutes=5",
+        "--set",
+        "eval.greedy=false",
+        "--set",
+        "trainer.betas=[0.9, 0.95]",
+        "--set",
+        "algorithm.plugins.grpo.kl_coef=0.01",
     ])
     .unwrap();
     let c = &r.config;
@@ -135,7 +167,10 @@ fn unknown_keys_name_the_closest_valid_key_and_where_they_came_from() {
     assert!(e.starts_with("unknown key 'rollout.temperatur' (did you mean 'rollout.temperature'?)"), "{e}");
     // A key in the wrong section points at the right one.
     let e = resolve(&["--set", "trainer.top_p=0.9"]).unwrap_err().to_string();
-    assert_eq!(e, "unknown key 'trainer.top_p' (did you mean 'rollout.top_p'?) (in flag --set trainer.top_p=0.9)");
+    assert_eq!(
+        e,
+        "unknown key 'trainer.top_p' (did you mean 'rollout.top_p'?) (in flag --set trainer.top_p=0.9)"
+    );
     // A misspelt section.
     let e = resolve(&["--set", "rolout.n=3"]).unwrap_err().to_string();
     assert!(e.starts_with("unknown key 'rolout' (did you mean 'rollout'?)"), "{e}");
@@ -148,7 +183,10 @@ fn type_errors_name_the_key_and_the_expected_type() {
     let e = resolve(&["--config", file.to_str().unwrap()]).unwrap_err().to_string();
     assert!(e.starts_with("key 'rollout.n' expects an integer, got the string \"eight\""), "{e}");
     let e = resolve(&["--set", "trainer.lr=fast"]).unwrap_err().to_string();
-    assert_eq!(e, "key 'trainer.lr' expects a number, got the string \"fast\" (in flag --set trainer.lr=fast)");
+    assert_eq!(
+        e,
+        "key 'trainer.lr' expects a number, got the string \"fast\" (in flag --set trainer.lr=fast)"
+    );
     let e = resolve(&["--set", "eval.greedy=3"]).unwrap_err().to_string();
     assert!(e.starts_with("key 'eval.greedy' expects a boolean (true or false), got the integer 3"), "{e}");
     let e = resolve(&["--set", "trainer.seed=-1"]).unwrap_err().to_string();
@@ -161,8 +199,15 @@ fn type_errors_name_the_key_and_the_expected_type() {
 #[test]
 fn plugin_tables_are_checked_against_the_plugins_and_get_their_defaults() {
     let registry = builtin_registry();
-    let mut r = resolve(&["--algo", "cosine,grpo", "--curriculum", "adaptive", "--set", "algorithm.plugins.grpo.kl_coef=0.01"])
-        .unwrap();
+    let mut r = resolve(&[
+        "--algo",
+        "cosine,grpo",
+        "--curriculum",
+        "adaptive",
+        "--set",
+        "algorithm.plugins.grpo.kl_coef=0.01",
+    ])
+    .unwrap();
     // The task (countdown) is not in this registry: only algorithm and curriculum tables are checked here.
     r.config.task.name = "countdown".into();
     let err = fill_plugin_defaults(&mut r.clone(), &registry).unwrap_err().to_string();
@@ -176,9 +221,15 @@ fn plugin_tables_are_checked_against_the_plugins_and_get_their_defaults() {
     assert_eq!(grpo["kl_coef"].as_float(), Some(0.01));
     assert_eq!(grpo["clip_ratio_low"].as_float().map(|x| (x * 1e6).round() / 1e6), Some(0.2));
     assert_eq!(origin(&r, "algorithm.plugins.grpo.clip_ratio_low"), Origin::PluginDefault("grpo".into()));
-    assert_eq!(origin(&r, "algorithm.plugins.grpo.kl_coef"), Origin::Flag("--set algorithm.plugins.grpo.kl_coef=0.01".into()));
+    assert_eq!(
+        origin(&r, "algorithm.plugins.grpo.kl_coef"),
+        Origin::Flag("--set algorithm.plugins.grpo.kl_coef=0.01".into())
+    );
     assert!(r.config.algorithm.plugins["cosine"].contains_key("max_len_margin"));
-    assert!(!r.config.algorithm.plugins["cosine"].contains_key("exceed_length"), "an unset Option has no TOML form");
+    assert!(
+        !r.config.algorithm.plugins["cosine"].contains_key("exceed_length"),
+        "an unset Option has no TOML form"
+    );
     assert!(r.config.curriculum.plugins["adaptive"].contains_key("step_size"));
 
     // A typo in a plugin key names the plugin's closest key.
@@ -192,14 +243,19 @@ fn plugin_tables_are_checked_against_the_plugins_and_get_their_defaults() {
     // A table for a plugin that does not exist names the closest plugin.
     let mut bad = resolve(&["--task", "echo", "--set", "algorithm.plugins.gpro.kl_coef=0.01"]).unwrap();
     let e = fill_plugin_defaults(&mut bad, &reg).unwrap_err().to_string();
-    assert!(e.starts_with("algorithm.plugins.gpro: unknown algorithm plugin 'gpro' (did you mean 'grpo'?)"), "{e}");
+    assert!(
+        e.starts_with("algorithm.plugins.gpro: unknown algorithm plugin 'gpro' (did you mean 'grpo'?)"),
+        "{e}"
+    );
 }
 
 #[test]
 fn a_saved_config_relaunches_the_same_run() {
     let mut reg = builtin_registry();
     reg.add(load_library(&library("fixture_test_plugins")).unwrap()).unwrap();
-    let mut r = resolve(&["--task", "echo", "--algo", "grpo", "--seed", "5", "--set", "rollout.stop=[\"x\"]"]).unwrap();
+    let mut r =
+        resolve(&["--task", "echo", "--algo", "grpo", "--seed", "5", "--set", "rollout.stop=[\"x\"]"])
+            .unwrap();
     fill_plugin_defaults(&mut r, &reg).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let saved = write(&dir, "config.toml", &r.config.to_toml_string());
@@ -217,12 +273,22 @@ fn config_show_prints_each_value_with_its_origin() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(&dir, "run.toml", "[trainer]\nlr = 1e-5\n");
     let o = tzhost(&[
-        "config", "show", "--no-plugins", "--config", file.to_str().unwrap(), "--algo", "ppo", "--set", "rollout.n=3",
+        "config",
+        "show",
+        "--no-plugins",
+        "--config",
+        file.to_str().unwrap(),
+        "--algo",
+        "ppo",
+        "--set",
+        "rollout.n=3",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     let line = |key: &str| {
-        out.lines().find(|l| l.starts_with(&format!("{key} = "))).unwrap_or_else(|| panic!("{key} missing:\n{out}"))
+        out.lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("{key} missing:\n{out}"))
     };
     assert!(line("lr").ends_with(&format!("# file {}", file.display())), "{}", line("lr"));
     assert!(line("chain").contains("[\"ppo\"]") && line("chain").ends_with("# flag --algo"));

@@ -48,7 +48,10 @@ fn axes_expand_to_their_product_in_file_order() {
     let p = plan(CURRICULUM_X_ALGO_X_SEED, dir.path());
     let names: Vec<&str> = p.runs.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names.len(), 12);
-    assert_eq!(&names[..4], ["continual-grpo-seed1", "continual-grpo-seed2", "continual-grpo-seed3", "continual-ppo-seed1"]);
+    assert_eq!(
+        &names[..4],
+        ["continual-grpo-seed1", "continual-grpo-seed2", "continual-grpo-seed3", "continual-ppo-seed1"]
+    );
     assert_eq!(names[11], "random-ppo-seed3");
     let r = p.runs.iter().find(|r| r.name == "random-ppo-seed2").unwrap();
     assert_eq!(r.group, "random-ppo");
@@ -100,27 +103,41 @@ labels = ["s1", "s2"]
     assert_eq!(p.runs[0].resolved.config.rollout.n, 8);
     // Only variants, no axes: one run per variant, each its own group.
     let p = plan("[sweep]\nname = \"v\"\n[[variant]]\nname = \"a\"\n[[variant]]\nname = \"b\"\nset.trainer.lr = 1e-3\n", dir.path());
-    assert_eq!(p.runs.iter().map(|r| (r.name.as_str(), r.seed.is_none())).collect::<Vec<_>>(), [("a", true), ("b", true)]);
+    assert_eq!(
+        p.runs.iter().map(|r| (r.name.as_str(), r.seed.is_none())).collect::<Vec<_>>(),
+        [("a", true), ("b", true)]
+    );
     assert_eq!(p.runs[1].resolved.config.trainer.lr, 1e-3);
 }
 
 #[test]
 fn bad_sweeps_are_one_line_errors_naming_the_problem() {
     let dir = tempfile::tempdir().unwrap();
-    let expand = |text: &str| sweep::expand(&spec(text), &[], Some(dir.path())).map(|_| ()).unwrap_err().to_string();
+    let expand =
+        |text: &str| sweep::expand(&spec(text), &[], Some(dir.path())).map(|_| ()).unwrap_err().to_string();
     let e = expand("[sweep]\n[[axis]]\nkey = \"trainer.lrr\"\nvalues = [1e-5]\n");
     assert!(e.contains("unknown key 'trainer.lrr' (did you mean 'trainer.lr'?) (in sweep lrr = "), "{e}");
     let e = expand("[sweep]\n[[axis]]\nkey = \"rollout.n\"\nvalues = [\"x\"]\n");
     assert!(e.contains("key 'rollout.n' expects an integer"), "{e}");
-    let e = SweepSpec::from_str("[sweep]\n[[axis]]\nkey = \"trainer.lr\"\nvalues = [1e-5, 2e-5]\nlabels = [\"a\", \"a\"]\n", Path::new("s.toml"))
-        .unwrap_err()
-        .to_string();
+    let e = SweepSpec::from_str(
+        "[sweep]\n[[axis]]\nkey = \"trainer.lr\"\nvalues = [1e-5, 2e-5]\nlabels = [\"a\", \"a\"]\n",
+        Path::new("s.toml"),
+    )
+    .unwrap_err()
+    .to_string();
     assert_eq!(e, "axis 1: axis 'lr' has the label 'a' twice");
     let e = SweepSpec::from_str("[sweep]\nparalel = 2\n", Path::new("s.toml")).unwrap_err().to_string();
-    assert!(e.contains("paralel"), "{e}");
-    let e = SweepSpec::from_str("[sweep]\n[[axis]]\nvalues = [1]\n", Path::new("s.toml")).unwrap_err().to_string();
+    assert_eq!(e, "unknown key 'sweep.paralel' (did you mean 'sweep.parallel'?)");
+    let e =
+        SweepSpec::from_str("[sweep]\n[[axes]]\nkey = \"x\"\n", Path::new("s.toml")).unwrap_err().to_string();
+    assert_eq!(e, "unknown key 'axes' (did you mean 'axis'?)");
+    let e = SweepSpec::from_str("[sweep]\n[[axis]]\nvalues = [1]\n", Path::new("s.toml"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("axis 1"), "{e}");
-    let e = SweepSpec::from_str("[sweep]\n[[variant]]\nname = \"a/b\"\n", Path::new("s.toml")).unwrap_err().to_string();
+    let e = SweepSpec::from_str("[sweep]\n[[variant]]\nname = \"a/b\"\n", Path::new("s.toml"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("run directory name"), "{e}");
 }
 
@@ -289,9 +306,15 @@ fn parallel_sweeps_run_each_job_once_and_several_at_a_time() {
         }
     }
     let dir = tempfile::tempdir().unwrap();
-    let p = plan("[sweep]\nname = \"par\"\n[[axis]]\nkey = \"trainer.seed\"\nvalues = [1, 2, 3, 4, 5, 6]\n", dir.path());
-    let runner =
-        Concurrent { active: Mutex::new((0, 0)), cv: Condvar::new(), inner: FakeTrainer::new(|_| Behaviour::Finish) };
+    let p = plan(
+        "[sweep]\nname = \"par\"\n[[axis]]\nkey = \"trainer.seed\"\nvalues = [1, 2, 3, 4, 5, 6]\n",
+        dir.path(),
+    );
+    let runner = Concurrent {
+        active: Mutex::new((0, 0)),
+        cv: Condvar::new(),
+        inner: FakeTrainer::new(|_| Behaviour::Finish),
+    };
     let outcome = sweep::execute(&p, &runner, 3, &mut Vec::new()).unwrap();
     assert_eq!(outcome.succeeded.len(), 6);
     let calls = runner.inner.calls();
@@ -310,7 +333,12 @@ fn the_report_averages_over_seeds_and_draws_one_plot_per_metric() {
     assert_eq!((row.runs, row.finished), (3, 3));
     // The fake's final accuracy is 0.1 * seed + 0.2: 0.3, 0.4, 0.5 -> 0.4 ± 0.1.
     let md = report.markdown();
-    assert!(md.contains("| continual-ppo | 3/3 | 0.050 ± 0.000 | 0.400 ± 0.100 | 0.410 ± 0.100 | — | 1.0k | 1m 00s |"), "{md}");
+    assert!(
+        md.contains(
+            "| continual-ppo | 3/3 | 0.050 ± 0.000 | 0.400 ± 0.100 | 0.410 ± 0.100 | — | 1.0k | 1m 00s |"
+        ),
+        "{md}"
+    );
     assert!(md.contains("| random-grpo | 3/3 | 0.050 ± 0.000 | 0.200 ± 0.100 |"), "{md}");
     let csv = std::fs::read_to_string(dir.path().join("report.csv")).unwrap();
     let line = csv.lines().find(|l| l.starts_with("random-ppo,")).unwrap();
@@ -341,7 +369,10 @@ case "$d" in *ok*) echo '{"finished": true}' > "$d/summary.json" ;; *) echo "err
         global_args: vec!["-c".into(), script.into(), "stub".into()],
     };
     let dir = tempfile::tempdir().unwrap();
-    let p = plan("[sweep]\nname = \"proc\"\n[[variant]]\nname = \"ok\"\n[[variant]]\nname = \"bad\"\n", dir.path());
+    let p = plan(
+        "[sweep]\nname = \"proc\"\n[[variant]]\nname = \"ok\"\n[[variant]]\nname = \"bad\"\n",
+        dir.path(),
+    );
     let outcome = sweep::execute(&p, &runner, 2, &mut Vec::new()).unwrap();
     assert_eq!(outcome.succeeded, ["ok"]);
     let (name, why) = &outcome.failed[0];
@@ -373,18 +404,31 @@ fn dry_run_lists_the_plan_and_runs_nothing() {
     .unwrap();
     let out = dir.path().join("out");
     let o = tzhost(&[
-        "sweep", file.to_str().unwrap(), "--dry-run", "--out", out.to_str().unwrap(),
-        "--plugin-dir", plugins.path().to_str().unwrap(),
+        "sweep",
+        file.to_str().unwrap(),
+        "--dry-run",
+        "--out",
+        out.to_str().unwrap(),
+        "--plugin-dir",
+        plugins.path().to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
-    assert!(text.contains("sweep dry: 4 runs") && text.contains("(0 finished, 0 to resume, 4 to start)"), "{text}");
+    assert!(
+        text.contains("sweep dry: 4 runs") && text.contains("(0 finished, 0 to resume, 4 to start)"),
+        "{text}"
+    );
     assert!(text.contains("cosine+ppo-seed2") && text.contains("trainer.seed=2"), "{text}");
     assert!(!out.exists(), "a dry run writes nothing");
     // A typo in a plugin key fails before anything runs.
     let o = tzhost(&[
-        "sweep", file.to_str().unwrap(), "--dry-run", "--set", "algorithm.plugins.ppo.gama=0.9",
-        "--plugin-dir", plugins.path().to_str().unwrap(),
+        "sweep",
+        file.to_str().unwrap(),
+        "--dry-run",
+        "--set",
+        "algorithm.plugins.ppo.gama=0.9",
+        "--plugin-dir",
+        plugins.path().to_str().unwrap(),
     ]);
     let line = assert_one_line_error(&o);
     assert!(line.contains("did you mean 'algorithm.plugins.ppo.gamma'?"), "{line}");
@@ -409,7 +453,8 @@ fn the_shipped_sweeps_expand() {
     for f in files {
         let spec = SweepSpec::from_file(&f).unwrap();
         let out = tempfile::tempdir().unwrap();
-        let mut p = sweep::expand(&spec, &[], Some(out.path())).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let mut p =
+            sweep::expand(&spec, &[], Some(out.path())).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         assert!(p.runs.len() >= 2, "{}", f.display());
         assert!(spec.seed_dimension().is_some(), "{}: no seed axis", f.display());
         for run in &mut p.runs {
@@ -419,10 +464,18 @@ fn the_shipped_sweeps_expand() {
                 .unwrap_or_else(|e| panic!("{} run {}: {e}", f.display(), run.name));
         }
         let scale_ok = if f.to_string_lossy().contains(".tiny.") {
-            p.runs.iter().all(|r| r.resolved.config.model.path.is_empty() && r.resolved.config.trainer.max_minutes > 0.0)
+            p.runs.iter().all(|r| {
+                r.resolved.config.model.path.is_empty() && r.resolved.config.trainer.max_minutes > 0.0
+            })
         } else {
-            p.runs.iter().all(|r| r.resolved.config.model.path.contains('/') && r.resolved.config.model.device == "cuda")
+            p.runs.iter().all(|r| {
+                r.resolved.config.model.path.contains('/') && r.resolved.config.model.device == "cuda"
+            })
         };
-        assert!(scale_ok, "{}: tiny sweeps use the embedded model with a time budget; paper sweeps a hub model on CUDA", f.display());
+        assert!(
+            scale_ok,
+            "{}: tiny sweeps use the embedded model with a time budget; paper sweeps a hub model on CUDA",
+            f.display()
+        );
     }
 }

@@ -58,7 +58,8 @@ pub fn run(args: &SweepArgs, global: &GlobalArgs, registry: impl FnOnce() -> Res
     // so a typo fails now rather than hours into the sweep.
     let registry = registry()?;
     for run in &mut plan.runs {
-        fill_plugin_defaults(&mut run.resolved, &registry).map_err(|e| anyhow::anyhow!("run '{}': {e}", run.name))?;
+        fill_plugin_defaults(&mut run.resolved, &registry)
+            .map_err(|e| anyhow::anyhow!("run '{}': {e}", run.name))?;
         super::train::load_run_plugins(&run.resolved.config, &registry)
             .map_err(|e| anyhow::anyhow!("run '{}': {e}", run.name))?;
     }
@@ -93,7 +94,13 @@ fn report(dir: &std::path::Path) -> Result<()> {
     let r = sweep_report::write_report(dir)?;
     let mut out = std::io::stdout().lock();
     write!(out, "{}", r.markdown())?;
-    writeln!(out, "\nwritten: {}, {}, {} plots", dir.join("report.md").display(), dir.join("report.csv").display(), r.plots.len())?;
+    writeln!(
+        out,
+        "\nwritten: {}, {}, {} plots",
+        dir.join("report.md").display(),
+        dir.join("report.csv").display(),
+        r.plots.len()
+    )?;
     Ok(())
 }
 

@@ -9,7 +9,8 @@ use super::layers::{Origin, Resolved};
 
 /// Renders `resolved` as commented TOML, in schema order.
 pub fn render(resolved: &Resolved) -> String {
-    let mut out = String::from("# resolved run config; each value's origin (default < file < flag) in a comment\n");
+    let mut out =
+        String::from("# resolved run config; each value's origin (default < file < flag) in a comment\n");
     render_table(&resolved.table(), &resolved.origins, "", &mut out);
     out
 }

@@ -95,7 +95,8 @@ impl Layers {
 
     /// Merges a TOML file over the current layers.
     pub fn merge_file(&mut self, path: &Path) -> Result<()> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         let table: Table =
             toml::from_str(&text).map_err(|e| anyhow!("{}: {}", path.display(), one_line(&e.to_string())))?;
         self.merge_table(&table, Origin::File(path.to_path_buf()));
@@ -137,7 +138,11 @@ impl Layers {
                 if items.first().is_none_or(Value::is_str) && !raw.trim_start().starts_with('"') =>
             {
                 Value::Array(
-                    s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(|p| Value::String(p.into())).collect(),
+                    s.split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(|p| Value::String(p.into()))
+                        .collect(),
                 )
             }
             _ => parsed,
@@ -154,7 +159,9 @@ impl Layers {
         for (i, part) in parts[..parts.len() - 1].iter().enumerate() {
             match node.get(*part) {
                 Some(Value::Table(t)) => node = t,
-                Some(_) => bail!("'{}' is a value, not a section, so '{key}' cannot be set", parts[..=i].join(".")),
+                Some(_) => {
+                    bail!("'{}' is a value, not a section, so '{key}' cannot be set", parts[..=i].join("."))
+                }
                 None => return Ok(()),
             }
         }
@@ -211,7 +218,9 @@ impl Layers {
     /// The origin of a key, or of the first leaf under it.
     fn origin_of(&self, key: &str) -> Option<&Origin> {
         let prefix = format!("{key}.");
-        self.origins.get(key).or_else(|| self.origins.iter().find(|(k, _)| k.starts_with(&prefix)).map(|(_, o)| o))
+        self.origins
+            .get(key)
+            .or_else(|| self.origins.iter().find(|(k, _)| k.starts_with(&prefix)).map(|(_, o)| o))
     }
 }
 

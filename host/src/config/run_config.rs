@@ -262,7 +262,8 @@ impl RunConfig {
     /// deserialises it. Errors name the key and the closest valid key or the
     /// expected type.
     pub fn from_table(table: toml::Table) -> Result<RunConfig> {
-        super::validate::check(&table, &RunConfig::default().to_table()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        super::validate::check(&table, &RunConfig::default().to_table())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         Self::from_table_unchecked(table)
     }
 

@@ -255,7 +255,10 @@ mod tests {
 
     #[test]
     fn wrong_types_name_the_key_and_the_expected_type() {
-        assert_eq!(err("[trainer]\nlr = \"fast\""), "key 'trainer.lr' expects a number, got the string \"fast\"");
+        assert_eq!(
+            err("[trainer]\nlr = \"fast\""),
+            "key 'trainer.lr' expects a number, got the string \"fast\""
+        );
         assert_eq!(err("[trainer]\nseed = 1.5"), "key 'trainer.seed' expects an integer, got the number 1.5");
         assert_eq!(
             err("[algorithm]\nchain = \"grpo\""),

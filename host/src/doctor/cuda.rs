@@ -94,7 +94,9 @@ pub fn check(requested: Option<&str>) -> Vec<Check> {
             "this tzhost links a CPU-only libtorch (no libtorch_cuda.so at build time)",
             fix_cpu_build,
         )),
-        (false, _) => out.push(Check::skip("cuda library", "CPU-only libtorch (no GPU on this machine either)")),
+        (false, _) => {
+            out.push(Check::skip("cuda library", "CPU-only libtorch (no GPU on this machine either)"))
+        }
     }
     let available = LINKS_LIBTORCH_CUDA && Cuda::is_available();
     if available {
@@ -120,7 +122,9 @@ pub fn check(requested: Option<&str>) -> Vec<Check> {
             Tensor::ones([1024], (Kind::Float, Device::Cuda(0))).sum(Kind::Float).double_value(&[])
         });
         match op {
-            Ok(s) if (s - 1024.0).abs() < 1e-3 => out.push(Check::ok("cuda ops", "a tensor sum on cuda:0 works")),
+            Ok(s) if (s - 1024.0).abs() < 1e-3 => {
+                out.push(Check::ok("cuda ops", "a tensor sum on cuda:0 works"))
+            }
             _ => out.push(Check::fail(
                 "cuda ops",
                 "a tensor operation on cuda:0 failed",
@@ -129,7 +133,11 @@ pub fn check(requested: Option<&str>) -> Vec<Check> {
         }
         if let Some(spec) = requested {
             if let Err(e) = crate::device::parse_device(spec) {
-                out.push(Check::fail("device", format!("{e:#}"), format!("use one of cpu, cuda:0..cuda:{}", n - 1)));
+                out.push(Check::fail(
+                    "device",
+                    format!("{e:#}"),
+                    format!("use one of cpu, cuda:0..cuda:{}", n - 1),
+                ));
             }
         }
     } else if LINKS_LIBTORCH_CUDA && present {
@@ -137,7 +145,8 @@ pub fn check(requested: Option<&str>) -> Vec<Check> {
             .as_ref()
             .map(|g| g.iter().map(|g| g.name.clone()).collect::<Vec<_>>().join(", "))
             .unwrap_or_else(|| "an NVIDIA GPU".into());
-        let needs = build_cuda.map(|v| format!(" (the torch build needs a driver for CUDA {v})")).unwrap_or_default();
+        let needs =
+            build_cuda.map(|v| format!(" (the torch build needs a driver for CUDA {v})")).unwrap_or_default();
         out.push(Check::fail(
             "cuda devices",
             format!("{smi_names} present, but libtorch sees no usable CUDA device"),
@@ -161,11 +170,18 @@ mod tests {
 
     #[test]
     fn nvidia_smi_csv_is_parsed() {
-        let gpus = parse_nvidia_smi("0, NVIDIA H100 80GB HBM3, 81559, 512\n1, NVIDIA H100 80GB HBM3, 81559, 0\nbad line\n");
+        let gpus = parse_nvidia_smi(
+            "0, NVIDIA H100 80GB HBM3, 81559, 512\n1, NVIDIA H100 80GB HBM3, 81559, 0\nbad line\n",
+        );
         assert_eq!(gpus.len(), 2);
         assert_eq!(
             gpus[0],
-            Gpu { index: 0, name: "NVIDIA H100 80GB HBM3".into(), memory_total_mib: 81559, memory_used_mib: 512 }
+            Gpu {
+                index: 0,
+                name: "NVIDIA H100 80GB HBM3".into(),
+                memory_total_mib: 81559,
+                memory_used_mib: 512
+            }
         );
     }
 
@@ -174,11 +190,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lib = dir.path().join("lib");
         std::fs::create_dir_all(&lib).unwrap();
-        std::fs::write(dir.path().join("version.py"), "__version__ = '2.11.0+cu130'\ncuda: Optional[str] = '13.0'\n")
-            .unwrap();
+        std::fs::write(
+            dir.path().join("version.py"),
+            "__version__ = '2.11.0+cu130'\ncuda: Optional[str] = '13.0'\n",
+        )
+        .unwrap();
         assert_eq!(torch_cuda_version(&lib).as_deref(), Some("13.0"));
-        std::fs::write(dir.path().join("version.py"), "__version__ = '2.11.0+cpu'\ncuda: Optional[str] = None\n")
-            .unwrap();
+        std::fs::write(
+            dir.path().join("version.py"),
+            "__version__ = '2.11.0+cpu'\ncuda: Optional[str] = None\n",
+        )
+        .unwrap();
         assert_eq!(torch_cuda_version(&lib), None);
     }
 }

@@ -18,18 +18,21 @@ pub fn check(path: &Path, task: &str, template: Option<&str>, registry: &Registr
         Ok(r) => r,
         Err(e) => {
             return vec![Check::fail(
-                name,
-                format!("{e:#}"),
-                "give a parquet file (as written by HF datasets / pyarrow) or JSONL with one row object per line",
-            )]
+            name,
+            format!("{e:#}"),
+            "give a parquet file (as written by HF datasets / pyarrow) or JSONL with one row object per line",
+        )]
         }
     };
     let task_box = match registry.task(task, "", TracingHost::handle()) {
         Ok(t) => t,
         Err(e) => return vec![Check::fail(name, format!("{e:#}"), "pick the task with --task")],
     };
-    let templates: Vec<String> =
-        task_box.templates().into_result().map(|v| v.into_iter().map(|s| s.to_string()).collect()).unwrap_or_default();
+    let templates: Vec<String> = task_box
+        .templates()
+        .into_result()
+        .map(|v| v.into_iter().map(|s| s.to_string()).collect())
+        .unwrap_or_default();
     let template = template.map(str::to_string).or_else(|| templates.first().cloned()).unwrap_or_default();
     let mut groups: Vec<(String, usize)> = Vec::new();
     for (i, row) in rows.iter().enumerate() {
@@ -72,15 +75,19 @@ pub fn check(path: &Path, task: &str, template: Option<&str>, registry: &Registr
 pub fn read_head(path: &Path, n: usize) -> Result<(u64, Vec<String>, Vec<Value>)> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     if ext == "jsonl" || ext == "json" {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
         let rows = lines
             .iter()
             .take(n)
             .enumerate()
-            .map(|(i, l)| serde_json::from_str::<Value>(l).map_err(|e| anyhow!("line {}: not JSON: {e}", i + 1)))
+            .map(|(i, l)| {
+                serde_json::from_str::<Value>(l).map_err(|e| anyhow!("line {}: not JSON: {e}", i + 1))
+            })
             .collect::<Result<Vec<_>>>()?;
-        let columns = rows.first().and_then(Value::as_object).map(|o| o.keys().cloned().collect()).unwrap_or_default();
+        let columns =
+            rows.first().and_then(Value::as_object).map(|o| o.keys().cloned().collect()).unwrap_or_default();
         return Ok((lines.len() as u64, columns, rows));
     }
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -110,12 +117,19 @@ mod tests {
     #[test]
     fn parquet_written_by_hf_datasets_reads_as_json_rows() {
         // Fixtures live next to the repository (as for the core's tests).
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/countdown-tinyzero-base-test.parquet");
-        assert!(path.exists(), "test fixture {} is missing (expected shared/fixtures next to the repository)", path.display());
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/fixtures/countdown-tinyzero-base-test.parquet");
+        assert!(
+            path.exists(),
+            "test fixture {} is missing (expected shared/fixtures next to the repository)",
+            path.display()
+        );
         let (total, columns, rows) = read_head(&path, 4).unwrap();
         assert_eq!(total, 16);
-        assert_eq!(columns, ["target", "nums", "data_source", "prompt", "ability", "reward_model", "extra_info"]);
+        assert_eq!(
+            columns,
+            ["target", "nums", "data_source", "prompt", "ability", "reward_model", "extra_info"]
+        );
         assert_eq!(rows.len(), 4);
         let r = &rows[0];
         assert_eq!(r["data_source"], "countdown");

@@ -13,7 +13,9 @@ const FIX_SETUP: &str = "run scripts/setup.sh (it installs torch 2.11.0 into the
 pub fn check() -> Vec<Check> {
     let mut out = Vec::new();
     // A tensor op first: it also makes sure libtorch is mapped.
-    let sum = std::panic::catch_unwind(|| tch::Tensor::from_slice(&[1.0f32, 2.0, 3.0]).sum(tch::Kind::Float).double_value(&[]));
+    let sum = std::panic::catch_unwind(|| {
+        tch::Tensor::from_slice(&[1.0f32, 2.0, 3.0]).sum(tch::Kind::Float).double_value(&[])
+    });
     let lib = mapped("libtorch_cpu.so");
     match &lib {
         Some(path) => {
@@ -29,7 +31,10 @@ pub fn check() -> Vec<Check> {
                 )),
                 None => out.push(Check::warn(
                     "libtorch",
-                    format!("found at {}, version unknown (no version.py or build-version beside it)", dir.display()),
+                    format!(
+                        "found at {}, version unknown (no version.py or build-version beside it)",
+                        dir.display()
+                    ),
                     format!("make sure it is PyTorch {EXPECTED_TORCH}; {FIX_SETUP}"),
                 )),
             }
@@ -95,7 +100,10 @@ mod tests {
     #[test]
     fn this_process_has_a_working_libtorch() {
         let checks = check();
-        assert!(checks.iter().any(|c| c.name == "libtorch ops" && c.status == super::super::Status::Ok), "{checks:?}");
+        assert!(
+            checks.iter().any(|c| c.name == "libtorch ops" && c.status == super::super::Status::Ok),
+            "{checks:?}"
+        );
         let lib = checks.iter().find(|c| c.name == "libtorch").unwrap();
         assert!(lib.detail.contains(EXPECTED_TORCH), "{lib}");
     }

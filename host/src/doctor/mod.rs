@@ -89,5 +89,7 @@ pub fn mapped_libraries() -> Vec<std::path::PathBuf> {
 
 /// The mapped library whose file name starts with `stem` (`libtorch_cuda.so`).
 pub fn mapped(stem: &str) -> Option<std::path::PathBuf> {
-    mapped_libraries().into_iter().find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(stem)))
+    mapped_libraries()
+        .into_iter()
+        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(stem)))
 }

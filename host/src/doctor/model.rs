@@ -13,7 +13,8 @@ use tz_core::model::Qwen2;
 
 use super::{Check, Status};
 
-const FIX_DOWNLOAD: &str = "download the whole model, e.g. huggingface-cli download Qwen/Qwen2.5-0.5B --local-dir DIR";
+const FIX_DOWNLOAD: &str =
+    "download the whole model, e.g. huggingface-cli download Qwen/Qwen2.5-0.5B --local-dir DIR";
 
 /// `device`: where the forward pass runs (CPU when None).
 pub fn check(dir: &Path, device: Option<Device>) -> Vec<Check> {
@@ -48,7 +49,8 @@ fn forward(dir: &Path, device: Device) -> Check {
     let fix = "the weights do not match config.json (a different architecture or a damaged download); re-download the model";
     let run = || -> anyhow::Result<String> {
         let cfg = Qwen2Config::from_file(&dir.join("config.json"))?;
-        let tok = tokenizers::Tokenizer::from_file(dir.join("tokenizer.json")).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let tok = tokenizers::Tokenizer::from_file(dir.join("tokenizer.json"))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut vs = VarStore::new(device);
         let model = Qwen2::new(&vs.root(), &cfg);
         let mut files = weight_files(dir);
@@ -64,11 +66,20 @@ fn forward(dir: &Path, device: Device) -> Check {
         let missing = missing.unwrap_or_default();
         if !missing.is_empty() {
             let names: Vec<&str> = missing.iter().take(3).map(String::as_str).collect();
-            anyhow::bail!("{} weight(s) missing from the safetensors files, e.g. {}", missing.len(), names.join(", "));
+            anyhow::bail!(
+                "{} weight(s) missing from the safetensors files, e.g. {}",
+                missing.len(),
+                names.join(", ")
+            );
         }
         let text = "Using the numbers [44, 19, 35], create an equation that equals 98.";
-        let ids: Vec<i64> =
-            tok.encode(text, false).map_err(|e| anyhow::anyhow!("{e}"))?.get_ids().iter().map(|&i| i as i64).collect();
+        let ids: Vec<i64> = tok
+            .encode(text, false)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .get_ids()
+            .iter()
+            .map(|&i| i as i64)
+            .collect();
         let input = Tensor::from_slice(&ids).unsqueeze(0).to_device(device);
         let t0 = Instant::now();
         let logits = tch::no_grad(|| model.logits(&model.forward(&input, None, None)));
@@ -90,8 +101,15 @@ fn forward(dir: &Path, device: Device) -> Check {
         Ok(Ok(detail)) => Check::ok("model forward", detail),
         Ok(Err(e)) => Check::fail("model forward", format!("{e:#}"), fix),
         Err(p) => {
-            let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
-            Check::fail("model forward", format!("libtorch error: {}", msg.unwrap_or_default().lines().next().unwrap_or("")), fix)
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
+            Check::fail(
+                "model forward",
+                format!("libtorch error: {}", msg.unwrap_or_default().lines().next().unwrap_or("")),
+                fix,
+            )
         }
     }
 }
@@ -145,8 +163,10 @@ fn files(dir: &Path) -> Check {
         // Every shard the index names must be there.
         if let Ok(text) = std::fs::read_to_string(&index) {
             let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-            let mut named: Vec<&str> =
-                v["weight_map"].as_object().map(|m| m.values().filter_map(|x| x.as_str()).collect()).unwrap_or_default();
+            let mut named: Vec<&str> = v["weight_map"]
+                .as_object()
+                .map(|m| m.values().filter_map(|x| x.as_str()).collect())
+                .unwrap_or_default();
             named.sort();
             named.dedup();
             missing.extend(named.into_iter().filter(|s| !dir.join(s).is_file()).map(|s| s.to_string()));
@@ -156,7 +176,11 @@ fn files(dir: &Path) -> Check {
         let bytes: u64 = shards.iter().filter_map(|p| p.metadata().ok()).map(|m| m.len()).sum();
         Check::ok(
             "model files",
-            format!("config.json, tokenizer.json, {} weight file(s), {:.2} GB", shards.len(), bytes as f64 / 1e9),
+            format!(
+                "config.json, tokenizer.json, {} weight file(s), {:.2} GB",
+                shards.len(),
+                bytes as f64 / 1e9
+            ),
         )
     } else {
         Check::fail("model files", format!("{} lacks {}", dir.display(), missing.join(", ")), FIX_DOWNLOAD)
@@ -208,7 +232,8 @@ mod tests {
         let vs = VarStore::new(Device::Cpu);
         let _model = Qwen2::new(&vs.root(), &cfg);
         let tok = tz_core::presets::tiny_tokenizer().unwrap();
-        tz_core::presets::write_model_dir(&dir.path().join("m"), &cfg, &vs, &tok, &serde_json::json!({})).unwrap();
+        tz_core::presets::write_model_dir(&dir.path().join("m"), &cfg, &vs, &tok, &serde_json::json!({}))
+            .unwrap();
         dir
     }
 

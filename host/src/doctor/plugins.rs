@@ -21,7 +21,10 @@ pub fn check(cli_dirs: &[std::path::PathBuf], env_path: Option<&str>) -> (Vec<Ch
     let dirs: Vec<SearchDir> = match search_dirs(cli_dirs, env_path) {
         Ok(d) => d,
         Err(e) => {
-            return (vec![Check::fail("plugin path", format!("{e:#}"), "fix or remove that entry")], Registry::default())
+            return (
+                vec![Check::fail("plugin path", format!("{e:#}"), "fix or remove that entry")],
+                Registry::default(),
+            )
         }
     };
     let ours = PluginLibraryRef::VERSION_STRINGS.version.as_str();
@@ -29,7 +32,9 @@ pub fn check(cli_dirs: &[std::path::PathBuf], env_path: Option<&str>) -> (Vec<Ch
     for d in &dirs {
         match crate::plugins::library_files(d) {
             Ok(f) => files.extend(f.into_iter().filter(|f| !files.contains(f)).collect::<Vec<_>>()),
-            Err(e) => out.push(Check::fail("plugin path", format!("{}: {e:#}", d.path.display()), "fix that entry")),
+            Err(e) => {
+                out.push(Check::fail("plugin path", format!("{}: {e:#}", d.path.display()), "fix that entry"))
+            }
         }
     }
     files.dedup();
@@ -58,14 +63,16 @@ pub fn check(cli_dirs: &[std::path::PathBuf], env_path: Option<&str>) -> (Vec<Ch
                 continue;
             }
         };
-        let sdk = lib_header_from_path(f).map(|h| h.version_strings().version.to_string()).unwrap_or_default();
+        let sdk =
+            lib_header_from_path(f).map(|h| h.version_strings().version.to_string()).unwrap_or_default();
         let mut problems = Vec::new();
         for d in &lib.plugins {
             if let Some(other) = provider.insert(d.name.to_string(), file_name.clone()) {
                 problems.push(format!("'{}' is also provided by {other}", d.name));
             }
         }
-        let names: Vec<String> = lib.plugins.iter().map(|d| format!("{} ({})", d.name, d.kind.as_str())).collect();
+        let names: Vec<String> =
+            lib.plugins.iter().map(|d| format!("{} ({})", d.name, d.kind.as_str())).collect();
         let plugins = lib.plugins.clone();
         if problems.is_empty() {
             if let Err(e) = registry.add(lib) {
@@ -107,7 +114,11 @@ fn instantiate(registry: &Registry, kind: PluginKind, name: &str) -> Result<(), 
 /// A run needs a task, one advantage estimator and a curriculum.
 fn basics(registry: &Registry) -> Check {
     let names = |kind: PluginKind| -> Vec<String> {
-        registry.plugins().filter(|e| e.descriptor.kind == kind).map(|e| e.descriptor.name.to_string()).collect()
+        registry
+            .plugins()
+            .filter(|e| e.descriptor.kind == kind)
+            .map(|e| e.descriptor.name.to_string())
+            .collect()
     };
     let estimators: Vec<String> = names(PluginKind::Algorithm)
         .into_iter()

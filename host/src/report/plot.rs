@@ -116,7 +116,10 @@ pub fn line_plot(path: &Path, plot: &LinePlot) -> Result<()> {
                 let upper = s.band.iter().map(|b| (b.0, b.2));
                 let lower = s.band.iter().rev().map(|b| (b.0, b.1));
                 chart
-                    .draw_series(std::iter::once(Polygon::new(upper.chain(lower).collect::<Vec<_>>(), c.mix(0.18))))
+                    .draw_series(std::iter::once(Polygon::new(
+                        upper.chain(lower).collect::<Vec<_>>(),
+                        c.mix(0.18),
+                    )))
                     .map_err(|e| anyhow!("{e}"))?;
             }
             let line = chart
@@ -217,10 +220,12 @@ pub fn heatmap(path: &Path, map: &Heatmap) -> Result<()> {
                     let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
                     let ink = if t > 0.6 { BLACK } else { WHITE };
                     let text = format_cell(*v);
-                    let style = ("sans-serif", 14).into_font().color(&ink).pos(plotters::style::text_anchor::Pos::new(
-                        plotters::style::text_anchor::HPos::Center,
-                        plotters::style::text_anchor::VPos::Center,
-                    ));
+                    let style = ("sans-serif", 14).into_font().color(&ink).pos(
+                        plotters::style::text_anchor::Pos::new(
+                            plotters::style::text_anchor::HPos::Center,
+                            plotters::style::text_anchor::VPos::Center,
+                        ),
+                    );
                     chart
                         .draw_series(std::iter::once(Text::new(text, (x + 0.5, y + 0.5), style)))
                         .map_err(|e| anyhow!("{e}"))?;
@@ -267,7 +272,11 @@ fn padded_range(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
 }
 
 /// Draws into a bitmap at a temporary `.png` path, then renames it into place.
-fn render(path: &Path, size: (u32, u32), draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<()>) -> Result<()> {
+fn render(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<()>,
+) -> Result<()> {
     register_font();
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;

@@ -23,7 +23,8 @@ impl RunRecord {
         let mut metrics = Vec::new();
         let path = dir.join("metrics.jsonl");
         if path.exists() {
-            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let text =
+                std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
             metrics.extend(text.lines().filter_map(|l| serde_json::from_str::<Map<String, Value>>(l).ok()));
         }
         let summary = std::fs::read_to_string(dir.join("summary.json"))

@@ -108,7 +108,11 @@ pub fn write_report(dir: &Path) -> Result<SweepReport> {
 
 /// Per metric present in any run: one line per group (the mean over its
 /// runs at each step) with a min–max band; plus val/acc against wall time.
-fn write_plots(dir: &Path, manifest: &Manifest, runs: &[(String, RunRecord)]) -> Result<Vec<(String, PathBuf)>> {
+fn write_plots(
+    dir: &Path,
+    manifest: &Manifest,
+    runs: &[(String, RunRecord)],
+) -> Result<Vec<(String, PathBuf)>> {
     let metrics: Vec<String> = if manifest.metrics.is_empty() {
         DEFAULT_METRICS.iter().map(|s| s.to_string()).collect()
     } else {
@@ -171,13 +175,21 @@ fn group_series(
     groups
         .iter()
         .map(|g| {
-            let curves: Vec<Vec<(f64, f64)>> =
-                runs.iter().filter(|(rg, _)| rg == g).map(|(_, r)| curve(r)).filter(|c| !c.is_empty()).collect();
+            let curves: Vec<Vec<(f64, f64)>> = runs
+                .iter()
+                .filter(|(rg, _)| rg == g)
+                .map(|(_, r)| curve(r))
+                .filter(|c| !c.is_empty())
+                .collect();
             let agg = aggregate_curves(&curves);
             Series {
                 label: if curves.len() > 1 { format!("{g} (n={})", curves.len()) } else { g.to_string() },
                 points: agg.iter().map(|a| (a.x, a.mean)).collect(),
-                band: if curves.len() > 1 { agg.iter().map(|a| (a.x, a.min, a.max)).collect() } else { Vec::new() },
+                band: if curves.len() > 1 {
+                    agg.iter().map(|a| (a.x, a.min, a.max)).collect()
+                } else {
+                    Vec::new()
+                },
             }
         })
         .collect()
@@ -234,7 +246,9 @@ impl SweepReport {
         for r in &self.rows {
             let tokens = mean_std(&r.tokens).map(|(m, _)| human_count(m)).unwrap_or_else(|| "—".into());
             let wall = mean_std(&r.wall_s)
-                .map(|(m, _)| crate::sweep::execute::human_duration(std::time::Duration::from_secs_f64(m.max(0.0))))
+                .map(|(m, _)| {
+                    crate::sweep::execute::human_duration(std::time::Duration::from_secs_f64(m.max(0.0)))
+                })
                 .unwrap_or_else(|| "—".into());
             let _ = writeln!(
                 md,

@@ -182,7 +182,13 @@ pub fn execute(plan: &Plan, runner: &dyn Runner, parallel: usize, out: &mut dyn 
     let total = plan.runs.len();
     let mut outcome = Outcome::default();
     let mut queue = VecDeque::new();
-    writeln!(out, "sweep {}: {total} runs in {}, {} at a time", plan.spec.name, plan.dir.display(), parallel.max(1))?;
+    writeln!(
+        out,
+        "sweep {}: {total} runs in {}, {} at a time",
+        plan.spec.name,
+        plan.dir.display(),
+        parallel.max(1)
+    )?;
     for (i, (run, d)) in plan.runs.iter().zip(&decisions).enumerate() {
         let tag = format!("[{:>w$}/{total}] {}", i + 1, d.name, w = total.to_string().len());
         if let Some(drift) = &d.drift {

@@ -72,8 +72,10 @@ impl Manifest {
     pub fn read_or_scan(sweep_dir: &Path) -> Result<Manifest> {
         let path = sweep_dir.join(MANIFEST);
         if path.exists() {
-            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            return serde_json::from_str(&text).with_context(|| format!("{} is not a sweep manifest", path.display()));
+            let text =
+                std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            return serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a sweep manifest", path.display()));
         }
         let entries =
             std::fs::read_dir(sweep_dir).with_context(|| format!("cannot read {}", sweep_dir.display()))?;

@@ -83,7 +83,10 @@ pub fn expand(spec: &SweepSpec, sets: &[String], out: Option<&Path>) -> Result<P
         layers.set_value("logging.progress", Value::Boolean(false), here)?;
         let resolved = layers.resolve().map_err(|e| anyhow!("run '{name}': {e}"))?;
         if let Some(other) = runs.iter().find(|r| r.name == name) {
-            bail!("two runs are both named '{}'; give the variants or axis values distinct labels", other.name);
+            bail!(
+                "two runs are both named '{}'; give the variants or axis values distinct labels",
+                other.name
+            );
         }
         runs.push(PlannedRun { name, group, seed, labels, resolved });
     }
@@ -111,7 +114,10 @@ fn base_layers(spec: &SweepSpec, sets: &[String]) -> Result<Layers> {
 pub fn combinations(sizes: &[usize]) -> Vec<Vec<usize>> {
     let mut out = vec![Vec::new()];
     for &n in sizes {
-        out = out.into_iter().flat_map(|prefix| (0..n).map(move |i| [prefix.clone(), vec![i]].concat())).collect();
+        out = out
+            .into_iter()
+            .flat_map(|prefix| (0..n).map(move |i| [prefix.clone(), vec![i]].concat()))
+            .collect();
     }
     out
 }

@@ -138,13 +138,16 @@ struct RawAxis {
 
 impl SweepSpec {
     pub fn from_file(path: &Path) -> Result<SweepSpec> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         Self::from_str(&text, path).map_err(|e| anyhow!("{}: {e}", path.display()))
     }
 
     /// Parses sweep-file text; `path` names the file (for the default name
     /// and to resolve `base_config`).
     pub fn from_str(text: &str, path: &Path) -> Result<SweepSpec> {
+        let table: Table = toml::from_str(text).map_err(|e| anyhow!("{}", one_line(&e.to_string())))?;
+        check_keys(&table)?;
         let de = toml::de::Deserializer::parse(text).map_err(|e| anyhow!("{}", one_line(&e.to_string())))?;
         let raw: RawFile = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
@@ -153,7 +156,9 @@ impl SweepSpec {
         let h = raw.sweep;
         let name = match h.name {
             Some(n) => n,
-            None => path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "sweep".into()),
+            None => {
+                path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "sweep".into())
+            }
         };
         check_label(&name).map_err(|e| anyhow!("sweep.name: {e}"))?;
         let dir = path.parent().unwrap_or(Path::new(""));
@@ -195,6 +200,48 @@ impl SweepSpec {
             dimensions,
         })
     }
+}
+
+/// The keys a sweep file may have, by table; an unknown one is an error
+/// naming the closest valid key (serde would list them all).
+const SWEEP_KEYS: &[(&str, &[&str])] = &[
+    ("", &["sweep", "config", "variant", "axis"]),
+    ("sweep", &["name", "description", "base_config", "out", "parallel", "metrics", "seed_key"]),
+    ("variant", &["name", "set"]),
+    ("axis", &["name", "key", "values", "labels"]),
+];
+
+fn check_keys(table: &Table) -> Result<()> {
+    let check = |where_: &str, t: &Table| -> Result<()> {
+        let known = SWEEP_KEYS.iter().find(|(w, _)| *w == where_).map(|(_, k)| *k).unwrap_or(&[]);
+        for key in t.keys() {
+            if !known.contains(&key.as_str()) {
+                let path = if where_.is_empty() { key.clone() } else { format!("{where_}.{key}") };
+                let hint = tz_sdk::config::closest(key, known.iter().copied())
+                    .map(|c| {
+                        format!(
+                            " (did you mean '{}'?)",
+                            if where_.is_empty() { c.to_string() } else { format!("{where_}.{c}") }
+                        )
+                    })
+                    .unwrap_or_default();
+                bail!("unknown key '{path}'{hint}");
+            }
+        }
+        Ok(())
+    };
+    check("", table)?;
+    if let Some(Value::Table(h)) = table.get("sweep") {
+        check("sweep", h)?;
+    }
+    for list in ["variant", "axis"] {
+        if let Some(Value::Array(items)) = table.get(list) {
+            for item in items.iter().filter_map(Value::as_table) {
+                check(list, item)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn parse_axis(axis: RawAxis) -> Result<Dimension> {

@@ -42,7 +42,9 @@ pub fn inspect(run_dir: &Path) -> RunState {
 
 /// Whether `summary.json` exists and says `"finished": true`.
 pub fn is_finished(run_dir: &Path) -> bool {
-    read_summary(run_dir).and_then(|s| s.get("finished").and_then(serde_json::Value::as_bool)).unwrap_or(false)
+    read_summary(run_dir)
+        .and_then(|s| s.get("finished").and_then(serde_json::Value::as_bool))
+        .unwrap_or(false)
 }
 
 /// The parsed `summary.json`, if it exists and is JSON.
@@ -82,7 +84,10 @@ mod tests {
         std::fs::create_dir_all(run.join("checkpoints/step_5")).unwrap();
         std::fs::create_dir_all(run.join("checkpoints/step_10")).unwrap();
         std::fs::create_dir_all(run.join("checkpoints/tmp-step_20")).unwrap();
-        assert_eq!(inspect(&run), RunState::Interrupted { checkpoint: run.join("checkpoints/step_10"), step: 10 });
+        assert_eq!(
+            inspect(&run),
+            RunState::Interrupted { checkpoint: run.join("checkpoints/step_10"), step: 10 }
+        );
         std::fs::write(run.join("summary.json"), r#"{"finished": false}"#).unwrap();
         assert!(matches!(inspect(&run), RunState::Interrupted { .. }));
         std::fs::write(run.join("summary.json"), r#"{"finished": true, "steps": 10}"#).unwrap();
