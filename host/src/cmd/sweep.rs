@@ -79,7 +79,9 @@ pub fn run(args: &SweepArgs, global: &GlobalArgs, registry: impl FnOnce() -> Res
         writeln!(out, "report: {}", plan.dir.join("report.md").display())?;
     }
     if !outcome.failed.is_empty() {
-        let list: Vec<String> = outcome.failed.iter().map(|(n, _)| n.clone()).collect();
+        // In plan order, not in the order they ended.
+        let list: Vec<String> =
+            plan.runs.iter().filter(|r| outcome.failed.iter().any(|(n, _)| *n == r.name)).map(|r| r.name.clone()).collect();
         bail!(
             "{} of {} runs failed ({}); re-run the same command to retry them (finished runs are skipped)",
             outcome.failed.len(),
