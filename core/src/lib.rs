@@ -6,7 +6,16 @@
 //!
 //! Modules (one concept each):
 //! - [`config`]: `config.json` of Qwen2-architecture models.
+//! - [`generation_config`]: `generation_config.json` (sampling defaults, stop ids).
+//! - [`tokenizer`]: [`TextTokenizer`], a checkpoint's tokenizer as transformers loads it.
+//! - [`chat_template`]: chat templates rendered the way transformers renders them.
 
+pub mod chat_template;
 pub mod config;
+pub mod generation_config;
+pub mod tokenizer;
 
+pub use chat_template::{ChatMessage, ChatTemplate};
 pub use config::Qwen2Config;
+pub use generation_config::GenerationConfig;
+pub use tokenizer::TextTokenizer;
