@@ -3,7 +3,7 @@
 //! as `AutoTokenizer.from_pretrained(fixture)`. The expected values are
 //! computed by Python in the test (core/tests/python/tokenizer_reference.py).
 
-mod common;
+mod reference;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -13,7 +13,7 @@ use tz_core::chat_template::{ChatMessage, ChatTemplate, RenderOptions};
 use tz_core::TextTokenizer;
 
 fn fixture_dir() -> PathBuf {
-    common::fixture("qwen-vocab-tokenizer")
+    reference::fixture("qwen-vocab-tokenizer")
 }
 
 fn tokenizer() -> &'static TextTokenizer {
@@ -134,7 +134,7 @@ fn decode_inputs() -> Vec<Vec<u32>> {
     seqs
 }
 
-fn reference() -> &'static serde_json::Value {
+fn transformers_answers() -> &'static serde_json::Value {
     static REF: OnceLock<serde_json::Value> = OnceLock::new();
     REF.get_or_init(|| {
         let chats: Vec<serde_json::Value> = chats()
@@ -155,21 +155,21 @@ fn reference() -> &'static serde_json::Value {
             "decode": decode_inputs(),
             "chats": chats,
         });
-        common::run_python("tokenizer_reference.py", &request)
+        reference::run_python("tokenizer_reference.py", &request)
     })
 }
 
 #[test]
 fn encode_matches_transformers_with_and_without_special_tokens() {
     let tok = tokenizer();
-    let reference = reference();
+    let reference = transformers_answers();
     for (i, text) in TEXTS.iter().enumerate() {
-        assert_eq!(tok.encode(text, true).unwrap(), common::ids(&reference["encode"][i]), "ids of {text:?}");
-        assert_eq!(tok.encode(text, false).unwrap(), common::ids(&reference["encode_plain"][i]), "ids of {text:?}");
+        assert_eq!(tok.encode(text, true).unwrap(), reference::ids(&reference["encode"][i]), "ids of {text:?}");
+        assert_eq!(tok.encode(text, false).unwrap(), reference::ids(&reference["encode_plain"][i]), "ids of {text:?}");
     }
     let batch = tok.encode_batch(TEXTS, true).unwrap();
     for (i, ids) in batch.iter().enumerate() {
-        assert_eq!(*ids, common::ids(&reference["encode"][i]), "batch ids of {:?}", TEXTS[i]);
+        assert_eq!(*ids, reference::ids(&reference["encode"][i]), "batch ids of {:?}", TEXTS[i]);
     }
 }
 
@@ -184,7 +184,7 @@ fn digits_are_split_one_by_one() {
 #[test]
 fn decode_matches_transformers_keeping_and_skipping_special_tokens() {
     let tok = tokenizer();
-    let reference = reference();
+    let reference = transformers_answers();
     for (i, ids) in decode_inputs().iter().enumerate() {
         assert_eq!(tok.decode(ids, false).unwrap(), reference["decode_keep"][i].as_str().unwrap(), "decode of {ids:?}");
         assert_eq!(tok.decode(ids, true).unwrap(), reference["decode_skip"][i].as_str().unwrap(), "skip-decode of {ids:?}");
@@ -194,7 +194,7 @@ fn decode_matches_transformers_keeping_and_skipping_special_tokens() {
 #[test]
 fn special_tokens_match_transformers() {
     let tok = tokenizer();
-    let reference = reference();
+    let reference = transformers_answers();
     assert_eq!(tok.eos_token().map(|t| t.id as u64), reference["eos_token_id"].as_u64());
     assert_eq!(tok.pad_token_id().map(u64::from), reference["pad_token_id"].as_u64());
     let tokens = tok.template_tokens();
@@ -208,7 +208,7 @@ fn special_tokens_match_transformers() {
 #[test]
 fn chat_templates_render_like_apply_chat_template() {
     let tok = tokenizer();
-    let reference = reference();
+    let reference = transformers_answers();
     for (i, chat) in chats().iter().enumerate() {
         let text = match chat.template {
             None => tok.apply_chat_template(&chat.messages, &chat.opts).unwrap(),
@@ -216,7 +216,7 @@ fn chat_templates_render_like_apply_chat_template() {
         };
         let want = &reference["chats"][i];
         assert_eq!(text, want["text"].as_str().unwrap(), "rendered chat {i}");
-        assert_eq!(tok.encode(&text, false).unwrap(), common::ids(&want["ids"]), "ids of chat {i}");
+        assert_eq!(tok.encode(&text, false).unwrap(), reference::ids(&want["ids"]), "ids of chat {i}");
     }
 }
 

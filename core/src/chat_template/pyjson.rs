@@ -244,7 +244,7 @@ mod tests {
         );
         assert_eq!(
             render("{{ v | tojson(indent=2) }}", minijinja::context! { v => Value::from(minijinja::value::Serde(serde_json::json!({"k": [1, {}], "e": []}))) }),
-            "{\n  \"e\": [],\n  \"k\": [\n    1,\n    {}\n  ]\n}"
+            "{\n  \"k\": [\n    1,\n    {}\n  ],\n  \"e\": []\n}"
         );
         assert_eq!(
             render("{{ v | tojson(separators=[',', ':']) }}", minijinja::context! { v => vec![1, 2] }),

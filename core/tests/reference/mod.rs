@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests that compare with transformers.
+//! Helpers for the integration tests that compare with the reference
+//! implementation (Python transformers).
 //!
 //! The reference answers come from Python (`<repo>/.venv/bin/python`, made by
 //! `scripts/setup.sh`). A missing venv or fixture is a failure with a message
