@@ -134,8 +134,40 @@ fn decode_inputs() -> Vec<Vec<u32>> {
     seqs
 }
 
-fn transformers_answers() -> &'static serde_json::Value {
-    static REF: OnceLock<serde_json::Value> = OnceLock::new();
+/// Copies of the fixture under other tokenizer classes: transformers picks
+/// `Qwen2Tokenizer` (NFC, Qwen regex) for a `model_type: qwen2` directory
+/// whatever class it names, and runs tokenizer.json as written otherwise.
+const VARIANTS: &[(&str, Option<&str>, &str)] = &[
+    // (name, config.json, the class transformers should load)
+    ("fast_class_qwen2_config", Some(r#"{"model_type": "qwen2"}"#), "Qwen2Tokenizer"),
+    ("fast_class_no_config", None, "TokenizersBackend"),
+];
+
+fn variant_dir(name: &str) -> PathBuf {
+    static MADE: OnceLock<PathBuf> = OnceLock::new();
+    let root = MADE.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tokenizer_transformers");
+        let _ = std::fs::remove_dir_all(&root);
+        for (name, config, _) in VARIANTS {
+            let dir = root.join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::copy(fixture_dir().join("tokenizer.json"), dir.join("tokenizer.json")).unwrap();
+            let mut tc: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(fixture_dir().join("tokenizer_config.json")).unwrap()).unwrap();
+            tc["tokenizer_class"] = json!("PreTrainedTokenizerFast");
+            std::fs::write(dir.join("tokenizer_config.json"), tc.to_string()).unwrap();
+            if let Some(config) = config {
+                std::fs::write(dir.join("config.json"), config).unwrap();
+            }
+        }
+        root
+    });
+    root.join(name)
+}
+
+/// Answers for the fixture (index 0) and each variant (1..), from one Python run.
+fn transformers_answers_all() -> &'static Vec<serde_json::Value> {
+    static REF: OnceLock<Vec<serde_json::Value>> = OnceLock::new();
     REF.get_or_init(|| {
         let chats: Vec<serde_json::Value> = chats()
             .iter()
@@ -149,14 +181,22 @@ fn transformers_answers() -> &'static serde_json::Value {
                 })
             })
             .collect();
-        let request = json!({
+        let mut cases = vec![json!({
             "dir": fixture_dir(),
             "texts": TEXTS,
             "decode": decode_inputs(),
             "chats": chats,
-        });
-        reference::run_python("tokenizer_reference.py", &request)
+        })];
+        for (name, _, _) in VARIANTS {
+            cases.push(json!({"dir": variant_dir(name), "texts": TEXTS, "decode": decode_inputs(), "chats": []}));
+        }
+        let answers = reference::run_python("tokenizer_reference.py", &json!({ "cases": cases }));
+        answers.as_array().expect("a list of answers").clone()
     })
+}
+
+fn transformers_answers() -> &'static serde_json::Value {
+    &transformers_answers_all()[0]
 }
 
 #[test]
@@ -217,6 +257,24 @@ fn chat_templates_render_like_apply_chat_template() {
         let want = &reference["chats"][i];
         assert_eq!(text, want["text"].as_str().unwrap(), "rendered chat {i}");
         assert_eq!(tok.encode(&text, false).unwrap(), reference::ids(&want["ids"]), "ids of chat {i}");
+    }
+}
+
+#[test]
+fn model_type_and_class_select_the_pipeline_like_transformers() {
+    for (i, (name, _, class)) in VARIANTS.iter().enumerate() {
+        let want = &transformers_answers_all()[i + 1];
+        assert_eq!(want["tokenizer_class"].as_str(), Some(*class), "transformers' class for {name}");
+        let tok = TextTokenizer::from_dir(&variant_dir(name)).unwrap();
+        for (j, text) in TEXTS.iter().enumerate() {
+            assert_eq!(tok.encode(text, true).unwrap(), reference::ids(&want["encode"][j]), "{name}: ids of {text:?}");
+        }
+        for (j, ids) in decode_inputs().iter().enumerate() {
+            assert_eq!(tok.decode(ids, false).unwrap(), want["decode_keep"][j].as_str().unwrap(), "{name}: decode {ids:?}");
+        }
+        let tokens = tok.template_tokens();
+        assert_eq!(tokens.unk_token.as_deref(), want["special_tokens_map"]["unk_token"].as_str(), "{name}: unk");
+        assert_eq!(tok.eos_token().map(|t| t.id as u64), want["eos_token_id"].as_u64(), "{name}: eos");
     }
 }
 

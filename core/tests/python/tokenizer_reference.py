@@ -1,6 +1,7 @@
 """Reference answers from transformers for core/tests/tokenizer_transformers.rs.
 
-Reads one JSON request on stdin and writes one JSON answer on stdout:
+Reads one JSON request on stdin and writes one JSON answer on stdout; a
+request {"cases": [request, ...]} is answered with a list of answers.
   request: {"dir": DIR, "texts": [str], "decode": [[int]],
             "chats": [{"messages": [...], "add_generation_prompt": bool,
                        "continue_final_message": bool, "template": str?, "tools": [...]?}]}
@@ -15,8 +16,7 @@ import sys
 from transformers import AutoTokenizer
 
 
-def main():
-    req = json.load(sys.stdin)
+def answer(req):
     tok = AutoTokenizer.from_pretrained(req["dir"])
     out = {
         "encode": [tok(t, add_special_tokens=True)["input_ids"] for t in req["texts"]],
@@ -39,7 +39,16 @@ def main():
         text = tok.apply_chat_template(chat["messages"], tokenize=False, **kwargs)
         ids = tok.apply_chat_template(chat["messages"], tokenize=True, return_dict=False, **kwargs)
         out["chats"].append({"text": text, "ids": list(ids)})
-    json.dump(out, sys.stdout)
+    out["tokenizer_class"] = type(tok).__name__
+    return out
+
+
+def main():
+    req = json.load(sys.stdin)
+    if "cases" in req:
+        json.dump([answer(case) for case in req["cases"]], sys.stdout)
+    else:
+        json.dump(answer(req), sys.stdout)
 
 
 if __name__ == "__main__":

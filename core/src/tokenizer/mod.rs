@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
+mod qwen2_pipeline;
+
 use crate::chat_template::{ChatMessage, ChatTemplate, RenderOptions, TemplateTokens};
 use crate::generation_config::{token_id_list, GenerationConfig};
 
@@ -79,9 +81,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Token
     Option::<TokenSpec>::deserialize(d).map(Some)
 }
 
-/// Tokenizer classes whose transformers 5 constructor rebuilds the pipeline
-/// with an NFC normalizer and `<|endoftext|>` as the default unk/eos/pad.
-const QWEN2_CLASSES: [&str; 2] = ["Qwen2Tokenizer", "Qwen2TokenizerFast"];
+/// `Qwen2Tokenizer`'s default unk/eos/pad token.
 const QWEN2_DEFAULT_TOKEN: &str = "<|endoftext|>";
 
 impl TextTokenizer {
@@ -96,8 +96,18 @@ impl TextTokenizer {
             "{} has no tokenizer.json (only fast tokenizers are supported; re-save the tokenizer with transformers)",
             dir.display()
         );
+        let model_config = dir.join("config.json");
+        let model_config: Option<serde_json::Value> = if model_config.is_file() {
+            let text = std::fs::read_to_string(&model_config)
+                .with_context(|| format!("cannot read {}", model_config.display()))?;
+            Some(serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", model_config.display()))?)
+        } else {
+            None
+        };
+        let qwen2_model = model_config.as_ref().and_then(|c| c.get("model_type")).and_then(|t| t.as_str()) == Some("qwen2");
         let config_path = dir.join("tokenizer_config.json");
-        let mut tok = Self::from_files(&tokenizer_json, config_path.is_file().then_some(config_path.as_path()))?;
+        let mut tok =
+            Self::build(&tokenizer_json, config_path.is_file().then_some(config_path.as_path()), qwen2_model)?;
         let jinja = dir.join("chat_template.jinja");
         if jinja.is_file() {
             let source =
@@ -109,21 +119,24 @@ impl TextTokenizer {
         if let Some(generation) = GenerationConfig::from_dir(dir)? {
             eos_ids.extend(generation.eos_token_ids());
         }
-        let model_config = dir.join("config.json");
-        if model_config.is_file() {
-            let text = std::fs::read_to_string(&model_config)
-                .with_context(|| format!("cannot read {}", model_config.display()))?;
-            let value: serde_json::Value = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not valid JSON", model_config.display()))?;
-            eos_ids.extend(token_id_list(value.get("eos_token_id")));
+        if let Some(config) = &model_config {
+            eos_ids.extend(token_id_list(config.get("eos_token_id")));
         }
         eos_ids.extend(tok.eos_ids.iter().copied());
         tok.eos_ids = dedup_in_order(eos_ids);
         Ok(tok)
     }
 
-    /// Loads `tokenizer.json` and optionally a `tokenizer_config.json`.
+    /// Loads `tokenizer.json` and optionally a `tokenizer_config.json`
+    /// (without a model `config.json`, the tokenizer class alone decides
+    /// whether the Qwen2 pipeline applies).
     pub fn from_files(tokenizer_json: &Path, tokenizer_config: Option<&Path>) -> anyhow::Result<Self> {
+        Self::build(tokenizer_json, tokenizer_config, false)
+    }
+
+    /// `qwen2_model`: the directory's config.json says `model_type: qwen2`,
+    /// which makes transformers use `Qwen2Tokenizer` whatever the class.
+    fn build(tokenizer_json: &Path, tokenizer_config: Option<&Path>, qwen2_model: bool) -> anyhow::Result<Self> {
         let config: TokenizerConfigFile = match tokenizer_config {
             Some(path) => {
                 let text =
@@ -133,14 +146,19 @@ impl TextTokenizer {
             }
             None => TokenizerConfigFile::default(),
         };
-        let is_qwen2 = config.tokenizer_class.as_deref().is_some_and(|c| QWEN2_CLASSES.contains(&c));
+        let is_qwen2 =
+            qwen2_model || config.tokenizer_class.as_deref().is_some_and(|c| qwen2_pipeline::QWEN2_CLASSES.contains(&c));
         let inner = load_tokenizer_json(tokenizer_json, is_qwen2)?;
 
         let resolve = |key: &str, spec: &Option<Option<TokenSpec>>| -> anyhow::Result<Option<SpecialToken>> {
             let content = match spec {
                 Some(Some(TokenSpec::Text(s) | TokenSpec::Added { content: s })) => s.clone(),
                 Some(None) => return Ok(None),
-                None if is_qwen2 && key != "bos_token" => QWEN2_DEFAULT_TOKEN.to_string(),
+                // Qwen2Tokenizer's defaults, where the vocabulary has them.
+                None if is_qwen2 && key != "bos_token" => match inner.token_to_id(QWEN2_DEFAULT_TOKEN) {
+                    Some(id) => return Ok(Some(SpecialToken { content: QWEN2_DEFAULT_TOKEN.into(), id })),
+                    None => return Ok(None),
+                },
                 None => return Ok(None),
             };
             let id = inner.token_to_id(&content).with_context(|| {
@@ -254,17 +272,16 @@ impl TextTokenizer {
     }
 }
 
-/// Reads `tokenizer.json`. For Qwen2 tokenizer classes, transformers 5
-/// rebuilds the pipeline with an NFC normalizer even when the file has none;
-/// we add it so decomposed accents tokenize identically.
+/// Reads `tokenizer.json`, rebuilt as transformers' `Qwen2Tokenizer`
+/// builds it when that class applies (see [`qwen2_pipeline`]).
 fn load_tokenizer_json(path: &Path, is_qwen2: bool) -> anyhow::Result<tokenizers::Tokenizer> {
-    let mut tok = tokenizers::Tokenizer::from_file(path)
-        .map_err(|e| anyhow::anyhow!("{} is not a valid tokenizer.json: {e}", path.display()))?;
-    if is_qwen2 && tok.get_normalizer().is_none() {
-        tok.with_normalizer(Some(tokenizers::normalizers::unicode::NFC))
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
+    if is_qwen2 {
+        qwen2_pipeline::apply(&mut value).with_context(|| format!("{}", path.display()))?;
     }
-    Ok(tok)
+    serde_json::from_value(value).map_err(|e| anyhow::anyhow!("{} is not a valid tokenizer.json: {e}", path.display()))
 }
 
 fn describe_path(path: Option<&Path>) -> String {
