@@ -83,7 +83,8 @@ impl Serialize for Qwen2Config {
         if let Some(params) = cfg.extra.get_mut("rope_parameters").and_then(|p| p.as_object_mut()) {
             params.insert("rope_theta".into(), self.rope_theta.into());
         }
-        let mut value = Qwen2Config::serialize(&cfg, serde_json::value::Serializer).map_err(serde::ser::Error::custom)?;
+        let mut value =
+            Qwen2Config::serialize(&cfg, serde_json::value::Serializer).map_err(serde::ser::Error::custom)?;
         if let Some(map) = value.as_object_mut() {
             map.remove("rope_theta");
         }
@@ -94,7 +95,8 @@ impl Serialize for Qwen2Config {
 impl Qwen2Config {
     /// Reads `config.json`; errors name the file and the offending key.
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         let cfg: Qwen2Config = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a valid Qwen2 config.json", path.display()))?;
         cfg.validate().with_context(|| format!("{}", path.display()))?;
@@ -103,7 +105,10 @@ impl Qwen2Config {
 
     /// Checks the shape constraints the forward pass relies on.
     pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(self.num_attention_heads > 0 && self.num_key_value_heads > 0, "head counts must be positive");
+        anyhow::ensure!(
+            self.num_attention_heads > 0 && self.num_key_value_heads > 0,
+            "head counts must be positive"
+        );
         anyhow::ensure!(
             self.hidden_size % self.num_attention_heads == 0,
             "hidden_size {} is not divisible by num_attention_heads {}",
@@ -116,7 +121,11 @@ impl Qwen2Config {
             self.num_attention_heads,
             self.num_key_value_heads
         );
-        anyhow::ensure!(self.hidden_act == "silu", "hidden_act '{}' is not supported (only silu)", self.hidden_act);
+        anyhow::ensure!(
+            self.hidden_act == "silu",
+            "hidden_act '{}' is not supported (only silu)",
+            self.hidden_act
+        );
         // Scaled RoPE (yarn, dynamic, ...) changes the frequencies; we implement the plain one.
         for key in ["rope_parameters", "rope_scaling"] {
             let rope_type = self.extra.get(key).and_then(|p| p.get("rope_type").or_else(|| p.get("type")));
@@ -138,7 +147,9 @@ impl Qwen2Config {
     pub fn eos_token_ids(&self) -> Vec<u32> {
         match &self.eos_token_id {
             Some(serde_json::Value::Number(n)) => n.as_u64().map(|v| vec![v as u32]).unwrap_or_default(),
-            Some(serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_u64()).map(|v| v as u32).collect(),
+            Some(serde_json::Value::Array(a)) => {
+                a.iter().filter_map(|v| v.as_u64()).map(|v| v as u32).collect()
+            }
             _ => Vec::new(),
         }
     }

@@ -40,8 +40,10 @@ pub struct GenerationConfig {
 impl GenerationConfig {
     /// Reads a `generation_config.json`; errors name the file.
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{} is not a valid generation_config.json", path.display()))
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid generation_config.json", path.display()))
     }
 
     /// Reads `dir/generation_config.json` if the checkpoint has one.

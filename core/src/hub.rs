@@ -34,7 +34,10 @@ impl ModelRef {
     pub fn parse(spec: &str) -> anyhow::Result<Self> {
         let path = Path::new(spec);
         if path.exists() {
-            anyhow::ensure!(path.is_dir(), "--model {spec} is a file; pass the checkpoint directory that contains it");
+            anyhow::ensure!(
+                path.is_dir(),
+                "--model {spec} is a file; pass the checkpoint directory that contains it"
+            );
             return Ok(ModelRef::Dir(path.to_path_buf()));
         }
         let (repo_id, revision) = match spec.split_once('@') {
@@ -95,10 +98,15 @@ impl HubSettings {
             .map(PathBuf::from)
             .unwrap_or_else(|| hf_home.join("hub"));
         let truthy = |name: &str| {
-            var(name).is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "on" | "yes" | "true"))
+            var(name).is_some_and(|v| {
+                matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "on" | "yes" | "true")
+            })
         };
         let token = var("HF_TOKEN").or_else(|| {
-            std::fs::read_to_string(hf_home.join("token")).ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+            std::fs::read_to_string(hf_home.join("token"))
+                .ok()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
         });
         HubSettings {
             cache_dir,
@@ -145,7 +153,10 @@ pub fn resolve_model_with(spec: &str, settings: &HubSettings) -> anyhow::Result<
     }
     let usable = cached.filter(|s| has_config_and_weights(s));
     let not_cached = || {
-        format!("model '{spec}' is not in the Hugging Face cache ({})", settings.repo_cache_dir(&repo_id).display())
+        format!(
+            "model '{spec}' is not in the Hugging Face cache ({})",
+            settings.repo_cache_dir(&repo_id).display()
+        )
     };
     if settings.offline {
         // Offline, a snapshot without a tokenizer still serves a model load.
@@ -297,11 +308,17 @@ mod tests {
     fn cache_location_follows_huggingface_hub_precedence() {
         let home = settings_from(&[("HOME", "/h")]);
         assert_eq!(home.cache_dir, PathBuf::from("/h/.cache/huggingface/hub"));
-        assert_eq!(settings_from(&[("HOME", "/h"), ("XDG_CACHE_HOME", "/x")]).cache_dir, PathBuf::from("/x/huggingface/hub"));
+        assert_eq!(
+            settings_from(&[("HOME", "/h"), ("XDG_CACHE_HOME", "/x")]).cache_dir,
+            PathBuf::from("/x/huggingface/hub")
+        );
         assert_eq!(settings_from(&[("HOME", "/h"), ("HF_HOME", "/hf")]).cache_dir, PathBuf::from("/hf/hub"));
         let explicit = settings_from(&[("HF_HOME", "/hf"), ("HF_HUB_CACHE", "/c")]);
         assert_eq!(explicit.cache_dir, PathBuf::from("/c"));
-        assert_eq!(explicit.repo_cache_dir("Qwen/Qwen2.5-0.5B"), PathBuf::from("/c/models--Qwen--Qwen2.5-0.5B"));
+        assert_eq!(
+            explicit.repo_cache_dir("Qwen/Qwen2.5-0.5B"),
+            PathBuf::from("/c/models--Qwen--Qwen2.5-0.5B")
+        );
         assert!(settings_from(&[("HF_HUB_OFFLINE", "1")]).offline);
         assert!(settings_from(&[("TRANSFORMERS_OFFLINE", "yes")]).offline);
         assert!(!settings_from(&[("HF_HUB_OFFLINE", "0")]).offline);
@@ -316,7 +333,10 @@ mod tests {
             ModelRef::parse("Qwen/Qwen2.5-0.5B").unwrap(),
             ModelRef::Hub { repo_id: "Qwen/Qwen2.5-0.5B".into(), revision: "main".into() }
         );
-        assert_eq!(ModelRef::parse("gpt2@v1.0").unwrap(), ModelRef::Hub { repo_id: "gpt2".into(), revision: "v1.0".into() });
+        assert_eq!(
+            ModelRef::parse("gpt2@v1.0").unwrap(),
+            ModelRef::Hub { repo_id: "gpt2".into(), revision: "v1.0".into() }
+        );
         for not_an_id in ["/no/such/dir", "./missing", "a/b/c", "../up", ""] {
             let err = ModelRef::parse(not_an_id).unwrap_err().to_string();
             assert!(err.contains("does not exist"), "{not_an_id}: {err}");
@@ -330,8 +350,12 @@ mod tests {
     fn cached_snapshot_resolves_without_network() {
         let cache = tempfile::tempdir().unwrap();
         let commit = "0123456789abcdef0123456789abcdef01234567";
-        let snapshot =
-            fake_snapshot(cache.path(), "Qwen/Qwen2.5-0.5B", commit, &["config.json", "model.safetensors", "tokenizer.json"]);
+        let snapshot = fake_snapshot(
+            cache.path(),
+            "Qwen/Qwen2.5-0.5B",
+            commit,
+            &["config.json", "model.safetensors", "tokenizer.json"],
+        );
         // Offline *and* an unreachable endpoint: the cache alone answers.
         let settings = HubSettings {
             cache_dir: cache.path().to_path_buf(),
@@ -363,12 +387,21 @@ mod tests {
     #[test]
     fn offline_without_cache_is_a_one_line_error_naming_the_cache() {
         let cache = tempfile::tempdir().unwrap();
-        let settings =
-            HubSettings { cache_dir: cache.path().to_path_buf(), offline: true, endpoint: "http://127.0.0.1:9".into(), token: None };
+        let settings = HubSettings {
+            cache_dir: cache.path().to_path_buf(),
+            offline: true,
+            endpoint: "http://127.0.0.1:9".into(),
+            token: None,
+        };
         let err = resolve_model_with("Qwen/Qwen2.5-0.5B", &settings).unwrap_err().to_string();
         assert!(err.starts_with("model 'Qwen/Qwen2.5-0.5B' is not in the Hugging Face cache ("), "{err}");
         assert!(err.contains("models--Qwen--Qwen2.5-0.5B"), "{err}");
-        assert!(err.contains("HF_HUB_OFFLINE is set: download it on a connected machine or pass a local directory"), "{err}");
+        assert!(
+            err.contains(
+                "HF_HUB_OFFLINE is set: download it on a connected machine or pass a local directory"
+            ),
+            "{err}"
+        );
         assert!(!err.contains('\n'));
     }
 
@@ -376,8 +409,12 @@ mod tests {
     fn unreachable_hub_without_cache_is_a_one_line_error() {
         let cache = tempfile::tempdir().unwrap();
         // Port 9 (discard) on localhost refuses connections: no network needed.
-        let settings =
-            HubSettings { cache_dir: cache.path().to_path_buf(), offline: false, endpoint: "http://127.0.0.1:9".into(), token: None };
+        let settings = HubSettings {
+            cache_dir: cache.path().to_path_buf(),
+            offline: false,
+            endpoint: "http://127.0.0.1:9".into(),
+            token: None,
+        };
         let err = resolve_model_with("Qwen/Qwen2.5-0.5B", &settings).unwrap_err().to_string();
         assert!(err.starts_with("model 'Qwen/Qwen2.5-0.5B' is not in the Hugging Face cache ("), "{err}");
         assert!(err.contains("and the hub is unreachable ("), "{err}");
@@ -388,8 +425,12 @@ mod tests {
     fn offline_uses_a_cached_snapshot_that_lacks_only_the_tokenizer() {
         let cache = tempfile::tempdir().unwrap();
         let snapshot = fake_snapshot(cache.path(), "org/m", "abc", &["config.json", "model.safetensors"]);
-        let settings =
-            HubSettings { cache_dir: cache.path().to_path_buf(), offline: true, endpoint: "http://127.0.0.1:9".into(), token: None };
+        let settings = HubSettings {
+            cache_dir: cache.path().to_path_buf(),
+            offline: true,
+            endpoint: "http://127.0.0.1:9".into(),
+            token: None,
+        };
         assert_eq!(resolve_model_with("org/m", &settings).unwrap(), snapshot);
     }
 
@@ -407,6 +448,9 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        assert_eq!(wanted_files(&files), ["config.json", "tokenizer.json", "merges.txt", "model.safetensors.index.json"]);
+        assert_eq!(
+            wanted_files(&files),
+            ["config.json", "tokenizer.json", "merges.txt", "model.safetensors.index.json"]
+        );
     }
 }

@@ -11,12 +11,16 @@
 //! - [`generation_config`]: `generation_config.json` (sampling defaults, stop ids).
 //! - [`tokenizer`]: [`TextTokenizer`], a checkpoint's tokenizer as transformers loads it.
 //! - [`chat_template`]: chat templates rendered the way transformers renders them.
+//! - [`kl`]: per-token KL estimators (k1, abs, k2, k3) and the KL coefficient controllers.
+//! - [`loss`]: policy (PPO clip, dual clip), value and entropy losses, loss aggregation modes, IS diagnostics.
 
 pub mod chat_template;
 pub mod checkpoint;
 pub mod config;
 pub mod generation_config;
 pub mod hub;
+pub mod kl;
+pub mod loss;
 pub mod tokenizer;
 
 pub use chat_template::{ChatMessage, ChatTemplate};

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use tch::nn::{Init, VarStore};
 use tch::{Device, Kind};
-use tz_core::checkpoint::{load_weights, read_all_tensors, save_pretrained, ModelDir, SaveOptions, WeightFiles};
+use tz_core::checkpoint::{
+    load_weights, read_all_tensors, save_pretrained, ModelDir, SaveOptions, WeightFiles,
+};
 use tz_core::{GenerationConfig, Qwen2Config};
 
 fn config(tied: bool) -> Qwen2Config {
@@ -82,7 +84,8 @@ fn sharded_save_writes_an_index_and_loads_back() {
     assert!(weights.files.len() >= 3, "{:?}", weights.files);
     assert!(weights.files[0].ends_with(format!("model-00001-of-{:05}.safetensors", weights.files.len())));
     let index: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("model.safetensors.index.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out.join("model.safetensors.index.json")).unwrap())
+            .unwrap();
     assert_eq!(index["weight_map"].as_object().unwrap().len(), 6);
     let params: i64 = vs.variables().values().map(|t| t.numel() as i64).sum();
     assert_eq!(index["metadata"]["total_size"].as_i64().unwrap(), params * 4);
@@ -120,8 +123,15 @@ fn tied_models_write_no_lm_head_and_ignore_one_on_load() {
     let vs = random_vars(&untied);
     let dir = tempfile::tempdir().unwrap();
     let with_head = dir.path().join("with_head");
-    save_pretrained(&vs, &untied, None, &[], &with_head, &SaveOptions { dtype: Kind::Float, ..Default::default() })
-        .unwrap();
+    save_pretrained(
+        &vs,
+        &untied,
+        None,
+        &[],
+        &with_head,
+        &SaveOptions { dtype: Kind::Float, ..Default::default() },
+    )
+    .unwrap();
 
     let tied = config(true);
     let tied_vs = named_vars(&tied, Init::Const(0.0));
@@ -130,7 +140,8 @@ fn tied_models_write_no_lm_head_and_ignore_one_on_load() {
 
     // A tied VarStore that still has an lm_head variable does not save it.
     let out = dir.path().join("tied");
-    save_pretrained(&vs, &tied, None, &[], &out, &SaveOptions { dtype: Kind::Float, ..Default::default() }).unwrap();
+    save_pretrained(&vs, &tied, None, &[], &out, &SaveOptions { dtype: Kind::Float, ..Default::default() })
+        .unwrap();
     let stored = read_all_tensors(&WeightFiles::discover(&out).unwrap()).unwrap();
     assert!(!stored.contains_key("lm_head.weight"));
     assert_eq!(stored.len(), 5);
@@ -142,7 +153,8 @@ fn missing_tensor_and_wrong_shape_name_the_tensor_and_file() {
     let vs = random_vars(&cfg);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("c");
-    save_pretrained(&vs, &cfg, None, &[], &out, &SaveOptions { dtype: Kind::Float, ..Default::default() }).unwrap();
+    save_pretrained(&vs, &cfg, None, &[], &out, &SaveOptions { dtype: Kind::Float, ..Default::default() })
+        .unwrap();
     let weights = WeightFiles::discover(&out).unwrap();
 
     // The model expects an lm_head the (tied) checkpoint does not have.
@@ -158,9 +170,21 @@ fn missing_tensor_and_wrong_shape_name_the_tensor_and_file() {
 
     // Sharded: the index is what names the missing tensor.
     let sharded = dir.path().join("s");
-    save_pretrained(&vs, &cfg, None, &[], &sharded, &SaveOptions { dtype: Kind::Float, max_shard_bytes: 300 }).unwrap();
-    let err = load_weights(&untied_vs, &WeightFiles::discover(&sharded).unwrap(), false).unwrap_err().to_string();
-    assert!(err.contains("tensor 'lm_head.weight' is missing: ") && err.contains("model.safetensors.index.json"), "{err}");
+    save_pretrained(
+        &vs,
+        &cfg,
+        None,
+        &[],
+        &sharded,
+        &SaveOptions { dtype: Kind::Float, max_shard_bytes: 300 },
+    )
+    .unwrap();
+    let err =
+        load_weights(&untied_vs, &WeightFiles::discover(&sharded).unwrap(), false).unwrap_err().to_string();
+    assert!(
+        err.contains("tensor 'lm_head.weight' is missing: ") && err.contains("model.safetensors.index.json"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -176,8 +200,11 @@ fn model_dir_errors_are_one_line_and_name_the_problem() {
     std::fs::write(dir.path().join("pytorch_model.bin"), "").unwrap();
     let err = ModelDir::open(dir.path()).unwrap_err().to_string();
     assert!(err.contains("safe_serialization=True"), "{err}");
-    std::fs::write(dir.path().join("model.safetensors.index.json"), r#"{"weight_map": {"a": "gone.safetensors"}}"#)
-        .unwrap();
+    std::fs::write(
+        dir.path().join("model.safetensors.index.json"),
+        r#"{"weight_map": {"a": "gone.safetensors"}}"#,
+    )
+    .unwrap();
     let err = ModelDir::open(dir.path()).unwrap_err().to_string();
     assert!(err.contains("lists gone.safetensors, which does not exist"), "{err}");
     std::fs::remove_file(dir.path().join("model.safetensors.index.json")).unwrap();
@@ -188,8 +215,10 @@ fn model_dir_errors_are_one_line_and_name_the_problem() {
 }
 
 fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     names
 }
@@ -205,7 +234,10 @@ fn save_replaces_atomically_and_copies_side_files() {
     let generation = GenerationConfig { temperature: Some(0.7), ..Default::default() };
     let opts = SaveOptions { dtype: Kind::Float, ..Default::default() };
     save_pretrained(&vs, &cfg, Some(&generation), &[src.clone()], &out, &opts).unwrap();
-    assert_eq!(entries(&out), ["config.json", "generation_config.json", "model.safetensors", "tokenizer_config.json"]);
+    assert_eq!(
+        entries(&out),
+        ["config.json", "generation_config.json", "model.safetensors", "tokenizer_config.json"]
+    );
 
     // Saving again over it replaces the whole directory.
     tch::no_grad(|| {
@@ -220,9 +252,16 @@ fn save_replaces_atomically_and_copies_side_files() {
     assert!(stored.values().all(|t| t.eq(0.5).all().int64_value(&[]) == 1));
 
     // A failed save (integer dtype) leaves the old checkpoint and no temp dir.
-    let err = save_pretrained(&vs, &cfg, None, &[], &out, &SaveOptions { dtype: Kind::Int64, ..Default::default() })
-        .unwrap_err()
-        .to_string();
+    let err = save_pretrained(
+        &vs,
+        &cfg,
+        None,
+        &[],
+        &out,
+        &SaveOptions { dtype: Kind::Int64, ..Default::default() },
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("cannot save weights as Int64"), "{err}");
     let bad = save_pretrained(&vs, &cfg, None, &[dir.path().join("missing.json")], &out, &opts).unwrap_err();
     assert!(format!("{bad:#}").contains("cannot copy"), "{bad:#}");

@@ -100,26 +100,46 @@ fn chats() -> Vec<Chat> {
     let mut with_tools = gen.clone();
     with_tools.extra.insert("tools".into(), tools());
     vec![
-        Chat { messages: vec![ChatMessage::system("Be brief."), ChatMessage::user("What is 2+2?")], opts: gen.clone(), template: None },
+        Chat {
+            messages: vec![ChatMessage::system("Be brief."), ChatMessage::user("What is 2+2?")],
+            opts: gen.clone(),
+            template: None,
+        },
         // No system message: the fixture template inserts its default one.
         Chat { messages: vec![ChatMessage::user("hi 👋")], opts: gen.clone(), template: None },
         Chat {
-            messages: vec![ChatMessage::user("2+2?"), ChatMessage::assistant("4"), ChatMessage::user("and 3+3?")],
+            messages: vec![
+                ChatMessage::user("2+2?"),
+                ChatMessage::assistant("4"),
+                ChatMessage::user("and 3+3?"),
+            ],
             opts: RenderOptions::default(),
             template: None,
         },
         // TinyZero's countdown prompt (seed 004): continue the assistant's "<think>".
         Chat { messages: countdown_messages(), opts: cont.clone(), template: None },
         // Trailing whitespace the template keeps.
-        Chat { messages: vec![ChatMessage::user("q"), ChatMessage::assistant("Answer: ")], opts: cont.clone(), template: None },
-        Chat { messages: vec![ChatMessage::system("  sys  "), ChatMessage::user(" u1 ")], opts: with_tools, template: Some(RICH_TEMPLATE) },
+        Chat {
+            messages: vec![ChatMessage::user("q"), ChatMessage::assistant("Answer: ")],
+            opts: cont.clone(),
+            template: None,
+        },
+        Chat {
+            messages: vec![ChatMessage::system("  sys  "), ChatMessage::user(" u1 ")],
+            opts: with_tools,
+            template: Some(RICH_TEMPLATE),
+        },
         Chat {
             messages: vec![ChatMessage::user("a"), ChatMessage::assistant("b"), ChatMessage::user("c")],
             opts: gen,
             template: Some(RICH_TEMPLATE),
         },
         // The template trims the message, so the trailing space is dropped.
-        Chat { messages: vec![ChatMessage::user("q"), ChatMessage::assistant("Let me see ")], opts: cont, template: Some(RICH_TEMPLATE) },
+        Chat {
+            messages: vec![ChatMessage::user("q"), ChatMessage::assistant("Let me see ")],
+            opts: cont,
+            template: Some(RICH_TEMPLATE),
+        },
     ]
 }
 
@@ -152,8 +172,10 @@ fn variant_dir(name: &str) -> PathBuf {
             let dir = root.join(name);
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::copy(fixture_dir().join("tokenizer.json"), dir.join("tokenizer.json")).unwrap();
-            let mut tc: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(fixture_dir().join("tokenizer_config.json")).unwrap()).unwrap();
+            let mut tc: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(fixture_dir().join("tokenizer_config.json")).unwrap(),
+            )
+            .unwrap();
             tc["tokenizer_class"] = json!("PreTrainedTokenizerFast");
             std::fs::write(dir.join("tokenizer_config.json"), tc.to_string()).unwrap();
             if let Some(config) = config {
@@ -188,7 +210,9 @@ fn transformers_answers_all() -> &'static Vec<serde_json::Value> {
             "chats": chats,
         })];
         for (name, _, _) in VARIANTS {
-            cases.push(json!({"dir": variant_dir(name), "texts": TEXTS, "decode": decode_inputs(), "chats": []}));
+            cases.push(
+                json!({"dir": variant_dir(name), "texts": TEXTS, "decode": decode_inputs(), "chats": []}),
+            );
         }
         let answers = reference::run_python("tokenizer_reference.py", &json!({ "cases": cases }));
         answers.as_array().expect("a list of answers").clone()
@@ -204,8 +228,16 @@ fn encode_matches_transformers_with_and_without_special_tokens() {
     let tok = tokenizer();
     let reference = transformers_answers();
     for (i, text) in TEXTS.iter().enumerate() {
-        assert_eq!(tok.encode(text, true).unwrap(), reference::ids(&reference["encode"][i]), "ids of {text:?}");
-        assert_eq!(tok.encode(text, false).unwrap(), reference::ids(&reference["encode_plain"][i]), "ids of {text:?}");
+        assert_eq!(
+            tok.encode(text, true).unwrap(),
+            reference::ids(&reference["encode"][i]),
+            "ids of {text:?}"
+        );
+        assert_eq!(
+            tok.encode(text, false).unwrap(),
+            reference::ids(&reference["encode_plain"][i]),
+            "ids of {text:?}"
+        );
     }
     let batch = tok.encode_batch(TEXTS, true).unwrap();
     for (i, ids) in batch.iter().enumerate() {
@@ -226,8 +258,16 @@ fn decode_matches_transformers_keeping_and_skipping_special_tokens() {
     let tok = tokenizer();
     let reference = transformers_answers();
     for (i, ids) in decode_inputs().iter().enumerate() {
-        assert_eq!(tok.decode(ids, false).unwrap(), reference["decode_keep"][i].as_str().unwrap(), "decode of {ids:?}");
-        assert_eq!(tok.decode(ids, true).unwrap(), reference["decode_skip"][i].as_str().unwrap(), "skip-decode of {ids:?}");
+        assert_eq!(
+            tok.decode(ids, false).unwrap(),
+            reference["decode_keep"][i].as_str().unwrap(),
+            "decode of {ids:?}"
+        );
+        assert_eq!(
+            tok.decode(ids, true).unwrap(),
+            reference["decode_skip"][i].as_str().unwrap(),
+            "skip-decode of {ids:?}"
+        );
     }
 }
 
@@ -252,7 +292,10 @@ fn chat_templates_render_like_apply_chat_template() {
     for (i, chat) in chats().iter().enumerate() {
         let text = match chat.template {
             None => tok.apply_chat_template(&chat.messages, &chat.opts).unwrap(),
-            Some(source) => ChatTemplate::new(source).unwrap().render(&chat.messages, &tok.template_tokens(), &chat.opts).unwrap(),
+            Some(source) => ChatTemplate::new(source)
+                .unwrap()
+                .render(&chat.messages, &tok.template_tokens(), &chat.opts)
+                .unwrap(),
         };
         let want = &reference["chats"][i];
         assert_eq!(text, want["text"].as_str().unwrap(), "rendered chat {i}");
@@ -267,13 +310,25 @@ fn model_type_and_class_select_the_pipeline_like_transformers() {
         assert_eq!(want["tokenizer_class"].as_str(), Some(*class), "transformers' class for {name}");
         let tok = TextTokenizer::from_dir(&variant_dir(name)).unwrap();
         for (j, text) in TEXTS.iter().enumerate() {
-            assert_eq!(tok.encode(text, true).unwrap(), reference::ids(&want["encode"][j]), "{name}: ids of {text:?}");
+            assert_eq!(
+                tok.encode(text, true).unwrap(),
+                reference::ids(&want["encode"][j]),
+                "{name}: ids of {text:?}"
+            );
         }
         for (j, ids) in decode_inputs().iter().enumerate() {
-            assert_eq!(tok.decode(ids, false).unwrap(), want["decode_keep"][j].as_str().unwrap(), "{name}: decode {ids:?}");
+            assert_eq!(
+                tok.decode(ids, false).unwrap(),
+                want["decode_keep"][j].as_str().unwrap(),
+                "{name}: decode {ids:?}"
+            );
         }
         let tokens = tok.template_tokens();
-        assert_eq!(tokens.unk_token.as_deref(), want["special_tokens_map"]["unk_token"].as_str(), "{name}: unk");
+        assert_eq!(
+            tokens.unk_token.as_deref(),
+            want["special_tokens_map"]["unk_token"].as_str(),
+            "{name}: unk"
+        );
         assert_eq!(tok.eos_token().map(|t| t.id as u64), want["eos_token_id"].as_u64(), "{name}: eos");
     }
 }
@@ -288,7 +343,8 @@ fn stop_ids_gather_generation_config_config_and_tokenizer() {
     let base = TextTokenizer::from_dir(dir.path()).unwrap();
     // config.json first, then the tokenizer's eos_token (<|im_end|>).
     assert_eq!(base.eos_token_ids(), [151643, 151645]);
-    std::fs::write(dir.path().join("generation_config.json"), r#"{"eos_token_id": [151645, 151643]}"#).unwrap();
+    std::fs::write(dir.path().join("generation_config.json"), r#"{"eos_token_id": [151645, 151643]}"#)
+        .unwrap();
     let instruct = TextTokenizer::from_dir(dir.path()).unwrap();
     assert_eq!(instruct.eos_token_ids(), [151645, 151643]);
 }
@@ -299,7 +355,11 @@ fn chat_template_jinja_file_overrides_tokenizer_config() {
     for file in ["tokenizer.json", "tokenizer_config.json"] {
         std::fs::copy(fixture_dir().join(file), dir.path().join(file)).unwrap();
     }
-    std::fs::write(dir.path().join("chat_template.jinja"), "{% for m in messages %}[{{ m.content }}]{% endfor %}").unwrap();
+    std::fs::write(
+        dir.path().join("chat_template.jinja"),
+        "{% for m in messages %}[{{ m.content }}]{% endfor %}",
+    )
+    .unwrap();
     let tok = TextTokenizer::from_dir(dir.path()).unwrap();
     assert_eq!(tok.apply_chat_template(&[ChatMessage::user("x")], &RenderOptions::default()).unwrap(), "[x]");
 }

@@ -104,7 +104,12 @@ impl ChatTemplate {
     }
 
     /// Renders `messages` into the prompt text.
-    pub fn render(&self, messages: &[ChatMessage], tokens: &TemplateTokens, opts: &RenderOptions) -> anyhow::Result<String> {
+    pub fn render(
+        &self,
+        messages: &[ChatMessage],
+        tokens: &TemplateTokens,
+        opts: &RenderOptions,
+    ) -> anyhow::Result<String> {
         if !opts.continue_final_message {
             return self.render_raw(messages, tokens, opts);
         }
@@ -139,7 +144,12 @@ impl ChatTemplate {
         }
     }
 
-    fn render_raw(&self, messages: &[ChatMessage], tokens: &TemplateTokens, opts: &RenderOptions) -> anyhow::Result<String> {
+    fn render_raw(
+        &self,
+        messages: &[ChatMessage],
+        tokens: &TemplateTokens,
+        opts: &RenderOptions,
+    ) -> anyhow::Result<String> {
         let mut ctx = serde_json::Map::new();
         for (name, value) in [
             ("bos_token", &tokens.bos_token),
@@ -158,7 +168,9 @@ impl ChatTemplate {
         ctx.entry("tools").or_insert(serde_json::Value::Null);
         ctx.entry("documents").or_insert(serde_json::Value::Null);
         let template = self.env.get_template(TEMPLATE_NAME).expect("registered in new()");
-        template.render(Value::from(Serde(&ctx))).map_err(|e| anyhow::anyhow!("chat template: {}", describe(&e)))
+        template
+            .render(Value::from(Serde(&ctx)))
+            .map_err(|e| anyhow::anyhow!("chat template: {}", describe(&e)))
     }
 }
 
@@ -213,20 +225,26 @@ mod tests {
 
     #[test]
     fn chatml_with_generation_prompt() {
-        let out = render(CHATML, &[ChatMessage::user("hi")], RenderOptions { add_generation_prompt: true, ..Default::default() })
-            .unwrap();
+        let out = render(
+            CHATML,
+            &[ChatMessage::user("hi")],
+            RenderOptions { add_generation_prompt: true, ..Default::default() },
+        )
+        .unwrap();
         assert_eq!(out, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
     }
 
     #[test]
     fn continue_final_message_cuts_after_the_last_content() {
         let msgs = [ChatMessage::user("hi"), ChatMessage::assistant("Let me think.\n<think>")];
-        let out = render(CHATML, &msgs, RenderOptions { continue_final_message: true, ..Default::default() }).unwrap();
+        let out = render(CHATML, &msgs, RenderOptions { continue_final_message: true, ..Default::default() })
+            .unwrap();
         assert_eq!(out, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nLet me think.\n<think>");
         // A template that strips the content drops the trailing space too.
         let strip = "{% for m in messages %}[{{ m.content.strip() }}]{% endfor %}";
         let msgs = [ChatMessage::assistant("open ")];
-        let out = render(strip, &msgs, RenderOptions { continue_final_message: true, ..Default::default() }).unwrap();
+        let out = render(strip, &msgs, RenderOptions { continue_final_message: true, ..Default::default() })
+            .unwrap();
         assert_eq!(out, "[open");
     }
 
@@ -265,14 +283,19 @@ mod tests {
     #[test]
     fn trim_and_lstrip_blocks_match_jinja_settings() {
         let source = "{% for m in messages %}\n    {% if m.role == 'user' %}\nU:{{ m.content }}\n    {% endif %}\n{% endfor %}";
-        let out = render(source, &[ChatMessage::user("a"), ChatMessage::user("b")], RenderOptions::default()).unwrap();
+        let out = render(source, &[ChatMessage::user("a"), ChatMessage::user("b")], RenderOptions::default())
+            .unwrap();
         assert_eq!(out, "U:a\nU:b\n");
     }
 
     #[test]
     fn generation_tags_render_their_body() {
-        let source = "{% for m in messages %}{%- generation -%} {{ m.content }} {%- endgeneration %}{% endfor %}";
-        assert_eq!(neutralize_generation_tags(source), "{% for m in messages %}{%- if true -%} {{ m.content }} {%- endif %}{% endfor %}");
+        let source =
+            "{% for m in messages %}{%- generation -%} {{ m.content }} {%- endgeneration %}{% endfor %}";
+        assert_eq!(
+            neutralize_generation_tags(source),
+            "{% for m in messages %}{%- if true -%} {{ m.content }} {%- endif %}{% endfor %}"
+        );
         assert_eq!(render(source, &[ChatMessage::assistant("x")], RenderOptions::default()).unwrap(), "x");
     }
 

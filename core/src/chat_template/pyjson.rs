@@ -37,8 +37,11 @@ pub(crate) fn tojson_filter(value: &Value, kwargs: Kwargs) -> Result<String, Err
         },
     };
     // Python switches the item separator to "," when indenting.
-    let (mut item_separator, mut key_separator) =
-        if indent.is_some() { (",".to_string(), ": ".to_string()) } else { (", ".to_string(), ": ".to_string()) };
+    let (mut item_separator, mut key_separator) = if indent.is_some() {
+        (",".to_string(), ": ".to_string())
+    } else {
+        (", ".to_string(), ": ".to_string())
+    };
     if let Some(seps) = separators.filter(|s| !s.is_none()) {
         let parts: Vec<Value> = seps.try_iter()?.collect();
         match parts.as_slice() {
@@ -189,7 +192,8 @@ pub(crate) fn python_float_repr(x: f64) -> String {
             }
         }
     } else {
-        let mantissa = if digits.len() == 1 { digits.clone() } else { format!("{}.{}", &digits[..1], &digits[1..]) };
+        let mantissa =
+            if digits.len() == 1 { digits.clone() } else { format!("{}.{}", &digits[..1], &digits[1..]) };
         format!("{sign}{mantissa}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
     }
 }
@@ -232,18 +236,25 @@ mod tests {
             a: (i32, f64, Option<i32>, bool),
             c: &'static str,
         }
-        let v = Value::from(minijinja::value::Serde(Doc { b: "<a&b>", a: (1, 2.5, None, true), c: "é\n\"x\"" }));
+        let v =
+            Value::from(minijinja::value::Serde(Doc { b: "<a&b>", a: (1, 2.5, None, true), c: "é\n\"x\"" }));
         // Map order follows insertion (minijinja `preserve_order`), like a Python dict.
         assert_eq!(
             render("{{ v | tojson }}", minijinja::context! { v => v.clone() }),
             r#"{"b": "<a&b>", "a": [1, 2.5, null, true], "c": "é\n\"x\""}"#
         );
         assert_eq!(
-            render("{{ v | tojson(sort_keys=true, ensure_ascii=true) }}", minijinja::context! { v => v.clone() }),
+            render(
+                "{{ v | tojson(sort_keys=true, ensure_ascii=true) }}",
+                minijinja::context! { v => v.clone() }
+            ),
             r#"{"a": [1, 2.5, null, true], "b": "<a&b>", "c": "\u00e9\n\"x\""}"#
         );
         assert_eq!(
-            render("{{ v | tojson(indent=2) }}", minijinja::context! { v => Value::from(minijinja::value::Serde(serde_json::json!({"k": [1, {}], "e": []}))) }),
+            render(
+                "{{ v | tojson(indent=2) }}",
+                minijinja::context! { v => Value::from(minijinja::value::Serde(serde_json::json!({"k": [1, {}], "e": []}))) }
+            ),
             "{\n  \"k\": [\n    1,\n    {}\n  ],\n  \"e\": []\n}"
         );
         assert_eq!(

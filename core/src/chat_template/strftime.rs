@@ -9,8 +9,20 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use minijinja::{Error, ErrorKind};
 
-const MONTHS: [&str; 12] =
-    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
 const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 
 /// A broken-down UTC time.
@@ -135,7 +147,10 @@ mod tests {
         // 2024-02-29T13:05:09Z, a Thursday, day 60 of a leap year.
         let t = UtcTime::from_unix(1_709_211_909);
         assert_eq!(format_time(&t, "%d %b %Y").unwrap(), "29 Feb 2024");
-        assert_eq!(format_time(&t, "%A %B %e, %y %I:%M:%S %p %j %%").unwrap(), "Thursday February 29, 24 01:05:09 PM 060 %");
+        assert_eq!(
+            format_time(&t, "%A %B %e, %y %I:%M:%S %p %j %%").unwrap(),
+            "Thursday February 29, 24 01:05:09 PM 060 %"
+        );
         assert_eq!(format_time(&UtcTime::from_unix(0), "%F %T %a").unwrap(), "1970-01-01 00:00:00 Thu");
         // Before the epoch.
         assert_eq!(format_time(&UtcTime::from_unix(-86_400), "%F %a %j").unwrap(), "1969-12-31 Wed 365");

@@ -44,15 +44,16 @@ impl WeightFiles {
     pub fn discover(dir: &Path) -> anyhow::Result<Self> {
         let index_path = dir.join(INDEX_FILE);
         if index_path.is_file() {
-            let text =
-                std::fs::read_to_string(&index_path).with_context(|| format!("cannot read {}", index_path.display()))?;
-            let index: IndexFile = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a valid safetensors index (no weight_map?)", index_path.display()))?;
+            let text = std::fs::read_to_string(&index_path)
+                .with_context(|| format!("cannot read {}", index_path.display()))?;
+            let index: IndexFile = serde_json::from_str(&text).with_context(|| {
+                format!("{} is not a valid safetensors index (no weight_map?)", index_path.display())
+            })?;
             let mut files: Vec<PathBuf> = Vec::new();
             let mut map = BTreeMap::new();
             for (name, file) in index.weight_map {
                 anyhow::ensure!(
-                    !file.contains('/') && !file.contains('\\') && file != ".." ,
+                    !file.contains('/') && !file.contains('\\') && file != "..",
                     "{} maps '{name}' to '{file}', which is not a file name in the checkpoint directory",
                     index_path.display()
                 );
@@ -74,7 +75,8 @@ impl WeightFiles {
         if single.is_file() {
             return Ok(WeightFiles { files: vec![single], index: None, index_path: None });
         }
-        let legacy = ["pytorch_model.bin", "pytorch_model.bin.index.json"].iter().any(|f| dir.join(f).is_file());
+        let legacy =
+            ["pytorch_model.bin", "pytorch_model.bin.index.json"].iter().any(|f| dir.join(f).is_file());
         if legacy {
             anyhow::bail!(
                 "{} has only pytorch_model.bin weights; re-save them as safetensors \
@@ -99,7 +101,11 @@ pub struct LoadReport {
 /// checkpoint, or of another shape, is an error naming the tensor and file.
 /// Extra tensors are skipped with a debug log; `lm_head.weight` in a model
 /// with tied embeddings is skipped silently (transformers ties it too).
-pub fn load_weights(vs: &VarStore, weights: &WeightFiles, tied_embeddings: bool) -> anyhow::Result<LoadReport> {
+pub fn load_weights(
+    vs: &VarStore,
+    weights: &WeightFiles,
+    tied_embeddings: bool,
+) -> anyhow::Result<LoadReport> {
     let variables = vs.variables();
     // Which file each variable comes from.
     let mut by_file: BTreeMap<PathBuf, Vec<(&String, &Tensor)>> = BTreeMap::new();
@@ -122,13 +128,14 @@ pub fn load_weights(vs: &VarStore, weights: &WeightFiles, tied_embeddings: bool)
         // SAFETY: the map is read-only and lives until the end of this
         // iteration; a concurrent writer truncating the file would fault,
         // which is the same contract as every mmap-based loader.
-        let mmap = unsafe { memmap2::Mmap::map(&handle) }.with_context(|| format!("cannot map {}", file.display()))?;
+        let mmap = unsafe { memmap2::Mmap::map(&handle) }
+            .with_context(|| format!("cannot map {}", file.display()))?;
         let tensors = SafeTensors::deserialize(&mmap)
             .map_err(|e| anyhow::anyhow!("{} is not a valid safetensors file: {e}", file.display()))?;
         for (name, var) in by_file.get(file).map(Vec::as_slice).unwrap_or_default() {
-            let view = tensors.tensor(name).map_err(|_| {
-                anyhow::anyhow!("tensor '{name}' is missing from {}", file.display())
-            })?;
+            let view = tensors
+                .tensor(name)
+                .map_err(|_| anyhow::anyhow!("tensor '{name}' is missing from {}", file.display()))?;
             let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
             anyhow::ensure!(
                 shape == var.size(),
@@ -137,12 +144,14 @@ pub fn load_weights(vs: &VarStore, weights: &WeightFiles, tied_embeddings: bool)
                 shape,
                 var.size()
             );
-            let kind = kind_of(view.dtype())
-                .with_context(|| format!("tensor '{name}' in {} has unsupported dtype {:?}", file.display(), view.dtype()))?;
+            let kind = kind_of(view.dtype()).with_context(|| {
+                format!("tensor '{name}' in {} has unsupported dtype {:?}", file.display(), view.dtype())
+            })?;
             let src = Tensor::f_from_data_size(view.data(), &shape, kind)
                 .with_context(|| format!("tensor '{name}' in {}", file.display()))?;
             let mut dst = (*var).shallow_clone();
-            dst.f_copy_(&src).with_context(|| format!("cannot copy tensor '{name}' from {}", file.display()))?;
+            dst.f_copy_(&src)
+                .with_context(|| format!("cannot copy tensor '{name}' from {}", file.display()))?;
             report.loaded += 1;
         }
         for name in tensors.names() {
@@ -168,7 +177,8 @@ pub fn read_all_tensors(weights: &WeightFiles) -> anyhow::Result<HashMap<String,
         let tensors = SafeTensors::deserialize(&bytes)
             .map_err(|e| anyhow::anyhow!("{} is not a valid safetensors file: {e}", file.display()))?;
         for (name, view) in tensors.tensors() {
-            let kind = kind_of(view.dtype()).with_context(|| format!("tensor '{name}' has unsupported dtype"))?;
+            let kind =
+                kind_of(view.dtype()).with_context(|| format!("tensor '{name}' has unsupported dtype"))?;
             let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
             out.insert(name, Tensor::f_from_data_size(view.data(), &shape, kind)?);
         }

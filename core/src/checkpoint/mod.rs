@@ -52,7 +52,11 @@ impl ModelDir {
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
         anyhow::ensure!(dir.is_dir(), "model directory {} does not exist", dir.display());
         let config_path = dir.join("config.json");
-        anyhow::ensure!(config_path.is_file(), "{} has no config.json; is it a Hugging Face model directory?", dir.display());
+        anyhow::ensure!(
+            config_path.is_file(),
+            "{} has no config.json; is it a Hugging Face model directory?",
+            dir.display()
+        );
         let config = Qwen2Config::from_file(&config_path)?;
         let generation_config = GenerationConfig::from_dir(dir)?;
         let weights = WeightFiles::discover(dir)?;

@@ -79,8 +79,9 @@ pub fn save_pretrained(
     dir: &Path,
     opts: &SaveOptions,
 ) -> anyhow::Result<()> {
-    let dtype_name = torch_dtype_name(opts.dtype)
-        .with_context(|| format!("cannot save weights as {:?}: choose float32, bfloat16 or float16", opts.dtype))?;
+    let dtype_name = torch_dtype_name(opts.dtype).with_context(|| {
+        format!("cannot save weights as {:?}: choose float32, bfloat16 or float16", opts.dtype)
+    })?;
     let file_name = dir.file_name().with_context(|| format!("{} is not a directory name", dir.display()))?;
     let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
@@ -129,7 +130,8 @@ fn write_contents(
 fn write_weights(vs: &VarStore, tied: bool, out: &Path, opts: &SaveOptions) -> anyhow::Result<()> {
     let dtype = dtype_of(opts.dtype).context("unsupported dtype")?;
     let variables = vs.variables();
-    let mut names: Vec<&String> = variables.keys().filter(|n| !(tied && n.as_str() == "lm_head.weight")).collect();
+    let mut names: Vec<&String> =
+        variables.keys().filter(|n| !(tied && n.as_str() == "lm_head.weight")).collect();
     names.sort();
     anyhow::ensure!(!names.is_empty(), "the model has no variables to save");
 
@@ -154,7 +156,11 @@ fn write_weights(vs: &VarStore, tied: bool, out: &Path, opts: &SaveOptions) -> a
     let mut total_parameters = 0u64;
     let _no_grad = tch::no_grad_guard();
     for (i, shard) in shards.iter().enumerate() {
-        let file = if count == 1 { SINGLE_FILE.to_string() } else { format!("model-{:05}-of-{:05}.safetensors", i + 1, count) };
+        let file = if count == 1 {
+            SINGLE_FILE.to_string()
+        } else {
+            format!("model-{:05}-of-{:05}.safetensors", i + 1, count)
+        };
         let mut tensors = Vec::with_capacity(shard.len());
         for name in shard {
             let var = &variables[*name];
@@ -167,8 +173,12 @@ fn write_weights(vs: &VarStore, tied: bool, out: &Path, opts: &SaveOptions) -> a
             tensors.push(((*name).clone(), TensorBytes { tensor, dtype, shape, len }));
         }
         let path = out.join(&file);
-        safetensors::serialize_to_file(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(metadata.clone()), &path)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        safetensors::serialize_to_file(
+            tensors.iter().map(|(n, t)| (n.as_str(), t)),
+            Some(metadata.clone()),
+            &path,
+        )
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
     if count > 1 {
         let index = serde_json::json!({
@@ -202,7 +212,8 @@ fn replace_dir(tmp: &Path, dir: &Path) -> anyhow::Result<()> {
         }
         std::fs::remove_dir_all(&old).with_context(|| format!("cannot remove the old {}", old.display()))?;
     } else {
-        std::fs::rename(tmp, dir).with_context(|| format!("cannot move {} to {}", tmp.display(), dir.display()))?;
+        std::fs::rename(tmp, dir)
+            .with_context(|| format!("cannot move {} to {}", tmp.display(), dir.display()))?;
     }
     Ok(())
 }

@@ -100,18 +100,25 @@ impl TextTokenizer {
         let model_config: Option<serde_json::Value> = if model_config.is_file() {
             let text = std::fs::read_to_string(&model_config)
                 .with_context(|| format!("cannot read {}", model_config.display()))?;
-            Some(serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", model_config.display()))?)
+            Some(
+                serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not valid JSON", model_config.display()))?,
+            )
         } else {
             None
         };
-        let qwen2_model = model_config.as_ref().and_then(|c| c.get("model_type")).and_then(|t| t.as_str()) == Some("qwen2");
+        let qwen2_model =
+            model_config.as_ref().and_then(|c| c.get("model_type")).and_then(|t| t.as_str()) == Some("qwen2");
         let config_path = dir.join("tokenizer_config.json");
-        let mut tok =
-            Self::build(&tokenizer_json, config_path.is_file().then_some(config_path.as_path()), qwen2_model)?;
+        let mut tok = Self::build(
+            &tokenizer_json,
+            config_path.is_file().then_some(config_path.as_path()),
+            qwen2_model,
+        )?;
         let jinja = dir.join("chat_template.jinja");
         if jinja.is_file() {
-            let source =
-                std::fs::read_to_string(&jinja).with_context(|| format!("cannot read {}", jinja.display()))?;
+            let source = std::fs::read_to_string(&jinja)
+                .with_context(|| format!("cannot read {}", jinja.display()))?;
             tok.chat_template =
                 Some(ChatTemplate::new(&source).with_context(|| format!("{}", jinja.display()))?);
         }
@@ -136,18 +143,22 @@ impl TextTokenizer {
 
     /// `qwen2_model`: the directory's config.json says `model_type: qwen2`,
     /// which makes transformers use `Qwen2Tokenizer` whatever the class.
-    fn build(tokenizer_json: &Path, tokenizer_config: Option<&Path>, qwen2_model: bool) -> anyhow::Result<Self> {
+    fn build(
+        tokenizer_json: &Path,
+        tokenizer_config: Option<&Path>,
+        qwen2_model: bool,
+    ) -> anyhow::Result<Self> {
         let config: TokenizerConfigFile = match tokenizer_config {
             Some(path) => {
-                let text =
-                    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
                 serde_json::from_str(&text)
                     .with_context(|| format!("{} is not a valid tokenizer_config.json", path.display()))?
             }
             None => TokenizerConfigFile::default(),
         };
-        let is_qwen2 =
-            qwen2_model || config.tokenizer_class.as_deref().is_some_and(|c| qwen2_pipeline::QWEN2_CLASSES.contains(&c));
+        let is_qwen2 = qwen2_model
+            || config.tokenizer_class.as_deref().is_some_and(|c| qwen2_pipeline::QWEN2_CLASSES.contains(&c));
         let inner = load_tokenizer_json(tokenizer_json, is_qwen2)?;
 
         let resolve = |key: &str, spec: &Option<Option<TokenSpec>>| -> anyhow::Result<Option<SpecialToken>> {
@@ -162,7 +173,11 @@ impl TextTokenizer {
                 None => return Ok(None),
             };
             let id = inner.token_to_id(&content).with_context(|| {
-                format!("{key} '{content}' of {} is not in {}", describe_path(tokenizer_config), tokenizer_json.display())
+                format!(
+                    "{key} '{content}' of {} is not in {}",
+                    describe_path(tokenizer_config),
+                    tokenizer_json.display()
+                )
             })?;
             Ok(Some(SpecialToken { content, id }))
         };
@@ -174,7 +189,9 @@ impl TextTokenizer {
         let chat_template = match config.chat_template {
             None => None,
             Some(ChatTemplateSpec::Single(source)) => Some(source),
-            Some(ChatTemplateSpec::Named(list)) => list.into_iter().find(|t| t.name == "default").map(|t| t.template),
+            Some(ChatTemplateSpec::Named(list)) => {
+                list.into_iter().find(|t| t.name == "default").map(|t| t.template)
+            }
         }
         .map(|source| ChatTemplate::new(&source).with_context(|| describe_path(tokenizer_config)))
         .transpose()?;
@@ -187,7 +204,8 @@ impl TextTokenizer {
     /// post-processor (BOS for Llama-style tokenizers; nothing for Qwen).
     /// Special-token text inside `text` (`<|im_end|>`) becomes its id.
     pub fn encode(&self, text: &str, add_special_tokens: bool) -> anyhow::Result<Vec<u32>> {
-        let encoding = self.inner.encode(text, add_special_tokens).map_err(|e| anyhow::anyhow!("encode: {e}"))?;
+        let encoding =
+            self.inner.encode(text, add_special_tokens).map_err(|e| anyhow::anyhow!("encode: {e}"))?;
         Ok(encoding.get_ids().to_vec())
     }
 
@@ -252,7 +270,11 @@ impl TextTokenizer {
 
     /// Renders `messages` with the checkpoint's chat template, as
     /// `tokenizer.apply_chat_template(messages, tokenize=False, ...)` does.
-    pub fn apply_chat_template(&self, messages: &[ChatMessage], opts: &RenderOptions) -> anyhow::Result<String> {
+    pub fn apply_chat_template(
+        &self,
+        messages: &[ChatMessage],
+        opts: &RenderOptions,
+    ) -> anyhow::Result<String> {
         let template = self.chat_template.as_ref().context(
             "this tokenizer has no chat template (no `chat_template` in tokenizer_config.json and no \
              chat_template.jinja); use a plain prompt instead",
@@ -281,11 +303,13 @@ fn load_tokenizer_json(path: &Path, is_qwen2: bool) -> anyhow::Result<tokenizers
     if is_qwen2 {
         qwen2_pipeline::apply(&mut value).with_context(|| format!("{}", path.display()))?;
     }
-    serde_json::from_value(value).map_err(|e| anyhow::anyhow!("{} is not a valid tokenizer.json: {e}", path.display()))
+    serde_json::from_value(value)
+        .map_err(|e| anyhow::anyhow!("{} is not a valid tokenizer.json: {e}", path.display()))
 }
 
 fn describe_path(path: Option<&Path>) -> String {
-    path.map(|p| p.display().to_string()).unwrap_or_else(|| PathBuf::from("tokenizer_config.json").display().to_string())
+    path.map(|p| p.display().to_string())
+        .unwrap_or_else(|| PathBuf::from("tokenizer_config.json").display().to_string())
 }
 
 fn dedup_in_order(ids: Vec<u32>) -> Vec<u32> {

@@ -22,7 +22,8 @@ pub(super) const QWEN2_CLASSES: [&str; 2] = ["Qwen2Tokenizer", "Qwen2TokenizerFa
 /// Rewrites a parsed `tokenizer.json` into the pipeline `Qwen2Tokenizer`
 /// builds. Errors if the model is not a BPE (the class cannot apply).
 pub(super) fn apply(tokenizer_json: &mut Value) -> anyhow::Result<()> {
-    let root = tokenizer_json.as_object_mut().ok_or_else(|| anyhow::anyhow!("tokenizer.json is not an object"))?;
+    let root =
+        tokenizer_json.as_object_mut().ok_or_else(|| anyhow::anyhow!("tokenizer.json is not an object"))?;
     let model = root.get_mut("model").and_then(Value::as_object_mut);
     let Some(model) = model.filter(|m| m.get("type").and_then(Value::as_str) == Some("BPE")) else {
         anyhow::bail!("a Qwen2 tokenizer must be a BPE model");

@@ -29,7 +29,11 @@ pub fn python() -> PathBuf {
 /// A shared test fixture, `shared/fixtures/<name>` next to the repository.
 pub fn fixture(name: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures").join(name);
-    assert!(path.exists(), "test fixture {} is missing (expected the shared/fixtures directory next to the repository)", path.display());
+    assert!(
+        path.exists(),
+        "test fixture {} is missing (expected the shared/fixtures directory next to the repository)",
+        path.display()
+    );
     path
 }
 
