@@ -115,7 +115,7 @@ impl Sums {
     fn add(&mut self, tokens: f64, values: [f64; 11]) {
         self.tokens += tokens;
         for (s, v) in self.values.iter_mut().zip(values) {
-            s += v * tokens;
+            *s += v * tokens;
         }
     }
     fn mean(&self, i: usize) -> f64 {
