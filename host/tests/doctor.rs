@@ -70,7 +70,7 @@ fn failures_name_the_fix_and_make_the_exit_status_non_zero() {
     let fails: Vec<&str> = lines(&out).into_iter().filter(|l| l.starts_with("FAIL  ")).collect();
     assert_eq!(fails.len(), 2, "{out}");
     assert!(fails.iter().all(|l| l.contains("; fix: ")), "{out}");
-    assert!(fails.iter().any(|l| l.contains("model files") && l.contains("is not a directory")), "{out}");
+    assert!(fails.iter().any(|l| l.contains("model files") && l.contains("does not exist")), "{out}");
     assert!(
         fails.iter().any(|l| l.contains("rows.jsonl") && l.contains("row 0 is not a countdown sample")),
         "{out}"

@@ -13,9 +13,10 @@ use crate::plugins::Registry;
 
 #[derive(Debug, clap::Args)]
 pub struct DoctorArgs {
-    /// Also check a model directory: files, config.json, tokenizer.
-    #[arg(long, value_name = "DIR")]
-    pub model: Option<PathBuf>,
+    /// Also check a model (a directory, or a hub id already in the Hugging Face
+    /// cache): files, config.json, tokenizer, one forward pass.
+    #[arg(long, value_name = "DIR|HUB_ID")]
+    pub model: Option<String>,
     /// Also check a data file (parquet or JSONL): its rows are samples of the task.
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,

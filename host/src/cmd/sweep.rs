@@ -80,8 +80,12 @@ pub fn run(args: &SweepArgs, global: &GlobalArgs, registry: impl FnOnce() -> Res
     }
     if !outcome.failed.is_empty() {
         // In plan order, not in the order they ended.
-        let list: Vec<String> =
-            plan.runs.iter().filter(|r| outcome.failed.iter().any(|(n, _)| *n == r.name)).map(|r| r.name.clone()).collect();
+        let list: Vec<String> = plan
+            .runs
+            .iter()
+            .filter(|r| outcome.failed.iter().any(|(n, _)| *n == r.name))
+            .map(|r| r.name.clone())
+            .collect();
         bail!(
             "{} of {} runs failed ({}); re-run the same command to retry them (finished runs are skipped)",
             outcome.failed.len(),
