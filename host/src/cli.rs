@@ -44,4 +44,6 @@ pub enum Command {
     Train(cmd::train::TrainArgs),
     /// List every plugin: name, kind, version, library, description, config keys.
     Plugins(cmd::plugins::PluginsArgs),
+    /// Continue a killed run from its newest checkpoint.
+    Resume(cmd::resume::ResumeArgs),
 }

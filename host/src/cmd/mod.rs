@@ -1,4 +1,5 @@
 //! One file per `tzhost` subcommand.
 
 pub mod plugins;
+pub mod resume;
 pub mod train;
