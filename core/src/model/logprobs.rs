@@ -1,0 +1,90 @@
+//! Log-probabilities and entropies of given tokens, chunked over the sequence
+//! so `[B, T, vocab]` logits never exist at once (151,936 × T × B floats is
+//! tens of GB at RL batch sizes).
+//!
+//! Two entry points:
+//! - [`Qwen2::token_logprobs`]: values (and, if grad is on, a graph) for all
+//!   positions. Under `no_grad` it bounds memory to one chunk of logits; with
+//!   grad enabled autograd keeps each chunk's softmax for backward.
+//! - [`Qwen2::backward_chunked`]: the training path. It detaches the hidden
+//!   states, runs forward *and backward* of the head + loss chunk by chunk, and
+//!   then back-propagates the accumulated hidden-state gradient through the
+//!   decoder once, so the peak holds one chunk of logits even while training.
+//!   It needs a loss that is a sum over tokens, which every aggregation mode
+//!   with a fixed normaliser is.
+
+use std::ops::Range;
+
+use tch::{Kind, Tensor};
+
+use super::qwen2::Qwen2;
+
+/// The per-token log-probability of `targets` and the entropy of the full
+/// distribution, from f32 logits `[B, T, V]`.
+pub fn logprobs_and_entropy(logits: &Tensor, targets: &Tensor) -> (Tensor, Tensor) {
+    let logp_all = logits.log_softmax(-1, Kind::Float);
+    let logp = logp_all.gather(-1, &targets.unsqueeze(-1), false).squeeze_dim(-1);
+    let entropy = -(logp_all.exp() * &logp_all).sum_dim_intlist(-1, false, Kind::Float);
+    (logp, entropy)
+}
+
+fn chunks(t: i64, chunk: i64) -> impl Iterator<Item = Range<i64>> {
+    let chunk = chunk.max(1);
+    (0..t).step_by(chunk as usize).map(move |s| s..(s + chunk).min(t))
+}
+
+impl Qwen2 {
+    /// `hidden` [B, T, H] (the output of [`Qwen2::forward`] at the positions
+    /// that predict `targets`), `targets` [B, T] i64 → (log p(target) [B, T],
+    /// entropy [B, T]), both f32, computing at most `chunk` positions of
+    /// logits at a time.
+    pub fn token_logprobs(&self, hidden: &Tensor, targets: &Tensor, chunk: i64) -> (Tensor, Tensor) {
+        let t = hidden.size()[1];
+        let targets = targets.to_device(hidden.device());
+        let (mut lps, mut ents) = (Vec::new(), Vec::new());
+        for r in chunks(t, chunk) {
+            let n = r.end - r.start;
+            let logits = self.logits(&hidden.narrow(1, r.start, n));
+            let (lp, ent) = logprobs_and_entropy(&logits, &targets.narrow(1, r.start, n));
+            lps.push(lp);
+            ents.push(ent);
+        }
+        (Tensor::cat(&lps, 1), Tensor::cat(&ents, 1))
+    }
+
+    /// Back-propagates `Σ_chunks loss_of_chunk(range, logp, entropy)` into the
+    /// model's gradients and returns that total loss.
+    ///
+    /// `hidden` must carry autograd history from [`Qwen2::forward`]. For each
+    /// chunk of positions `range`, `loss_of_chunk` gets log p(target) and the
+    /// entropy for those positions ([B, len] f32) and returns a scalar; slice
+    /// any per-token tensors (masks, advantages) with the same range. The sum
+    /// of the chunk losses must be the loss you mean (normalise by a global
+    /// count, not per chunk).
+    pub fn backward_chunked<F>(&self, hidden: &Tensor, targets: &Tensor, chunk: i64, mut loss_of_chunk: F) -> f64
+    where
+        F: FnMut(Range<i64>, &Tensor, &Tensor) -> Tensor,
+    {
+        let t = hidden.size()[1];
+        let targets = targets.to_device(hidden.device());
+        let detached = hidden.detach().set_requires_grad(true);
+        let mut total = 0.0;
+        for r in chunks(t, chunk) {
+            let n = r.end - r.start;
+            let logits = self.logits(&detached.narrow(1, r.start, n));
+            let (lp, ent) = logprobs_and_entropy(&logits, &targets.narrow(1, r.start, n));
+            let loss = loss_of_chunk(r, &lp, &ent);
+            total += loss.double_value(&[]);
+            if loss.requires_grad() {
+                loss.backward();
+            }
+        }
+        let grad = detached.grad();
+        if grad.defined() && hidden.requires_grad() {
+            // d(Σ hidden·g)/d(hidden) = g: pushes the head's gradient through
+            // the decoder in one backward pass.
+            (hidden * grad).sum(Kind::Float).backward();
+        }
+        total
+    }
+}
