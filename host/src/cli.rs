@@ -44,4 +44,8 @@ pub enum Command {
     Train(cmd::train::TrainArgs),
     /// List every plugin: name, kind, version, library, description, config keys.
     Plugins(cmd::plugins::PluginsArgs),
+    /// Make and inspect data sets (veRL/TinyZero parquet): gen, split-random, show.
+    Data(cmd::data::DataArgs),
+    /// Score recorded responses with a task's reward, one JSON result per line.
+    Reward(cmd::reward::RewardArgs),
 }

@@ -1,4 +1,6 @@
 //! One file per `tzhost` subcommand.
 
+pub mod data;
 pub mod plugins;
+pub mod reward;
 pub mod train;
