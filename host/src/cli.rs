@@ -46,4 +46,8 @@ pub enum Command {
     Plugins(cmd::plugins::PluginsArgs),
     /// Continue a killed run from its newest checkpoint.
     Resume(cmd::resume::ResumeArgs),
+    /// Make and inspect data sets (veRL/TinyZero parquet): gen, split-random, show.
+    Data(cmd::data::DataArgs),
+    /// Score recorded responses with a task's reward, one JSON result per line.
+    Reward(cmd::reward::RewardArgs),
 }

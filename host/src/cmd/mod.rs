@@ -1,5 +1,7 @@
 //! One file per `tzhost` subcommand.
 
+pub mod data;
 pub mod plugins;
 pub mod resume;
+pub mod reward;
 pub mod train;
