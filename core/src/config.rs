@@ -56,7 +56,8 @@ fn default_hidden_act() -> String {
 impl Qwen2Config {
     /// Reads `config.json`; errors name the file and the offending key.
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         let cfg: Qwen2Config = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a valid Qwen2 config.json", path.display()))?;
         cfg.validate().with_context(|| format!("{}", path.display()))?;
@@ -65,7 +66,10 @@ impl Qwen2Config {
 
     /// Checks the shape constraints the forward pass relies on.
     pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(self.num_attention_heads > 0 && self.num_key_value_heads > 0, "head counts must be positive");
+        anyhow::ensure!(
+            self.num_attention_heads > 0 && self.num_key_value_heads > 0,
+            "head counts must be positive"
+        );
         anyhow::ensure!(
             self.hidden_size % self.num_attention_heads == 0,
             "hidden_size {} is not divisible by num_attention_heads {}",
@@ -78,7 +82,11 @@ impl Qwen2Config {
             self.num_attention_heads,
             self.num_key_value_heads
         );
-        anyhow::ensure!(self.hidden_act == "silu", "hidden_act '{}' is not supported (only silu)", self.hidden_act);
+        anyhow::ensure!(
+            self.hidden_act == "silu",
+            "hidden_act '{}' is not supported (only silu)",
+            self.hidden_act
+        );
         Ok(())
     }
 
@@ -90,7 +98,9 @@ impl Qwen2Config {
     pub fn eos_token_ids(&self) -> Vec<u32> {
         match &self.eos_token_id {
             Some(serde_json::Value::Number(n)) => n.as_u64().map(|v| vec![v as u32]).unwrap_or_default(),
-            Some(serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_u64()).map(|v| v as u32).collect(),
+            Some(serde_json::Value::Array(a)) => {
+                a.iter().filter_map(|v| v.as_u64()).map(|v| v as u32).collect()
+            }
             _ => Vec::new(),
         }
     }

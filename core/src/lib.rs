@@ -13,9 +13,13 @@
 //! - [`optim`]: AdamW over tensors with an exactly restorable state.
 //! - [`sft`]: supervised fine-tuning on (prompt, response) pairs.
 //! - [`presets`]: the embedded `tiny` model and its countdown warm start.
+//! - [`kl`]: per-token KL estimators (k1, abs, k2, k3) and the KL coefficient controllers.
+//! - [`loss`]: policy (PPO clip, dual clip), value and entropy losses, loss aggregation modes, IS diagnostics.
 
 pub mod config;
+pub mod kl;
 pub mod kv_cache;
+pub mod loss;
 pub mod model;
 pub mod optim;
 pub mod presets;

@@ -1,1 +1,42 @@
-fn main(){}
+//! `tzhost`: parse, dispatch, and turn every error into one line.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tz_host::cli::{Cli, Command};
+use tz_host::plugins::{search_dirs, Registry};
+use tz_host::{cmd, logging};
+
+fn main() -> ExitCode {
+    // A bug must still end in one readable line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        eprintln!("error: internal error{at}: {msg} (please report this)");
+    }));
+    let cli = Cli::parse();
+    logging::init(if cli.global.quiet { -1 } else { cli.global.verbose as i8 });
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("error: {}", chain.join(": "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let env_path = std::env::var("TZ_PLUGIN_PATH").ok();
+    let registry = || Registry::discover(&search_dirs(&cli.global.plugin_dirs, env_path.as_deref())?);
+    match &cli.command {
+        None => cmd::train::run(&cli.train, &registry()?),
+        Some(Command::Train(args)) => cmd::train::run(args, &registry()?),
+        Some(Command::Plugins(args)) => cmd::plugins::run(args, &registry()?),
+    }
+}

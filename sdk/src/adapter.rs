@@ -50,7 +50,11 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Runs plugin code, turning errors and panics into a one-line `RErr`.
-pub(crate) fn guard<R>(plugin: &str, method: &str, f: impl FnOnce() -> PluginResult<R>) -> RResult<R, RString> {
+pub(crate) fn guard<R>(
+    plugin: &str,
+    method: &str,
+    f: impl FnOnce() -> PluginResult<R>,
+) -> RResult<R, RString> {
     install_panic_hook();
     let was = IN_GUARD.with(|g| g.replace(true));
     let outcome = catch_unwind(AssertUnwindSafe(f));
@@ -131,7 +135,11 @@ impl<T: Algorithm> FfiAlgorithm for AlgorithmAdapter<T> {
         guard(T::NAME, "shape", || {
             let out = self.0.shape(input)?;
             if out.len() != input.rewards.len() {
-                return Err(format!("shape returned {} rewards for {} inputs", out.len(), input.rewards.len()));
+                return Err(format!(
+                    "shape returned {} rewards for {} inputs",
+                    out.len(),
+                    input.rewards.len()
+                ));
             }
             Ok(RVec::from(out))
         })

@@ -22,8 +22,7 @@ pub fn parse_config<C: PluginConfig>(plugin: &str, json: &str) -> Result<C, Stri
     let value: Value = if json.trim().is_empty() {
         Value::Object(Map::new())
     } else {
-        serde_json::from_str(json)
-            .map_err(|e| format!("plugin '{plugin}': config is not valid JSON: {e}"))?
+        serde_json::from_str(json).map_err(|e| format!("plugin '{plugin}': config is not valid JSON: {e}"))?
     };
     let Value::Object(given) = &value else {
         return Err(format!("plugin '{plugin}': config must be a JSON object, got {value}"));
@@ -86,14 +85,11 @@ pub fn describe_keys(default_json: &str, schema_json: &str) -> Vec<ConfigKey> {
         .iter()
         .map(|(key, default)| {
             let prop = props.and_then(|p| p.get(key));
-            let field = |name: &str| {
-                prop.and_then(|p| p.get(name)).and_then(Value::as_str).unwrap_or("").to_string()
-            };
+            let field =
+                |name: &str| prop.and_then(|p| p.get(name)).and_then(Value::as_str).unwrap_or("").to_string();
             let kind = match prop.and_then(|p| p.get("type")) {
                 Some(Value::String(s)) => s.clone(),
-                Some(Value::Array(a)) => {
-                    a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("|")
-                }
+                Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("|"),
                 _ => String::new(),
             };
             ConfigKey { key: key.clone(), default: default.to_string(), kind, doc: field("description") }

@@ -82,11 +82,9 @@ pub struct PluginLibrary {
     pub plugins: extern "C" fn() -> RVec<PluginDescriptor>,
     /// Creates one plugin: `(name, config_json, host)`.
     pub new_task: extern "C" fn(RStr<'_>, RStr<'_>, HostServicesArc) -> RResult<TaskBox, RString>,
-    pub new_algorithm:
-        extern "C" fn(RStr<'_>, RStr<'_>, HostServicesArc) -> RResult<AlgorithmBox, RString>,
+    pub new_algorithm: extern "C" fn(RStr<'_>, RStr<'_>, HostServicesArc) -> RResult<AlgorithmBox, RString>,
     #[sabi(last_prefix_field)]
-    pub new_curriculum:
-        extern "C" fn(RStr<'_>, RStr<'_>, HostServicesArc) -> RResult<CurriculumBox, RString>,
+    pub new_curriculum: extern "C" fn(RStr<'_>, RStr<'_>, HostServicesArc) -> RResult<CurriculumBox, RString>,
 }
 
 impl RootModule for PluginLibraryRef {

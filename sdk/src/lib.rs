@@ -80,9 +80,7 @@ pub use serde_json;
 
 /// Everything a plugin author usually needs.
 pub mod prelude {
-    pub use crate::plugin::{
-        Algorithm, Curriculum, HostServices, Plugin, PluginError, PluginResult, Task,
-    };
+    pub use crate::plugin::{Algorithm, Curriculum, HostServices, Plugin, PluginError, PluginResult, Task};
     pub use crate::types::*;
     pub use abi_stable::std_types::{ROption, RString, RVec};
     pub use schemars::JsonSchema;
@@ -91,7 +89,5 @@ pub mod prelude {
 
 #[doc(hidden)]
 pub mod __private {
-    pub use abi_stable::library::{
-        CheckTypeLayout, LibHeader, RootModuleResult, __call_root_module_loader,
-    };
+    pub use abi_stable::library::{__call_root_module_loader, CheckTypeLayout, LibHeader, RootModuleResult};
 }

@@ -1,0 +1,47 @@
+//! Command-line definition (clap). `tzhost [TRAIN FLAGS]` runs the main job;
+//! every other action is a subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::cmd;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tzhost",
+    version,
+    about = "RL training of small language models on verifiable tasks (TinyZero recipe), with plugins",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// With no subcommand: train (`tzhost --task countdown --algo grpo --curriculum adaptive`).
+    #[command(flatten)]
+    pub train: cmd::train::TrainArgs,
+}
+
+/// Flags every subcommand accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Extra directory (or library file) to load plugins from; repeatable.
+    #[arg(long = "plugin-dir", global = true, value_name = "DIR")]
+    pub plugin_dirs: Vec<PathBuf>,
+    /// More log output (-v debug, -vv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only warnings and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train (the same as giving the train flags with no subcommand).
+    Train(cmd::train::TrainArgs),
+    /// List every plugin: name, kind, version, library, description, config keys.
+    Plugins(cmd::plugins::PluginsArgs),
+}

@@ -1,0 +1,4 @@
+//! One file per `tzhost` subcommand.
+
+pub mod plugins;
+pub mod train;

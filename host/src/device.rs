@@ -1,0 +1,32 @@
+//! Choosing the libtorch device, with no silent CPU fallback.
+
+use anyhow::{bail, Result};
+use tch::{Cuda, Device};
+
+/// Parses `auto`, `cpu`, `cuda` or `cuda:N`. `auto` takes the first GPU when
+/// one is usable; asking for CUDA where none is usable is an error rather
+/// than a silent fallback to the CPU.
+pub fn parse_device(spec: &str) -> Result<Device> {
+    let device = match spec {
+        "auto" => return Ok(Device::cuda_if_available()),
+        "cpu" => Device::Cpu,
+        "cuda" => Device::Cuda(0),
+        s => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
+            Some(Ok(i)) => Device::Cuda(i),
+            _ => bail!("--device '{spec}' is not one of auto, cpu, cuda, cuda:N"),
+        },
+    };
+    if let Device::Cuda(i) = device {
+        if !Cuda::is_available() {
+            bail!("--device {spec}: CUDA is not available (no GPU or driver found by libtorch)");
+        }
+        let n = Cuda::device_count() as usize;
+        if i >= n {
+            bail!("--device {spec}: only {n} CUDA device(s) present");
+        }
+    }
+    Ok(device)
+}
+
+/// Whether this binary links libtorch_cuda (see build-support/link_libtorch.rs).
+pub const LINKS_LIBTORCH_CUDA: bool = cfg!(tz_libtorch_cuda);

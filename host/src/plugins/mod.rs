@@ -1,0 +1,16 @@
+//! Plugin discovery, loading and lookup.
+//!
+//! Libraries are found next to the executable, in `--plugin-dir` and in
+//! `TZ_PLUGIN_PATH`, and loaded one file at a time (abi_stable's
+//! `load_from_*` would cache one module per root-module type and hand back
+//! the first library for every file). Every problem is a one-line error.
+
+mod discovery;
+mod host_services;
+mod loader;
+mod registry;
+
+pub use discovery::{search_dirs, SearchDir};
+pub use host_services::TracingHost;
+pub use loader::{load_library, LoadedLibrary};
+pub use registry::{PluginEntry, Registry};
