@@ -123,10 +123,13 @@ pub struct TinyCountdownRecipe {
 }
 
 impl Default for TinyCountdownRecipe {
+    /// 800 steps of 64 pairs (each pair seen once): about 1.5 minutes on 2
+    /// CPU cores. Measured on held-out 3-number problems: about 39% greedy
+    /// and 25% sampled (temperature 1) exact answers, see the crate README.
     fn default() -> Self {
-        let steps = 1500;
+        let (steps, batch_size) = (800, 64);
         Self {
-            num_pairs: 60_000,
+            num_pairs: steps as usize * batch_size,
             sft: SftConfig {
                 optimizer: AdamWConfig {
                     lr: 1e-3,
@@ -138,7 +141,7 @@ impl Default for TinyCountdownRecipe {
                     min_lr_ratio: 0.1,
                     ..AdamWConfig::default()
                 },
-                batch_size: 64,
+                batch_size,
                 steps,
                 logit_chunk: 1024,
                 seed: 0,
@@ -184,9 +187,10 @@ pub fn ensure_tiny_countdown(
     }
 
     let cfg = tiny_config();
-    tch::manual_seed(seed as i64);
     let vs = VarStore::new(Device::Cpu);
     let model = Qwen2::new(&vs.root(), &cfg);
+    // Not tch::manual_seed: the global generator is shared with every thread.
+    crate::model::init::init_from_seed(&vs, seed);
     let mut opt = AdamW::from_var_store(&vs, recipe.sft.optimizer.clone());
     let sft = SftConfig { seed, ..recipe.sft.clone() };
     let start = Instant::now();
