@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod cmd;
+pub mod config;
 pub mod device;
 pub mod logging;
 pub mod plugins;

@@ -1,0 +1,248 @@
+//! The actor update of PPO-style RL (GRPO, PPO, Dr. GRPO, DAPO): `ppo_epochs`
+//! passes over the batch in shuffled mini-batches, each one optimizer step
+//! accumulated over micro-batches.
+//!
+//! Per token: the clipped policy loss ([`crate::loss::policy_loss`]), minus
+//! `entropy_coef ×` entropy, plus `kl_coef ×` KL to the reference when the
+//! KL is placed in the loss. Every term is aggregated with the mini-batch's
+//! token and sequence counts, so the micro-batch losses add up to the
+//! mini-batch loss exactly. The LM head runs in chunks of positions
+//! ([`Qwen2::backward_chunked`]): no `[batch, seq, vocab]` tensor exists.
+//! A mini-batch whose loss or gradient norm is not finite is skipped (no
+//! update) and counted.
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tch::{Kind, Tensor};
+use tz_sdk::{KlPlacement, LossAggregation, LossSettings};
+
+use crate::kl::kl_penalty;
+use crate::loss::{agg_loss, policy_loss, AggScale};
+use crate::model::Qwen2;
+use crate::optim::AdamW;
+use crate::rl_batch::SequenceBatch;
+
+/// How the batch is cut and iterated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActorUpdateConfig {
+    pub ppo_epochs: usize,
+    /// Rows per optimizer step; 0 = the whole batch.
+    pub mini_batch_size: usize,
+    /// Rows per forward/backward.
+    pub micro_batch_size: usize,
+    /// Positions per LM-head chunk.
+    pub logit_chunk: i64,
+    /// The `L` of `seq-mean-token-sum-norm` (the max response length).
+    pub norm_len: f64,
+    /// Seed of the mini-batch shuffle.
+    pub seed: u64,
+}
+
+/// What the update needs besides the batch.
+pub struct ActorInputs<'a> {
+    pub batch: &'a SequenceBatch,
+    /// Log-probs at rollout time under the current weights, `[N, R]`.
+    pub old_logp: &'a Tensor,
+    /// Per-token advantages, `[N, R]`.
+    pub advantages: &'a Tensor,
+    /// Reference-model log-probs, `[N, R]`, when the KL is in the loss.
+    pub ref_logp: Option<&'a Tensor>,
+}
+
+/// Averages over the optimizer steps of one update (veRL metric names in the docs).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ActorMetrics {
+    /// actor/pg_loss
+    pub pg_loss: f64,
+    /// actor/pg_clipfrac
+    pub pg_clipfrac: f64,
+    /// actor/pg_clipfrac_lower
+    pub pg_clipfrac_lower: f64,
+    /// actor/ppo_kl
+    pub ppo_kl: f64,
+    /// actor/entropy (token mean)
+    pub entropy: f64,
+    /// actor/kl_loss (0 when the KL is not in the loss)
+    pub kl_loss: f64,
+    /// actor/grad_norm (before clipping)
+    pub grad_norm: f64,
+    /// actor/lr
+    pub lr: f64,
+    /// actor/is_ratio/{mean,std,p95}, actor/is_log_ratio/{mean,std}, actor/is_clip/outside_frac
+    pub is_ratio_mean: f64,
+    pub is_ratio_std: f64,
+    pub is_ratio_p95: f64,
+    pub is_log_ratio_mean: f64,
+    pub is_log_ratio_std: f64,
+    pub is_clip_outside_frac: f64,
+    /// Optimizer steps taken and skipped (non-finite loss or grad norm).
+    pub steps: usize,
+    pub skipped: usize,
+}
+
+impl ActorMetrics {
+    /// `(name, value)` pairs with veRL's names.
+    pub fn named(&self) -> Vec<(&'static str, f64)> {
+        vec![
+            ("actor/pg_loss", self.pg_loss),
+            ("actor/pg_clipfrac", self.pg_clipfrac),
+            ("actor/pg_clipfrac_lower", self.pg_clipfrac_lower),
+            ("actor/ppo_kl", self.ppo_kl),
+            ("actor/entropy", self.entropy),
+            ("actor/kl_loss", self.kl_loss),
+            ("actor/grad_norm", self.grad_norm),
+            ("actor/lr", self.lr),
+            ("actor/is_ratio/mean", self.is_ratio_mean),
+            ("actor/is_ratio/std", self.is_ratio_std),
+            ("actor/is_ratio/p95", self.is_ratio_p95),
+            ("actor/is_log_ratio/mean", self.is_log_ratio_mean),
+            ("actor/is_log_ratio/std", self.is_log_ratio_std),
+            ("actor/is_clip/outside_frac", self.is_clip_outside_frac),
+            ("actor/skipped_steps", self.skipped as f64),
+        ]
+    }
+}
+
+/// Token-weighted sums of per-chunk metrics within one mini-batch.
+#[derive(Default)]
+struct Sums {
+    tokens: f64,
+    values: [f64; 11],
+}
+
+impl Sums {
+    fn add(&mut self, tokens: f64, values: [f64; 11]) {
+        self.tokens += tokens;
+        for (s, v) in self.values.iter_mut().zip(values) {
+            *s += v * tokens;
+        }
+    }
+    fn mean(&self, i: usize) -> f64 {
+        if self.tokens > 0.0 {
+            self.values[i] / self.tokens
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Shuffled row order for one epoch.
+fn permutation(n: usize, seed: u64) -> Vec<i64> {
+    let mut order: Vec<i64> = (0..n as i64).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    order
+}
+
+/// Runs the actor update and returns its metrics.
+pub fn update_actor(
+    model: &Qwen2,
+    opt: &mut AdamW,
+    inputs: &ActorInputs,
+    settings: &LossSettings,
+    kl_coef: f64,
+    cfg: &ActorUpdateConfig,
+) -> ActorMetrics {
+    let batch = inputs.batch;
+    let n = batch.rows() as usize;
+    let device = batch.input_ids.device();
+    let mini = if cfg.mini_batch_size == 0 { n } else { cfg.mini_batch_size.min(n) };
+    let micro = cfg.micro_batch_size.max(1).min(mini);
+    // Per-sequence means need whole sequences in one chunk.
+    let chunk = if settings.aggregation == LossAggregation::SeqMeanTokenMean { i64::MAX } else { cfg.logit_chunk };
+    let kl_in_loss = settings.kl.placement == KlPlacement::Loss && inputs.ref_logp.is_some();
+    let mut out = ActorMetrics::default();
+    let mut totals = Sums::default();
+    let (mut pg_sum, mut grad_sum, mut lr_sum) = (0.0, 0.0, 0.0);
+
+    for epoch in 0..cfg.ppo_epochs.max(1) {
+        let order = permutation(n, cfg.seed.wrapping_add(epoch as u64));
+        for mb_rows in order.chunks(mini) {
+            opt.zero_grad();
+            let mb_index = Tensor::from_slice(mb_rows).to_device(device);
+            let mb_mask = batch.response_mask.index_select(0, &mb_index);
+            let scale = AggScale {
+                num_tokens: Some(mb_mask.sum(Kind::Float).double_value(&[]).max(1.0)),
+                num_seqs: Some(mb_mask.sum_dim_intlist(1, false, Kind::Float).gt(0.0).sum(Kind::Float).double_value(&[]).max(1.0)),
+                norm_len: cfg.norm_len,
+            };
+            let mut mb_loss = 0.0;
+            let mut mb_pg = 0.0;
+            for rows in mb_rows.chunks(micro) {
+                let idx = Tensor::from_slice(rows).to_device(device);
+                let sub = batch.select(&idx);
+                let old = inputs.old_logp.index_select(0, &idx);
+                let adv = inputs.advantages.index_select(0, &idx);
+                let reference = inputs.ref_logp.map(|r| r.index_select(0, &idx));
+                let hidden = sub.response_hidden(model);
+                let loss = model.backward_chunked(&hidden, &sub.targets(), chunk, |r, lp, ent| {
+                    let len = r.end - r.start;
+                    let mask = sub.response_mask.narrow(1, r.start, len);
+                    let pg = policy_loss(lp, &old.narrow(1, r.start, len), &adv.narrow(1, r.start, len), &mask, settings, &scale);
+                    let ent_agg = agg_loss(ent, &mask, settings.aggregation, &scale);
+                    let mut loss = &pg.loss - ent_agg * f64::from(settings.entropy_coef);
+                    let mut kl_value = 0.0;
+                    if kl_in_loss {
+                        let kl = kl_penalty(lp, &reference.as_ref().unwrap().narrow(1, r.start, len), settings.kl.estimator);
+                        let kl_agg = agg_loss(&kl, &mask, settings.aggregation, &scale);
+                        kl_value = crate::loss::masked_mean(&kl.detach(), &mask).double_value(&[]);
+                        loss = loss + kl_agg * kl_coef;
+                    }
+                    let tokens = mask.sum(Kind::Float).double_value(&[]);
+                    mb_pg += pg.loss.double_value(&[]);
+                    let v = |t: &Tensor| t.double_value(&[]);
+                    totals.add(
+                        tokens,
+                        [
+                            v(&pg.clipfrac),
+                            v(&pg.clipfrac_lower),
+                            v(&pg.ppo_kl),
+                            v(&crate::loss::masked_mean(&ent.detach(), &mask)),
+                            kl_value,
+                            v(&pg.is.ratio_mean),
+                            v(&pg.is.ratio_std),
+                            v(&pg.is.ratio_p95),
+                            v(&pg.is.log_ratio_mean),
+                            v(&pg.is.log_ratio_std),
+                            v(&pg.is.outside_frac),
+                        ],
+                    );
+                    loss
+                });
+                mb_loss += loss;
+            }
+            if !mb_loss.is_finite() {
+                opt.zero_grad();
+                out.skipped += 1;
+                tracing::warn!(loss = mb_loss, "non-finite actor loss: mini-batch skipped");
+                continue;
+            }
+            let info = opt.step();
+            if info.skipped {
+                out.skipped += 1;
+                tracing::warn!(grad_norm = info.grad_norm, "non-finite gradient norm: mini-batch skipped");
+                continue;
+            }
+            out.steps += 1;
+            pg_sum += mb_pg;
+            grad_sum += info.grad_norm;
+            lr_sum += info.lr;
+        }
+    }
+    let steps = out.steps.max(1) as f64;
+    out.pg_loss = pg_sum / steps;
+    out.grad_norm = grad_sum / steps;
+    out.lr = if out.steps > 0 { lr_sum / steps } else { opt.current_lr() };
+    out.pg_clipfrac = totals.mean(0);
+    out.pg_clipfrac_lower = totals.mean(1);
+    out.ppo_kl = totals.mean(2);
+    out.entropy = totals.mean(3);
+    out.kl_loss = totals.mean(4);
+    out.is_ratio_mean = totals.mean(5);
+    out.is_ratio_std = totals.mean(6);
+    out.is_ratio_p95 = totals.mean(7);
+    out.is_log_ratio_mean = totals.mean(8);
+    out.is_log_ratio_std = totals.mean(9);
+    out.is_clip_outside_frac = totals.mean(10);
+    out
+}

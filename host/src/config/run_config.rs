@@ -1,0 +1,292 @@
+//! The resolved settings of a run. Defaults reproduce the tiny-model recipe
+//! of the README's main job; `configs/` holds the paper-scale ones.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// A plugin's config table, passed to the plugin as JSON.
+pub type PluginTable = toml::Table;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunConfig {
+    pub model: ModelSection,
+    pub task: TaskSection,
+    pub algorithm: AlgorithmSection,
+    pub curriculum: CurriculumSection,
+    pub rollout: RolloutSection,
+    pub trainer: TrainerSection,
+    pub eval: EvalSection,
+    pub logging: LoggingSection,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelSection {
+    /// A Hugging Face model directory or hub id; empty = the embedded tiny model.
+    pub path: String,
+    /// `auto`, `cpu`, `cuda`, `cuda:N`.
+    pub device: String,
+    /// Weights and activations: `f32` or `bf16` (optimizer moments stay f32).
+    pub dtype: String,
+    /// Seed of the tiny model's warm start.
+    pub tiny_seed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TaskSection {
+    /// Task plugin name.
+    pub name: String,
+    /// Prompt template (`compact` for the tiny model, `base`, `qwen-instruct`, `chat`).
+    pub template: String,
+    /// Training data: a parquet file, or a directory with `<group>/train.parquet`;
+    /// empty = generated on the fly by the task plugin.
+    pub train_data: String,
+    /// Held-out data (file or directory with `<group>/test.parquet`); empty = generated.
+    pub val_data: String,
+    /// Plugin configs by plugin name.
+    pub plugins: BTreeMap<String, PluginTable>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlgorithmSection {
+    /// Shapers then one estimator, e.g. `["cosine", "grpo"]`.
+    pub chain: Vec<String>,
+    pub plugins: BTreeMap<String, PluginTable>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CurriculumSection {
+    /// At most one data curriculum and one window curriculum.
+    pub chain: Vec<String>,
+    pub plugins: BTreeMap<String, PluginTable>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RolloutSection {
+    /// Prompts per training step.
+    pub prompts_per_step: usize,
+    /// Responses sampled per prompt (the GRPO group size).
+    pub n: usize,
+    pub temperature: f64,
+    pub top_p: f64,
+    pub top_k: usize,
+    /// The largest max-new-token limit (curricula choose a window below it).
+    pub max_response_length: usize,
+    /// Extra stop strings besides the task's.
+    pub stop: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainerSection {
+    pub seed: u64,
+    /// Number of RL steps; 0 = as many as the curriculum plan / time budget allows.
+    pub total_steps: u64,
+    /// Wall-clock budget in minutes for the RL phase; 0 = none.
+    pub max_minutes: f64,
+    pub lr: f64,
+    pub warmup_steps: u64,
+    pub weight_decay: f64,
+    pub betas: (f64, f64),
+    pub grad_clip: f64,
+    /// Passes over each batch.
+    pub ppo_epochs: usize,
+    /// Responses per optimizer step (0 = the whole batch).
+    pub mini_batch_size: usize,
+    /// Responses per forward/backward (gradient accumulation inside a mini-batch).
+    pub micro_batch_size: usize,
+    /// Sequence positions per chunk of the LM head (no [batch, seq, vocab] tensor).
+    pub logit_chunk: i64,
+    /// Checkpoint every N steps (0 = only at the end).
+    pub save_freq: u64,
+    /// Validation every N steps (0 = only before and after).
+    pub test_freq: u64,
+    /// Checkpoints kept (the newest K).
+    pub keep_checkpoints: usize,
+    /// Stop when every reward of this many consecutive steps is identical
+    /// (no learning signal, e.g. the well-formed-but-wrong collapse); 0 = never.
+    pub collapse_patience: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvalSection {
+    /// Held-out problems evaluated before and after training.
+    pub size: usize,
+    /// Samples per problem for val/acc (mean@k at the rollout temperature).
+    pub samples: usize,
+    /// Also evaluate greedy decoding (val/acc_greedy).
+    pub greedy: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoggingSection {
+    /// Parent directory of run directories.
+    pub runs_dir: PathBuf,
+    /// The run directory's name; empty = `<task>-<algos>-<curricula>-<timestamp>`.
+    pub run_name: String,
+    /// Write TensorBoard event files beside metrics.jsonl.
+    pub tensorboard: bool,
+    /// Show a progress bar.
+    pub progress: bool,
+    /// Prompt/response samples written to samples.jsonl per validation.
+    pub samples_to_log: usize,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            model: ModelSection::default(),
+            task: TaskSection::default(),
+            algorithm: AlgorithmSection::default(),
+            curriculum: CurriculumSection::default(),
+            rollout: RolloutSection::default(),
+            trainer: TrainerSection::default(),
+            eval: EvalSection::default(),
+            logging: LoggingSection::default(),
+        }
+    }
+}
+
+impl Default for AlgorithmSection {
+    fn default() -> Self {
+        AlgorithmSection { chain: vec!["grpo".into()], plugins: BTreeMap::new() }
+    }
+}
+
+impl Default for CurriculumSection {
+    fn default() -> Self {
+        CurriculumSection { chain: vec!["adaptive".into()], plugins: BTreeMap::new() }
+    }
+}
+
+impl Default for ModelSection {
+    fn default() -> Self {
+        ModelSection { path: String::new(), device: "auto".into(), dtype: "f32".into(), tiny_seed: 0 }
+    }
+}
+
+impl Default for TaskSection {
+    fn default() -> Self {
+        TaskSection {
+            name: "countdown".into(),
+            template: "compact".into(),
+            train_data: String::new(),
+            val_data: String::new(),
+            plugins: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for RolloutSection {
+    /// The tiny-model recipe: 32 prompts × 8 samples, temperature 1, 24 new tokens.
+    fn default() -> Self {
+        RolloutSection {
+            prompts_per_step: 32,
+            n: 8,
+            temperature: 1.0,
+            top_p: 1.0,
+            top_k: 0,
+            max_response_length: 24,
+            stop: Vec::new(),
+        }
+    }
+}
+
+impl Default for TrainerSection {
+    fn default() -> Self {
+        TrainerSection {
+            seed: 1,
+            total_steps: 0,
+            max_minutes: 8.0,
+            lr: 2e-4,
+            warmup_steps: 0,
+            weight_decay: 0.0,
+            betas: (0.9, 0.999),
+            grad_clip: 1.0,
+            ppo_epochs: 1,
+            mini_batch_size: 0,
+            micro_batch_size: 64,
+            logit_chunk: 1024,
+            save_freq: 50,
+            test_freq: 0,
+            keep_checkpoints: 2,
+            collapse_patience: 10,
+        }
+    }
+}
+
+impl Default for EvalSection {
+    fn default() -> Self {
+        EvalSection { size: 500, samples: 4, greedy: true }
+    }
+}
+
+impl Default for LoggingSection {
+    fn default() -> Self {
+        LoggingSection {
+            runs_dir: PathBuf::from("runs"),
+            run_name: String::new(),
+            tensorboard: true,
+            progress: true,
+            samples_to_log: 16,
+        }
+    }
+}
+
+impl RunConfig {
+    /// Reads a TOML file; unknown keys and wrong types are one-line errors
+    /// naming the file and the key.
+    pub fn from_file(path: &Path) -> Result<RunConfig> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Self::from_toml_str(&text).with_context(|| format!("{}", path.display()))
+    }
+
+    pub fn from_toml_str(text: &str) -> Result<RunConfig> {
+        let value: toml::Table =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", one_line(&e.to_string())))?;
+        Self::from_table(value)
+    }
+
+    /// Deserialises a (possibly overridden) table, naming the failing key.
+    pub fn from_table(table: toml::Table) -> Result<RunConfig> {
+        let de = toml::Value::Table(table);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = one_line(&e.into_inner().to_string());
+            anyhow::anyhow!("key '{path}': {inner}")
+        })
+    }
+
+    pub fn to_table(&self) -> toml::Table {
+        toml::Table::try_from(self).expect("RunConfig serialises to TOML")
+    }
+
+    pub fn to_toml_string(&self) -> String {
+        toml::to_string_pretty(self).expect("RunConfig serialises to TOML")
+    }
+
+    /// The JSON config of a plugin (empty object when none is set).
+    pub fn plugin_json(tables: &BTreeMap<String, PluginTable>, name: &str) -> String {
+        tables.get(name).map(|t| serde_json::to_string(t).expect("TOML table is JSON")).unwrap_or_default()
+    }
+}
+
+/// TOML errors span several lines (with a caret); keep the message line.
+fn one_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('|') && !l.starts_with('^'))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,80 @@
+//! The math plugin through its FFI object, on the example data.
+
+use std::path::PathBuf;
+
+use tz_sdk::ffi::TaskBox;
+use tz_sdk::prelude::*;
+use tz_sdk::testing::recording_host;
+
+fn task() -> TaskBox {
+    let _ = std::any::type_name::<tz_math::Math>();
+    let (host, _) = recording_host();
+    tz_sdk::export::in_process::task("math", "", host).unwrap()
+}
+
+fn score(task: &TaskBox, sample: &Sample, template: &str, response: &str) -> Score {
+    let input = ScoreInput {
+        sample: sample.clone(),
+        template: template.into(),
+        prompt: "".into(),
+        response: response.into(),
+        finish: FinishReason::Stop,
+    };
+    task.score(std::slice::from_ref(&input).into()).into_result().unwrap().pop().unwrap()
+}
+
+fn example_samples(task: &TaskBox) -> Vec<Sample> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/dummy_math_tasks.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    text.lines().map(|line| task.sample_from_row(line.into()).into_result().unwrap()).collect()
+}
+
+#[test]
+fn example_file_has_sixteen_problems_solved_by_their_reference() {
+    let task = task();
+    let samples = example_samples(&task);
+    assert_eq!(samples.len(), 16);
+    for sample in &samples {
+        for template in ["chat", "base", "qwen-instruct"] {
+            let response = task.reference_solution(sample, template.into()).into_result().unwrap().unwrap();
+            let s = score(&task, sample, template, &response);
+            assert!(s.correct && s.reward == 1.0, "{template} {s:?} {sample:?}");
+        }
+    }
+}
+
+#[test]
+fn correct_incorrect_unparseable() {
+    let task = task();
+    let samples = example_samples(&task);
+    let eight = &samples[0];
+    assert_eq!(score(&task, eight, "chat", "<think>5+3</think> <answer> $8$ </answer>").reward, 1.0);
+    assert_eq!(score(&task, eight, "chat", "so the answer is \\boxed{8.0}").reward, 1.0);
+    let wrong = score(&task, eight, "chat", "<answer> 9 </answer>");
+    assert!(!wrong.correct && wrong.formatted && wrong.reward == 0.0, "{wrong:?}");
+    let none = score(&task, eight, "chat", "eight, I think");
+    assert!(!none.formatted && none.reward == 0.0, "{none:?}");
+    let fraction = &samples[15];
+    assert_eq!(score(&task, fraction, "chat", "<answer>\\frac{3}{4}</answer>").reward, 1.0);
+    assert_eq!(score(&task, fraction, "chat", "<answer>0.75</answer>").reward, 1.0);
+    assert_eq!(score(&task, fraction, "chat", "<answer>75\\%</answer>").reward, 1.0);
+}
+
+#[test]
+fn verl_rows_and_round_trip() {
+    let task = task();
+    let row = serde_json::json!({
+        "data_source": "openai/gsm8k",
+        "prompt": [{"role": "user", "content": "Natalia sold 48 clips ... How many?"}],
+        "reward_model": {"style": "rule", "ground_truth": "72"},
+        "extra_info": {"split": "train", "index": 3},
+    });
+    let sample = task.sample_from_row(row.to_string().as_str().into()).into_result().unwrap();
+    assert_eq!(sample.index, 3);
+    assert_eq!(score(&task, &sample, "chat", "<answer>72</answer>").reward, 1.0);
+    let written = task.sample_to_row(&sample, "chat".into()).into_result().unwrap();
+    let back = task.sample_from_row(written.as_str().into()).into_result().unwrap();
+    assert_eq!(back, sample);
+    let err = task.generate("default".into(), 1, 0).into_result().unwrap_err();
+    assert!(err.contains("no generator"), "{err}");
+}
