@@ -29,8 +29,9 @@ use crate::model::Qwen2;
 use crate::sampling::{draw_uniform, row_rng, sample, SamplingParams};
 
 /// What the engine needs from a tokenizer: decoding response ids to text.
-/// The host's tokenizer implements it; [`tokenizers::Tokenizer`] does here
-/// (special tokens kept, as TinyZero decodes for its reward).
+/// [`crate::tokenizer::TextTokenizer`] (a checkpoint's tokenizer, with its
+/// stop ids) and a bare [`tokenizers::Tokenizer`] implement it, keeping
+/// special tokens as TinyZero decodes for its reward.
 pub trait TokenDecoder {
     fn decode(&self, ids: &[u32]) -> anyhow::Result<String>;
     /// End-of-sequence ids this tokenizer knows of (may be empty).
@@ -44,6 +45,15 @@ impl TokenDecoder for tokenizers::Tokenizer {
         std::ops::Deref::deref(self)
             .decode(ids, false)
             .map_err(|e| anyhow::anyhow!("cannot decode token ids: {e}"))
+    }
+}
+
+impl TokenDecoder for crate::tokenizer::TextTokenizer {
+    fn decode(&self, ids: &[u32]) -> anyhow::Result<String> {
+        crate::tokenizer::TextTokenizer::decode(self, ids, false)
+    }
+    fn eos_token_ids(&self) -> Vec<u32> {
+        crate::tokenizer::TextTokenizer::eos_token_ids(self).to_vec()
     }
 }
 

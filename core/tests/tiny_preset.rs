@@ -10,8 +10,10 @@ use common::{countdown, max_abs_diff};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 use tz_core::model::Qwen2;
 use tz_core::presets::{
-    ensure_tiny_countdown, tiny_config, tiny_tokenizer, write_model_dir, TinyCountdownRecipe,
+    ensure_tiny_countdown, tiny_config, tiny_tokenizer, write_model_dir, TinyCountdownRecipe, TINY_EOS_ID,
 };
+use tz_core::rollout::{generate, StopCriteria};
+use tz_core::sampling::SamplingParams;
 
 const TEXTS: [&str; 4] = ["12 7 30>49:", "30+12+7", "(8-3)*4", "99 1 2>50:99/(1+2)"];
 
@@ -144,10 +146,18 @@ fn ensure_tiny_countdown_builds_once_and_reuses_the_directory() {
         ensure_tiny_countdown(tmp.path(), 5, &recipe, |_| panic!("pairs requested for a cached model"))
             .unwrap();
     assert_eq!(again, dir);
-    // The written weights load back by name.
+    // The directory opens as a checkpoint; its tokenizer drives the rollout engine.
+    let checkpoint = tz_core::ModelDir::open(&dir).unwrap();
     let vs = VarStore::new(Device::Cpu);
-    let _model = Qwen2::new(&vs.root(), &tiny_config());
-    tch::no_grad(|| vs.read_safetensors(dir.join("model.safetensors"))).unwrap();
+    let model = Qwen2::new(&vs.root(), checkpoint.config());
+    checkpoint.load_weights(&vs).unwrap();
+    let tok = checkpoint.tokenizer().unwrap();
+    let stop = StopCriteria::new(&tok, vec![]);
+    assert_eq!(stop.eos_token_ids, vec![TINY_EOS_ID]);
+    let prompt = tok.encode("12 7 30>49:", false).unwrap();
+    let out = generate(&model, &[prompt], 2, &SamplingParams::greedy(12), &stop).unwrap();
+    assert_eq!(out.len(), 2);
+    assert!(out[0].text.chars().all(|c| "0123456789+-*/() <eos>".contains(c)), "{:?}", out[0].text);
     // Same seed and pairs, another cache dir: the same weights, bit for bit.
     let other = tempfile::tempdir().unwrap();
     let twin = ensure_tiny_countdown(other.path(), 5, &recipe, |n| {
