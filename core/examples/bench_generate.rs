@@ -13,7 +13,7 @@ use anyhow::Context;
 use tch::{nn::VarStore, Device};
 use tz_core::rollout::{generate, StopCriteria, TokenDecoder};
 use tz_core::sampling::SamplingParams;
-use tz_core::{Qwen2, Qwen2Config};
+use tz_core::{ModelDir, Qwen2};
 
 struct NoText;
 impl TokenDecoder for NoText {
@@ -35,12 +35,10 @@ fn main() -> anyhow::Result<()> {
     let new_tokens: usize = args[4].parse().context("NEW_TOKENS")?;
     tch::set_num_threads(threads);
 
-    let cfg = Qwen2Config::from_file(&dir.join("config.json"))?;
+    let checkpoint = ModelDir::open(dir)?;
     let vs = VarStore::new(Device::Cpu);
-    let model = Qwen2::new(&vs.root(), &cfg);
-    let weights = dir.join("model.safetensors");
-    tch::no_grad(|| vs.read_safetensors(&weights))
-        .with_context(|| format!("cannot load {}", weights.display()))?;
+    let model = Qwen2::new(&vs.root(), checkpoint.config());
+    checkpoint.load_weights(&vs)?;
 
     let stop = StopCriteria { eos_token_ids: vec![], stop_strings: vec![], decoder: &NoText };
     let params = SamplingParams::greedy(new_tokens);

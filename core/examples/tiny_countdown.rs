@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use tch::{nn::VarStore, Device};
 use tz_core::presets::{
-    default_models_dir, ensure_tiny_countdown, tiny_config, tiny_tokenizer, TinyCountdownRecipe, TINY_EOS_ID,
+    default_models_dir, ensure_tiny_countdown, tiny_tokenizer, TinyCountdownRecipe, TINY_EOS_ID,
 };
 use tz_core::rollout::{generate, StopCriteria};
 use tz_core::sampling::SamplingParams;
@@ -65,9 +65,10 @@ fn main() -> anyhow::Result<()> {
         provenance["final_loss"].as_f64().unwrap_or(f64::NAN)
     );
 
+    let checkpoint = tz_core::ModelDir::open(&dir)?;
     let vs = VarStore::new(Device::Cpu);
-    let model = Qwen2::new(&vs.root(), &tiny_config());
-    tch::no_grad(|| vs.read_safetensors(dir.join("model.safetensors")))?;
+    let model = Qwen2::new(&vs.root(), checkpoint.config());
+    checkpoint.load_weights(&vs)?;
     let tok = tiny_tokenizer()?;
     let prompts: Vec<Vec<u32>> = held_out
         .iter()

@@ -35,6 +35,12 @@ impl TokenEncoder for tokenizers::Tokenizer {
     }
 }
 
+impl TokenEncoder for crate::tokenizer::TextTokenizer {
+    fn encode(&self, text: &str) -> anyhow::Result<Vec<u32>> {
+        crate::tokenizer::TextTokenizer::encode(self, text, false)
+    }
+}
+
 /// One tokenised training pair.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SftExample {

@@ -99,6 +99,15 @@ fn greedy_follows_the_argmax_of_full_forwards_and_top_k_1_equals_greedy() {
         assert_eq!(argmax, c.token_ids.iter().map(|&t| t as i64).collect::<Vec<_>>());
         assert_eq!(c.finish, FinishReason::Length);
     }
+    // Equal-length prompts take the unmasked fast path; same contract.
+    let tok = tiny_tokenizer().unwrap();
+    let stop = StopCriteria { eos_token_ids: vec![], stop_strings: vec![], decoder: &tok };
+    let same_len = vec![vec![4, 5, 19], vec![7, 8, 9]];
+    for c in generate(&model, &same_len, 1, &SamplingParams::greedy(8), &stop).unwrap() {
+        let logits = reference_logits(&model, &same_len[c.prompt_index], &c.token_ids);
+        let argmax = Vec::<i64>::try_from(logits.argmax(-1, false)).unwrap();
+        assert_eq!(argmax, c.token_ids.iter().map(|&t| t as i64).collect::<Vec<_>>());
+    }
     // Both samples of a prompt are identical under greedy decoding.
     assert_eq!(greedy[0].token_ids, greedy[1].token_ids);
     let top1 = run(&model, &SamplingParams { top_k: 1, ..sampling(5, 10) }, 2, &[], false);

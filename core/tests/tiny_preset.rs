@@ -10,8 +10,10 @@ use common::{countdown, max_abs_diff};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 use tz_core::model::Qwen2;
 use tz_core::presets::{
-    ensure_tiny_countdown, tiny_config, tiny_tokenizer, write_model_dir, TinyCountdownRecipe,
+    ensure_tiny_countdown, tiny_config, tiny_tokenizer, write_model_dir, TinyCountdownRecipe, TINY_EOS_ID,
 };
+use tz_core::rollout::{generate, StopCriteria};
+use tz_core::sampling::SamplingParams;
 
 const TEXTS: [&str; 4] = ["12 7 30>49:", "30+12+7", "(8-3)*4", "99 1 2>50:99/(1+2)"];
 
@@ -25,6 +27,7 @@ fn python_json(code: &str, arg: &std::path::Path) -> serde_json::Value {
 
 #[test]
 fn transformers_loads_the_tiny_directory_with_the_same_tokens_and_logits() {
+    common::one_thread();
     let cfg = tiny_config();
     tch::manual_seed(30);
     let vs = VarStore::new(Device::Cpu);
@@ -116,13 +119,14 @@ print(json.dumps(dict(ids=ids, decoded=decoded, eos=auto.eos_token_id, pad=auto.
 /// on the next call without asking for pairs, and its responses improve.
 #[test]
 fn ensure_tiny_countdown_builds_once_and_reuses_the_directory() {
+    common::one_thread();
     let tmp = tempfile::tempdir().unwrap();
     let mut recipe = TinyCountdownRecipe::default();
-    recipe.num_pairs = 512;
-    recipe.sft.steps = 40;
-    recipe.sft.batch_size = 32;
-    recipe.sft.optimizer.total_steps = 40;
-    recipe.sft.optimizer.warmup_steps = 5;
+    recipe.num_pairs = 256;
+    recipe.sft.steps = 24;
+    recipe.sft.batch_size = 16;
+    recipe.sft.optimizer.total_steps = 24;
+    recipe.sft.optimizer.warmup_steps = 4;
     let mut asked = 0;
     let dir = ensure_tiny_countdown(tmp.path(), 5, &recipe, |n| {
         asked = n;
@@ -132,20 +136,40 @@ fn ensure_tiny_countdown_builds_once_and_reuses_the_directory() {
             .collect())
     })
     .unwrap();
-    assert_eq!(asked, 512);
+    assert_eq!(asked, 256);
     assert_eq!(dir, tmp.path().join("tiny-countdown-5"));
     let provenance: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("tinyzero_preset.json")).unwrap()).unwrap();
     assert_eq!(provenance["seed"], 5);
-    assert!(provenance["final_loss"].as_f64().unwrap() < 2.5, "{provenance}");
+    assert!(provenance["final_loss"].as_f64().unwrap() < 2.8, "{provenance}");
     let again =
         ensure_tiny_countdown(tmp.path(), 5, &recipe, |_| panic!("pairs requested for a cached model"))
             .unwrap();
     assert_eq!(again, dir);
-    // The written weights load back by name.
+    // The directory opens as a checkpoint; its tokenizer drives the rollout engine.
+    let checkpoint = tz_core::ModelDir::open(&dir).unwrap();
     let vs = VarStore::new(Device::Cpu);
-    let _model = Qwen2::new(&vs.root(), &tiny_config());
-    tch::no_grad(|| vs.read_safetensors(dir.join("model.safetensors"))).unwrap();
+    let model = Qwen2::new(&vs.root(), checkpoint.config());
+    checkpoint.load_weights(&vs).unwrap();
+    let tok = checkpoint.tokenizer().unwrap();
+    let stop = StopCriteria::new(&tok, vec![]);
+    assert_eq!(stop.eos_token_ids, vec![TINY_EOS_ID]);
+    let prompt = tok.encode("12 7 30>49:", false).unwrap();
+    let out = generate(&model, &[prompt], 2, &SamplingParams::greedy(12), &stop).unwrap();
+    assert_eq!(out.len(), 2);
+    assert!(out[0].text.chars().all(|c| "0123456789+-*/() <eos>".contains(c)), "{:?}", out[0].text);
+    // Same seed and pairs, another cache dir: the same weights, bit for bit.
+    let other = tempfile::tempdir().unwrap();
+    let twin = ensure_tiny_countdown(other.path(), 5, &recipe, |n| {
+        Ok(countdown::problems(9, n, &Default::default())
+            .into_iter()
+            .map(|p| (p.prompt(), p.solution))
+            .collect())
+    })
+    .unwrap();
+    let same = std::fs::read(dir.join("model.safetensors")).unwrap()
+        == std::fs::read(twin.join("model.safetensors")).unwrap();
+    assert!(same, "the warm start is not reproducible from its seed");
     let bad = ensure_tiny_countdown(tmp.path(), 6, &recipe, |_| Ok(vec![("1 2>3:".into(), "1+2=3".into())]));
     assert!(bad.unwrap_err().to_string().contains("outside the tiny vocabulary"));
 }

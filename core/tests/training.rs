@@ -118,6 +118,7 @@ fn collate_masks_the_prompt_and_trains_the_response_and_eos() {
 
 #[test]
 fn sft_reduces_the_response_loss_on_a_small_set() {
+    common::one_thread();
     let (vs, model) = {
         tch::manual_seed(22);
         let vs = tch::nn::VarStore::new(tch::Device::Cpu);
