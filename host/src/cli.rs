@@ -44,4 +44,6 @@ pub enum Command {
     Train(cmd::train::TrainArgs),
     /// List every plugin: name, kind, version, library, description, config keys.
     Plugins(cmd::plugins::PluginsArgs),
+    /// Complete a prompt with a model (a directory, a hub id, or the tiny preset).
+    Generate(cmd::generate::GenerateArgs),
 }

@@ -1,4 +1,5 @@
 //! One file per `tzhost` subcommand.
 
+pub mod generate;
 pub mod plugins;
 pub mod train;
