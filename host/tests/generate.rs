@@ -57,7 +57,11 @@ fn tiny_dir(dir: &Path) {
     tch::no_grad(|| {
         for (name, mut t) in vs.variables() {
             let noise = Tensor::randn(t.size(), (Kind::Float, Device::Cpu)) * 0.3;
-            let _ = if name.ends_with("norm.weight") { t.copy_(&(noise + 1.0)) } else { t.copy_(&noise) };
+            if name.ends_with("norm.weight") {
+                t.copy_(&(noise + 1.0))
+            } else {
+                t.copy_(&noise)
+            }
         }
     });
     write_model_dir(dir, &cfg, &vs, &tiny_tokenizer().unwrap(), &json!({"test": "generate"})).unwrap();
