@@ -338,14 +338,12 @@ impl crate::rollout::TokenDecoder for TextTokenizer {
 /// Reads `tokenizer.json`, rebuilt as transformers' `Qwen2Tokenizer`
 /// builds it when that class applies (see [`qwen2_pipeline`]).
 fn load_tokenizer_json(path: &Path, is_qwen2: bool) -> anyhow::Result<tokenizers::Tokenizer> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut value: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
+    let mut tok = tokenizers::Tokenizer::from_file(path)
+        .map_err(|e| anyhow::anyhow!("{} is not a valid tokenizer.json: {e}", path.display()))?;
     if is_qwen2 {
-        qwen2_pipeline::apply(&mut value).with_context(|| format!("{}", path.display()))?;
+        qwen2_pipeline::apply(&mut tok).with_context(|| format!("{}", path.display()))?;
     }
-    serde_json::from_value(value)
-        .map_err(|e| anyhow::anyhow!("{} is not a valid tokenizer.json: {e}", path.display()))
+    Ok(tok)
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path, kind: &str) -> anyhow::Result<T> {
