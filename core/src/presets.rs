@@ -35,8 +35,10 @@ use crate::optim::{AdamW, AdamWConfig, Decay};
 use crate::sft::{train_sft, SftConfig, SftExample};
 
 /// The tiny vocabulary in id order (see the module table).
-pub const TINY_VOCAB: [&str; 22] =
-    ["<pad>", "<eos>", "<unk>", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "+", "-", "*", "/", "(", ")", " ", ">", ":"];
+pub const TINY_VOCAB: [&str; 22] = [
+    "<pad>", "<eos>", "<unk>", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "+", "-", "*", "/", "(",
+    ")", " ", ">", ":",
+];
 pub const TINY_PAD_ID: u32 = 0;
 pub const TINY_EOS_ID: u32 = 1;
 pub const TINY_UNK_ID: u32 = 2;
@@ -171,7 +173,9 @@ pub fn ensure_tiny_countdown(
         .iter()
         .map(|(p, r)| SftExample::from_text(&tokenizer, p, r, Some(TINY_EOS_ID)))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    if let Some(bad) = examples.iter().find(|e| e.prompt_ids.iter().chain(&e.response_ids).any(|&t| t == TINY_UNK_ID)) {
+    if let Some(bad) =
+        examples.iter().find(|e| e.prompt_ids.iter().chain(&e.response_ids).any(|&t| t == TINY_UNK_ID))
+    {
         anyhow::bail!(
             "a training pair uses characters outside the tiny vocabulary {:?}: prompt ids {:?}",
             TINY_VOCAB,
@@ -244,7 +248,10 @@ pub fn write_model_dir(
             "clean_up_tokenization_spaces": false,
         }),
     )?;
-    write_json("special_tokens_map.json", &json!({"eos_token": "<eos>", "pad_token": "<pad>", "unk_token": "<unk>"}))?;
+    write_json(
+        "special_tokens_map.json",
+        &json!({"eos_token": "<eos>", "pad_token": "<pad>", "unk_token": "<unk>"}),
+    )?;
     write_json(
         "generation_config.json",
         &json!({"eos_token_id": TINY_EOS_ID, "pad_token_id": TINY_PAD_ID, "do_sample": true, "temperature": 1.0}),

@@ -41,7 +41,9 @@ pub trait TokenDecoder {
 
 impl TokenDecoder for tokenizers::Tokenizer {
     fn decode(&self, ids: &[u32]) -> anyhow::Result<String> {
-        std::ops::Deref::deref(self).decode(ids, false).map_err(|e| anyhow::anyhow!("cannot decode token ids: {e}"))
+        std::ops::Deref::deref(self)
+            .decode(ids, false)
+            .map_err(|e| anyhow::anyhow!("cannot decode token ids: {e}"))
     }
 }
 
@@ -208,7 +210,8 @@ impl<'m, 's> GroupRun<'m, 's> {
         let mut prefill = model.new_cache(b, p);
         let hidden = model.forward(&self.prompt_ids, Some(&self.prompt_mask), Some(&mut prefill));
         let last_logits = model.logits(&hidden.select(1, p - 1));
-        let repeat = Tensor::arange(b, (Kind::Int64, device)).repeat_interleave_self_int(self.n as i64, 0, None);
+        let repeat =
+            Tensor::arange(b, (Kind::Int64, device)).repeat_interleave_self_int(self.n as i64, 0, None);
         let mut cache = prefill.gather_rows(&repeat, p + max_new);
         drop(prefill);
         let mut logits = last_logits.index_select(0, &repeat);
@@ -218,7 +221,8 @@ impl<'m, 's> GroupRun<'m, 's> {
         // live[r] = the sequence held in batch row r of the cache.
         let mut live: Vec<usize> = (0..self.sequences.len()).collect();
         for step in 0..max_new {
-            let active: Vec<usize> = (0..live.len()).filter(|&r| self.sequences[live[r]].finish.is_none()).collect();
+            let active: Vec<usize> =
+                (0..live.len()).filter(|&r| self.sequences[live[r]].finish.is_none()).collect();
             let active_logits = if active.len() == live.len() {
                 logits.shallow_clone()
             } else {
@@ -230,14 +234,17 @@ impl<'m, 's> GroupRun<'m, 's> {
                 active.iter().map(|&r| draw_uniform(&mut self.sequences[live[r]].rng)).collect()
             };
             let (tokens, logps) = sample(&active_logits, self.params, &uniforms);
-            let tokens = Vec::<i64>::try_from(tokens.to_device(tch::Device::Cpu)).context("sampled tokens")?;
-            let logps = Vec::<f32>::try_from(logps.to_device(tch::Device::Cpu)).context("sampled log-probs")?;
+            let tokens =
+                Vec::<i64>::try_from(tokens.to_device(tch::Device::Cpu)).context("sampled tokens")?;
+            let logps =
+                Vec::<f32>::try_from(logps.to_device(tch::Device::Cpu)).context("sampled log-probs")?;
             let mut next = vec![0i64; live.len()];
             for ((&r, &tok), &lp) in active.iter().zip(&tokens).zip(&logps) {
                 next[r] = tok;
                 self.push_token(live[r], tok as u32, lp)?;
             }
-            let still: Vec<usize> = active.into_iter().filter(|&r| self.sequences[live[r]].finish.is_none()).collect();
+            let still: Vec<usize> =
+                active.into_iter().filter(|&r| self.sequences[live[r]].finish.is_none()).collect();
             if still.is_empty() {
                 break;
             }
@@ -293,7 +300,12 @@ impl<'m, 's> GroupRun<'m, 's> {
 
 /// Byte offset just past the earliest stop string in `text`.
 fn first_stop_end(text: &str, stops: &[String]) -> Option<usize> {
-    stops.iter().filter(|s| !s.is_empty()).filter_map(|s| text.find(s.as_str()).map(|at| (at, at + s.len()))).min().map(|(_, end)| end)
+    stops
+        .iter()
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| text.find(s.as_str()).map(|at| (at, at + s.len())))
+        .min()
+        .map(|(_, end)| end)
 }
 
 fn index_tensor(rows: &[usize], device: tch::Device) -> Tensor {

@@ -44,6 +44,8 @@ pub enum Command {
     Train(cmd::train::TrainArgs),
     /// List every plugin: name, kind, version, library, description, config keys.
     Plugins(cmd::plugins::PluginsArgs),
+    /// Continue a killed run from its newest checkpoint.
+    Resume(cmd::resume::ResumeArgs),
     /// Complete a prompt with a model (a directory, a hub id, or the tiny preset).
     Generate(cmd::generate::GenerateArgs),
 }

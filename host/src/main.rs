@@ -38,6 +38,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         None => cmd::train::run(&cli.train, &registry()?),
         Some(Command::Train(args)) => cmd::train::run(args, &registry()?),
         Some(Command::Plugins(args)) => cmd::plugins::run(args, &registry()?),
+        Some(Command::Resume(args)) => cmd::resume::run(args, &registry()?),
         Some(Command::Generate(args)) => cmd::generate::run(args),
     }
 }

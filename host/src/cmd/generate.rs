@@ -11,17 +11,15 @@
 
 use std::time::Instant;
 
-use std::path::Path;
-
 use anyhow::{Context, Result};
 use clap::Args;
-use tch::nn::VarStore;
-use tch::{Device, Kind};
 use tz_core::chat_template::{ChatMessage, RenderOptions};
 use tz_core::presets::default_models_dir;
 use tz_core::rollout::{generate, FinishReason, StopCriteria};
 use tz_core::sampling::SamplingParams;
-use tz_core::{GenerationConfig, ModelDir, Qwen2, TextTokenizer};
+use tz_core::{GenerationConfig, TextTokenizer};
+
+use crate::train::{parse_dtype, Policy};
 
 #[derive(Debug, Clone, Args)]
 pub struct GenerateArgs {
@@ -71,26 +69,6 @@ pub struct GenerateArgs {
     /// Weights dtype: f32 or bf16.
     #[arg(long, default_value = "f32")]
     pub dtype: String,
-}
-
-/// A loaded checkpoint.
-struct Loaded {
-    dir: ModelDir,
-    _vs: VarStore,
-    model: Qwen2,
-    tokenizer: TextTokenizer,
-}
-
-fn load(dir: &Path, device: Device, kind: Kind) -> Result<Loaded> {
-    let dir = ModelDir::open(dir)?;
-    let mut vs = VarStore::new(device);
-    let model = Qwen2::new(&vs.root(), dir.config());
-    if kind != Kind::Float {
-        vs.set_kind(kind);
-    }
-    dir.load_weights(&vs).with_context(|| format!("loading weights from {}", dir.root().display()))?;
-    let tokenizer = dir.tokenizer()?;
-    Ok(Loaded { dir, _vs: vs, model, tokenizer })
 }
 
 /// `--model`: `tiny` is the tiny preset's cached directory (seed 0).
@@ -161,14 +139,11 @@ pub fn prompt_ids(args: &GenerateArgs, tokenizer: &TextTokenizer) -> Result<Vec<
 pub fn run(args: &GenerateArgs) -> Result<()> {
     anyhow::ensure!(args.num_samples > 0, "-n must be at least 1");
     let device = crate::device::parse_device(&args.device)?;
-    let kind = match args.dtype.as_str() {
-        "f32" | "float32" => Kind::Float,
-        "bf16" | "bfloat16" => Kind::BFloat16,
-        other => anyhow::bail!("--dtype '{other}' is not one of f32, bf16"),
-    };
+    let kind = parse_dtype(&args.dtype)
+        .map_err(|_| anyhow::anyhow!("--dtype '{}' is not one of f32, bf16", args.dtype))?;
     let dir = model_dir(&args.model)?;
-    let policy = load(&dir, device, kind)?;
-    let tokenizer = &policy.tokenizer;
+    let policy = Policy::load(&dir, device, kind)?;
+    let tokenizer = &policy.tokenizer.0;
     let params = sampling_params(args, policy.dir.generation_config());
     let prompt = prompt_ids(args, tokenizer)?;
     anyhow::ensure!(!prompt.is_empty(), "the prompt encodes to no tokens");

@@ -2,4 +2,5 @@
 
 pub mod generate;
 pub mod plugins;
+pub mod resume;
 pub mod train;
