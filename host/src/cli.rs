@@ -50,4 +50,6 @@ pub enum Command {
     Data(cmd::data::DataArgs),
     /// Score recorded responses with a task's reward, one JSON result per line.
     Reward(cmd::reward::RewardArgs),
+    /// Complete a prompt with a model (a directory, a hub id, or the tiny preset).
+    Generate(cmd::generate::GenerateArgs),
 }

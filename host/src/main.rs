@@ -41,5 +41,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Resume(args)) => cmd::resume::run(args, &registry()?),
         Some(Command::Data(args)) => cmd::data::run(args, &registry, !cli.global.quiet),
         Some(Command::Reward(args)) => cmd::reward::run(args, &registry()?, !cli.global.quiet),
+        Some(Command::Generate(args)) => cmd::generate::run(args),
     }
 }

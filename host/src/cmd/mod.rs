@@ -1,6 +1,7 @@
 //! One file per `tzhost` subcommand.
 
 pub mod data;
+pub mod generate;
 pub mod plugins;
 pub mod resume;
 pub mod reward;
