@@ -324,17 +324,6 @@ impl TextTokenizer {
     }
 }
 
-/// The rollout engine decodes responses with special tokens kept (TinyZero's
-/// reward sees them) and stops on every stop id of the checkpoint.
-impl crate::rollout::TokenDecoder for TextTokenizer {
-    fn decode(&self, ids: &[u32]) -> anyhow::Result<String> {
-        TextTokenizer::decode(self, ids, false)
-    }
-    fn eos_token_ids(&self) -> Vec<u32> {
-        self.eos_ids.clone()
-    }
-}
-
 /// Reads `tokenizer.json`, rebuilt as transformers' `Qwen2Tokenizer`
 /// builds it when that class applies (see [`qwen2_pipeline`]).
 fn load_tokenizer_json(path: &Path, is_qwen2: bool) -> anyhow::Result<tokenizers::Tokenizer> {
