@@ -197,6 +197,7 @@ fn has_config_and_weights(dir: &Path) -> bool {
 
 /// Why a download failed.
 #[derive(Debug)]
+#[cfg_attr(not(feature = "hub"), allow(dead_code))]
 enum DownloadError {
     /// No connection (DNS, TCP, TLS, timeouts) or no hub client built in.
     Unreachable(String),
@@ -205,6 +206,7 @@ enum DownloadError {
 }
 
 /// The files a model load needs, chosen from the repo's file list.
+#[cfg_attr(not(feature = "hub"), allow(dead_code))]
 fn wanted_files(repo_files: &[String]) -> Vec<String> {
     let mut wanted: Vec<String> = ["config.json", "generation_config.json"]
         .iter()

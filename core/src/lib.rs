@@ -44,7 +44,7 @@ pub mod tokenizer;
 pub use chat_template::{ChatMessage, ChatTemplate};
 pub use checkpoint::{save_pretrained, ModelDir, SaveOptions};
 pub use config::Qwen2Config;
+pub use generation_config::GenerationConfig;
 pub use kv_cache::KvCache;
 pub use model::Qwen2;
-pub use generation_config::GenerationConfig;
 pub use tokenizer::TextTokenizer;

@@ -233,7 +233,7 @@ fn save_replaces_atomically_and_copies_side_files() {
     let out = dir.path().join("ckpt");
     let generation = GenerationConfig { temperature: Some(0.7), ..Default::default() };
     let opts = SaveOptions { dtype: Kind::Float, ..Default::default() };
-    save_pretrained(&vs, &cfg, Some(&generation), &[src.clone()], &out, &opts).unwrap();
+    save_pretrained(&vs, &cfg, Some(&generation), std::slice::from_ref(&src), &out, &opts).unwrap();
     assert_eq!(
         entries(&out),
         ["config.json", "generation_config.json", "model.safetensors", "tokenizer_config.json"]

@@ -157,10 +157,18 @@ fn decode_inputs() -> Vec<Vec<u32>> {
 /// Copies of the fixture under other tokenizer classes: transformers picks
 /// `Qwen2Tokenizer` (NFC, Qwen regex) for a `model_type: qwen2` directory
 /// whatever class it names, and runs tokenizer.json as written otherwise.
-const VARIANTS: &[(&str, Option<&str>, &str)] = &[
-    // (name, config.json, the class transformers should load)
-    ("fast_class_qwen2_config", Some(r#"{"model_type": "qwen2"}"#), "Qwen2Tokenizer"),
-    ("fast_class_no_config", None, "TokenizersBackend"),
+/// The last one has a legacy `special_tokens_map.json`, which overrides the
+/// config's tokens when the config has no `added_tokens_decoder`.
+const VARIANTS: &[(&str, Option<&str>, &str, Option<&str>)] = &[
+    // (name, config.json, the class transformers should load, special_tokens_map.json)
+    ("fast_class_qwen2_config", Some(r#"{"model_type": "qwen2"}"#), "Qwen2Tokenizer", None),
+    ("fast_class_no_config", None, "TokenizersBackend", None),
+    (
+        "legacy_special_tokens_map",
+        Some(r#"{"model_type": "qwen2"}"#),
+        "Qwen2Tokenizer",
+        Some(r#"{"eos_token": {"content": "<|endoftext|>", "special": true}, "pad_token": "<|im_start|>"}"#),
+    ),
 ];
 
 fn variant_dir(name: &str) -> PathBuf {
@@ -168,7 +176,7 @@ fn variant_dir(name: &str) -> PathBuf {
     let root = MADE.get_or_init(|| {
         let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tokenizer_transformers");
         let _ = std::fs::remove_dir_all(&root);
-        for (name, config, _) in VARIANTS {
+        for (name, config, _, special_map) in VARIANTS {
             let dir = root.join(name);
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::copy(fixture_dir().join("tokenizer.json"), dir.join("tokenizer.json")).unwrap();
@@ -180,6 +188,9 @@ fn variant_dir(name: &str) -> PathBuf {
             std::fs::write(dir.join("tokenizer_config.json"), tc.to_string()).unwrap();
             if let Some(config) = config {
                 std::fs::write(dir.join("config.json"), config).unwrap();
+            }
+            if let Some(map) = special_map {
+                std::fs::write(dir.join("special_tokens_map.json"), map).unwrap();
             }
         }
         root
@@ -209,7 +220,7 @@ fn transformers_answers_all() -> &'static Vec<serde_json::Value> {
             "decode": decode_inputs(),
             "chats": chats,
         })];
-        for (name, _, _) in VARIANTS {
+        for (name, _, _, _) in VARIANTS {
             cases.push(
                 json!({"dir": variant_dir(name), "texts": TEXTS, "decode": decode_inputs(), "chats": []}),
             );
@@ -305,7 +316,7 @@ fn chat_templates_render_like_apply_chat_template() {
 
 #[test]
 fn model_type_and_class_select_the_pipeline_like_transformers() {
-    for (i, (name, _, class)) in VARIANTS.iter().enumerate() {
+    for (i, (name, _, class, _)) in VARIANTS.iter().enumerate() {
         let want = &transformers_answers_all()[i + 1];
         assert_eq!(want["tokenizer_class"].as_str(), Some(*class), "transformers' class for {name}");
         let tok = TextTokenizer::from_dir(&variant_dir(name)).unwrap();
@@ -330,6 +341,7 @@ fn model_type_and_class_select_the_pipeline_like_transformers() {
             "{name}: unk"
         );
         assert_eq!(tok.eos_token().map(|t| t.id as u64), want["eos_token_id"].as_u64(), "{name}: eos");
+        assert_eq!(tok.pad_token_id().map(u64::from), want["pad_token_id"].as_u64(), "{name}: pad");
     }
 }
 

@@ -50,4 +50,12 @@ pub enum Command {
     Sweep(cmd::sweep::SweepArgs),
     /// Check libtorch, CUDA, the plugins and optionally a model and a data file.
     Doctor(cmd::doctor::DoctorArgs),
+    /// Continue a killed run from its newest checkpoint.
+    Resume(cmd::resume::ResumeArgs),
+    /// Make and inspect data sets (veRL/TinyZero parquet): gen, split-random, show.
+    Data(cmd::data::DataArgs),
+    /// Score recorded responses with a task's reward, one JSON result per line.
+    Reward(cmd::reward::RewardArgs),
+    /// Complete a prompt with a model (a directory, a hub id, or the tiny preset).
+    Generate(cmd::generate::GenerateArgs),
 }

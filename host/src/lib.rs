@@ -17,3 +17,4 @@ pub mod logging;
 pub mod plugins;
 pub mod report;
 pub mod sweep;
+pub mod train;

@@ -300,6 +300,18 @@ fn config_show_prints_each_value_with_its_origin() {
     assert_eq!(v["trainer.seed"]["value"], 4);
     assert_eq!(v["trainer.seed"]["origin"], "flag");
     assert_eq!(v["trainer.lr"]["origin"], "default");
+    // With the plugins: their defaults, and what the trainer sets for the tiny model.
+    let o = tzhost(&["config", "show", "--algo", "cosine,grpo"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("\n[algorithm.plugins.cosine]\n"), "{out}");
+    let in_section = |section: &str, key: &str| -> String {
+        let start = out.find(&format!("[{section}]\n")).unwrap_or_else(|| panic!("no [{section}]:\n{out}"));
+        out[start..].lines().find(|l| l.starts_with(&format!("{key} = "))).unwrap().to_string()
+    };
+    assert!(in_section("algorithm.plugins.grpo", "clip_ratio_low").ends_with("# default of plugin grpo"));
+    assert!(in_section("task.plugins.countdown", "max_operands").ends_with("# default for the tiny model"));
+    assert!(in_section("task.plugins.countdown", "max_target").ends_with("# default of plugin countdown"));
     // Errors are one line.
     let o = tzhost(&["config", "show", "--no-plugins", "--set", "trainer.lrr=1"]);
     let line = assert_one_line_error(&o);

@@ -203,7 +203,8 @@ impl Runner for FakeTrainer {
             }
             Behaviour::CrashAfterCheckpoint => {
                 std::fs::write(d.join("metrics.jsonl"), "{\"step\": 5, \"critic/score/mean\": 0.1}\n")?;
-                std::fs::create_dir_all(d.join("checkpoints/step_5"))?;
+                std::fs::create_dir_all(d.join("checkpoints/step_000005"))?;
+                std::fs::write(d.join("checkpoints/step_000005/trainer_state.json"), "{}")?;
                 anyhow::bail!("killed")
             }
             Behaviour::FailEarly => {
@@ -458,10 +459,13 @@ fn the_shipped_sweeps_expand() {
         assert!(p.runs.len() >= 2, "{}", f.display());
         assert!(spec.seed_dimension().is_some(), "{}: no seed axis", f.display());
         for run in &mut p.runs {
-            tz_host::config::fill_plugin_defaults(&mut run.resolved, &registry)
+            tz_host::config::check_plugin_tables(&run.resolved, &registry)
+                .and_then(|()| tz_host::config::check_plugins_accept(&run.resolved.config, &registry))
                 .unwrap_or_else(|e| panic!("{} run {}: {e}", f.display(), run.name));
-            tz_host::cmd::train::load_run_plugins(&run.resolved.config, &registry)
-                .unwrap_or_else(|e| panic!("{} run {}: {e}", f.display(), run.name));
+            // With the plugins' defaults written in, the config still resolves.
+            tz_host::config::fill_plugin_defaults(&mut run.resolved, &registry).unwrap();
+            let text = run.resolved.config.to_toml_string();
+            assert_eq!(tz_host::config::RunConfig::from_toml_str(&text).unwrap(), run.resolved.config);
         }
         let scale_ok = if f.to_string_lossy().contains(".tiny.") {
             p.runs.iter().all(|r| {

@@ -199,9 +199,10 @@ fn neutralize_generation_tags(source: &str) -> String {
             return out;
         };
         let inner = &after[..end];
-        let lead = inner.starts_with(['-', '+']).then(|| &inner[..1]).unwrap_or("");
-        let trail = inner.ends_with(['-', '+']).then(|| &inner[inner.len() - 1..]).unwrap_or("");
-        let word = inner[lead.len()..inner.len() - trail.len()].trim();
+        let lead = if inner.starts_with(['-', '+']) { &inner[..1] } else { "" };
+        let body = &inner[lead.len()..];
+        let trail = if body.ends_with(['-', '+']) { &body[body.len() - 1..] } else { "" };
+        let word = body[..body.len() - trail.len()].trim();
         match word {
             "generation" => out.push_str(&format!("{{%{lead} if true {trail}%}}")),
             "endgeneration" => out.push_str(&format!("{{%{lead} endif {trail}%}}")),
@@ -297,6 +298,8 @@ mod tests {
             "{% for m in messages %}{%- if true -%} {{ m.content }} {%- endif %}{% endfor %}"
         );
         assert_eq!(render(source, &[ChatMessage::assistant("x")], RenderOptions::default()).unwrap(), "x");
+        // Degenerate tags pass through untouched (and do not panic).
+        assert_eq!(neutralize_generation_tags("{%-%}{%%}{% x"), "{%-%}{%%}{% x");
     }
 
     #[test]

@@ -99,7 +99,7 @@ pub(crate) fn format_time(t: &UtcTime, format: &str) -> Result<String, Error> {
         };
         let month = MONTHS[(t.month - 1) as usize];
         let weekday = WEEKDAYS[t.weekday as usize];
-        let hour12 = if t.hour % 12 == 0 { 12 } else { t.hour % 12 };
+        let hour12 = if t.hour.is_multiple_of(12) { 12 } else { t.hour % 12 };
         match spec {
             'Y' => out.push_str(&t.year.to_string()),
             'y' => out.push_str(&format!("{:02}", t.year.rem_euclid(100))),

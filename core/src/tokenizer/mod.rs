@@ -75,6 +75,23 @@ struct TokenizerConfigFile {
     unk_token: Option<Option<TokenSpec>>,
     #[serde(default)]
     chat_template: Option<ChatTemplateSpec>,
+    /// Present in files written by transformers >= 4.34; without it,
+    /// `special_tokens_map.json` overrides the special tokens (legacy layout).
+    #[serde(default)]
+    added_tokens_decoder: Option<serde_json::Value>,
+}
+
+/// `special_tokens_map.json` (legacy checkpoints).
+#[derive(Debug, Default, Deserialize)]
+struct SpecialTokensMapFile {
+    #[serde(default, deserialize_with = "present")]
+    bos_token: Option<Option<TokenSpec>>,
+    #[serde(default, deserialize_with = "present")]
+    eos_token: Option<Option<TokenSpec>>,
+    #[serde(default, deserialize_with = "present")]
+    pad_token: Option<Option<TokenSpec>>,
+    #[serde(default, deserialize_with = "present")]
+    unk_token: Option<Option<TokenSpec>>,
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<TokenSpec>>, D::Error> {
@@ -87,6 +104,8 @@ const QWEN2_DEFAULT_TOKEN: &str = "<|endoftext|>";
 impl TextTokenizer {
     /// Loads the tokenizer of a checkpoint directory: `tokenizer.json`
     /// (required), and when present `tokenizer_config.json`,
+    /// `special_tokens_map.json` (used as transformers does for configs
+    /// without `added_tokens_decoder`),
     /// `chat_template.jinja` (which wins over the config's template, as in
     /// transformers), `generation_config.json` and `config.json` (for stop ids).
     pub fn from_dir(dir: &Path) -> anyhow::Result<Self> {
@@ -110,9 +129,11 @@ impl TextTokenizer {
         let qwen2_model =
             model_config.as_ref().and_then(|c| c.get("model_type")).and_then(|t| t.as_str()) == Some("qwen2");
         let config_path = dir.join("tokenizer_config.json");
+        let map_path = dir.join("special_tokens_map.json");
         let mut tok = Self::build(
             &tokenizer_json,
             config_path.is_file().then_some(config_path.as_path()),
+            map_path.is_file().then_some(map_path.as_path()),
             qwen2_model,
         )?;
         let jinja = dir.join("chat_template.jinja");
@@ -138,7 +159,7 @@ impl TextTokenizer {
     /// (without a model `config.json`, the tokenizer class alone decides
     /// whether the Qwen2 pipeline applies).
     pub fn from_files(tokenizer_json: &Path, tokenizer_config: Option<&Path>) -> anyhow::Result<Self> {
-        Self::build(tokenizer_json, tokenizer_config, false)
+        Self::build(tokenizer_json, tokenizer_config, None, false)
     }
 
     /// `qwen2_model`: the directory's config.json says `model_type: qwen2`,
@@ -146,17 +167,26 @@ impl TextTokenizer {
     fn build(
         tokenizer_json: &Path,
         tokenizer_config: Option<&Path>,
+        special_tokens_map: Option<&Path>,
         qwen2_model: bool,
     ) -> anyhow::Result<Self> {
-        let config: TokenizerConfigFile = match tokenizer_config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                serde_json::from_str(&text)
-                    .with_context(|| format!("{} is not a valid tokenizer_config.json", path.display()))?
-            }
+        let mut config: TokenizerConfigFile = match tokenizer_config {
+            Some(path) => read_json(path, "tokenizer_config.json")?,
             None => TokenizerConfigFile::default(),
         };
+        if let (None, Some(path)) = (&config.added_tokens_decoder, special_tokens_map) {
+            let map: SpecialTokensMapFile = read_json(path, "special_tokens_map.json")?;
+            for (slot, value) in [
+                (&mut config.bos_token, map.bos_token),
+                (&mut config.eos_token, map.eos_token),
+                (&mut config.pad_token, map.pad_token),
+                (&mut config.unk_token, map.unk_token),
+            ] {
+                if value.is_some() {
+                    *slot = value;
+                }
+            }
+        }
         let is_qwen2 = qwen2_model
             || config.tokenizer_class.as_deref().is_some_and(|c| qwen2_pipeline::QWEN2_CLASSES.contains(&c));
         let inner = load_tokenizer_json(tokenizer_json, is_qwen2)?;
@@ -297,14 +327,17 @@ impl TextTokenizer {
 /// Reads `tokenizer.json`, rebuilt as transformers' `Qwen2Tokenizer`
 /// builds it when that class applies (see [`qwen2_pipeline`]).
 fn load_tokenizer_json(path: &Path, is_qwen2: bool) -> anyhow::Result<tokenizers::Tokenizer> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut value: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
+    let mut tok = tokenizers::Tokenizer::from_file(path)
+        .map_err(|e| anyhow::anyhow!("{} is not a valid tokenizer.json: {e}", path.display()))?;
     if is_qwen2 {
-        qwen2_pipeline::apply(&mut value).with_context(|| format!("{}", path.display()))?;
+        qwen2_pipeline::apply(&mut tok).with_context(|| format!("{}", path.display()))?;
     }
-    serde_json::from_value(value)
-        .map_err(|e| anyhow::anyhow!("{} is not a valid tokenizer.json: {e}", path.display()))
+    Ok(tok)
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path, kind: &str) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a valid {kind}", path.display()))
 }
 
 fn describe_path(path: Option<&Path>) -> String {

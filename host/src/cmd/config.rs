@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 
 use super::train::TrainArgs;
-use crate::config::{annotated, fill_plugin_defaults};
+use crate::config::{annotated, fill_plugin_defaults, Origin};
 use crate::plugins::Registry;
 
 #[derive(Debug, clap::Args)]
@@ -37,6 +37,8 @@ pub struct ShowArgs {
 pub fn run(args: &ConfigArgs, registry: impl FnOnce() -> Result<Registry>) -> Result<()> {
     let ConfigAction::Show(show) = &args.action;
     let mut resolved = show.train.resolve()?;
+    // What the trainer adds for the embedded tiny model, shown as such.
+    resolved.apply(Origin::Preset("the tiny model".into()), crate::train::apply_tiny_defaults);
     if !show.no_plugins {
         fill_plugin_defaults(&mut resolved, &registry()?)?;
     }

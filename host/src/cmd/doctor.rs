@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 
 use crate::cli::GlobalArgs;
-use crate::config::{fill_plugin_defaults, Layers};
+use crate::config::{check_plugin_tables, check_plugins_accept, Layers};
 use crate::doctor::{self, Check, Status};
 use crate::plugins::Registry;
 
@@ -80,12 +80,12 @@ fn config_check(file: &std::path::Path, registry: &Registry) -> (Check, Option<c
     let fix = "see `tzhost config show --config FILE` and `tzhost plugins` for the valid keys";
     let mut layers = Layers::defaults();
     let resolved = layers.merge_file(file).and_then(|()| layers.resolve());
-    let mut resolved = match resolved {
+    let resolved = match resolved {
         Ok(r) => r,
         Err(e) => return (Check::fail(name, format!("{e:#}"), fix), None),
     };
-    let plugins = fill_plugin_defaults(&mut resolved, registry)
-        .and_then(|()| crate::cmd::train::load_run_plugins(&resolved.config, registry).map(|_| ()));
+    let plugins = check_plugin_tables(&resolved, registry)
+        .and_then(|()| check_plugins_accept(&resolved.config, registry));
     let cfg = resolved.config;
     match plugins {
         Ok(()) => (

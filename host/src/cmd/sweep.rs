@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 
 use crate::cli::GlobalArgs;
-use crate::config::fill_plugin_defaults;
+use crate::config::{check_plugin_tables, check_plugins_accept};
 use crate::plugins::Registry;
 use crate::report::sweep_report;
 use crate::sweep::{self, ProcessRunner, SweepSpec};
@@ -53,14 +53,12 @@ pub fn run(args: &SweepArgs, global: &GlobalArgs, registry: impl FnOnce() -> Res
         bail!("give a sweep file (tzhost sweep FILE) or `tzhost sweep report DIR`");
     };
     let spec = SweepSpec::from_file(file)?;
-    let mut plan = sweep::expand(&spec, &args.set, args.out.as_deref())?;
-    // Check every run's plugins and write their defaults into the configs,
-    // so a typo fails now rather than hours into the sweep.
+    let plan = sweep::expand(&spec, &args.set, args.out.as_deref())?;
+    // Check every run's plugin settings now rather than hours into the sweep.
     let registry = registry()?;
-    for run in &mut plan.runs {
-        fill_plugin_defaults(&mut run.resolved, &registry)
-            .map_err(|e| anyhow::anyhow!("run '{}': {e}", run.name))?;
-        super::train::load_run_plugins(&run.resolved.config, &registry)
+    for run in &plan.runs {
+        check_plugin_tables(&run.resolved, &registry)
+            .and_then(|()| check_plugins_accept(&run.resolved.config, &registry))
             .map_err(|e| anyhow::anyhow!("run '{}': {e}", run.name))?;
     }
     let mut out = std::io::stdout().lock();

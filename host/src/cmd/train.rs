@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use clap::Args;
-use tz_sdk::ffi::{AlgorithmBox, CurriculumBox, TaskBox};
+use tz_sdk::ffi::AlgorithmBox;
 use tz_sdk::AlgorithmRole;
 
-use crate::config::{self, FlagValue, Resolved, RunConfig};
+use crate::config::{self, FlagValue, Resolved};
 use crate::plugins::{Registry, TracingHost};
 
 /// The main job's flags. Each maps to one config key (see
@@ -122,41 +122,10 @@ impl AlgorithmChain {
     }
 }
 
-/// The plugins of a run, instantiated and checked.
-pub struct RunPlugins {
-    pub task: TaskBox,
-    pub chain: AlgorithmChain,
-    pub curricula: Vec<(String, CurriculumBox)>,
-}
-
-pub fn load_run_plugins(cfg: &RunConfig, registry: &Registry) -> Result<RunPlugins> {
-    let task_json = RunConfig::plugin_json(&cfg.task.plugins, &cfg.task.name);
-    let task = registry.task(&cfg.task.name, &task_json, TracingHost::handle())?;
-    let algo_json = |name: &str| RunConfig::plugin_json(&cfg.algorithm.plugins, name);
-    let chain = AlgorithmChain::build(registry, &cfg.algorithm.chain, &algo_json)?;
-    let mut curricula = Vec::new();
-    for name in &cfg.curriculum.chain {
-        let json = RunConfig::plugin_json(&cfg.curriculum.plugins, name);
-        curricula.push((name.clone(), registry.curriculum(name, &json, TracingHost::handle())?));
-    }
-    Ok(RunPlugins { task, chain, curricula })
-}
-
-/// `tzhost train`: resolve the config (defaults < file < flags), fill in the
-/// plugins' defaults, train.
+/// `tzhost train`: resolve the config (defaults < file < flags), check the
+/// plugin tables against the plugins, train.
 pub fn run(args: &TrainArgs, registry: &Registry) -> Result<()> {
-    let mut resolved = args.resolve()?;
-    config::fill_plugin_defaults(&mut resolved, registry)?;
-    run_config(&resolved.config, registry)
-}
-
-pub fn run_config(cfg: &RunConfig, registry: &Registry) -> Result<()> {
-    let _device = crate::device::parse_device(&cfg.model.device)?;
-    let _plugins = load_run_plugins(cfg, registry)?;
-    bail!(
-        "the training loop is not implemented yet (plugins '{}', '{}', '{}' load fine)",
-        cfg.task.name,
-        cfg.algorithm.chain.join(","),
-        cfg.curriculum.chain.join(",")
-    )
+    let resolved = args.resolve()?;
+    config::check_plugin_tables(&resolved, registry)?;
+    crate::train::run_config(&resolved.config, registry)
 }

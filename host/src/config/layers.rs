@@ -27,6 +27,8 @@ pub enum Origin {
     Sweep(String),
     /// A plugin's own default, filled in for the plugins a run uses.
     PluginDefault(String),
+    /// A default that applies in one setting only, e.g. "the tiny model".
+    Preset(String),
 }
 
 impl fmt::Display for Origin {
@@ -37,6 +39,7 @@ impl fmt::Display for Origin {
             Origin::Flag(flag) => write!(f, "flag {flag}"),
             Origin::Sweep(s) => write!(f, "sweep {s}"),
             Origin::PluginDefault(p) => write!(f, "default of plugin {p}"),
+            Origin::Preset(p) => write!(f, "default for {p}"),
         }
     }
 }
@@ -50,6 +53,7 @@ impl Origin {
             Origin::Flag(_) => "flag",
             Origin::Sweep(_) => "sweep",
             Origin::PluginDefault(_) => "plugin default",
+            Origin::Preset(_) => "default",
         }
     }
 }
@@ -65,6 +69,22 @@ impl Resolved {
     /// The config's table (what `config.toml` holds).
     pub fn table(&self) -> Table {
         self.config.to_table()
+    }
+
+    /// Changes the config with `f`; every key it adds or changes gets `origin`.
+    pub fn apply(&mut self, origin: Origin, f: impl FnOnce(&mut RunConfig)) {
+        let before = flatten(&self.table());
+        f(&mut self.config);
+        for (key, value) in flatten(&self.table()) {
+            if before.iter().any(|(k, v)| *k == key && *v == value) {
+                continue;
+            }
+            let parts: Vec<&str> = key.split('.').collect();
+            for i in 1..parts.len() {
+                self.origins.remove(&parts[..i].join("."));
+            }
+            self.origins.insert(key, origin.clone());
+        }
     }
 }
 

@@ -6,13 +6,14 @@
 //! [`Origin`]: defaults < file < flags ([`Layers`]). Unknown keys and wrong
 //! types are one-line errors naming the key and the closest valid key or
 //! the expected type ([`validate`]). Plugin configs live under their
-//! plugin's name and are handed to the plugin as JSON; the plugins a run
-//! uses get their defaults written in ([`fill_plugin_defaults`]).
+//! plugin's name and are handed to the plugin as JSON; their keys are
+//! checked against the plugins ([`check_plugin_tables`]), and `config show`
+//! writes the plugins' defaults in ([`fill_plugin_defaults`]).
 
 pub mod annotated;
 mod layers;
 mod overrides;
-mod plugin_defaults;
+mod plugin_tables;
 mod run_config;
 pub mod validate;
 
@@ -20,7 +21,7 @@ use std::path::Path;
 
 pub use layers::{flatten, Layers, Origin, Resolved};
 pub use overrides::{apply_override, parse_assignment, parse_value};
-pub use plugin_defaults::{fill_plugin_defaults, json_to_toml};
+pub use plugin_tables::{check_plugin_tables, check_plugins_accept, fill_plugin_defaults, json_to_toml};
 pub use run_config::*;
 
 /// A command-line flag mapped to its config key: `(key, value, "--flag")`.

@@ -1,6 +1,7 @@
 //! What a run directory says about its run, by the trainer's contract:
 //! `summary.json` with `"finished": true` once the run completed, and
-//! `checkpoints/step_N/` directories along the way.
+//! `checkpoints/step_N/` directories along the way (complete once they hold
+//! `trainer_state.json`).
 
 use std::path::{Path, PathBuf};
 
@@ -53,12 +54,16 @@ pub fn read_summary(run_dir: &Path) -> Option<serde_json::Value> {
     serde_json::from_str(&text).ok()
 }
 
-/// The newest `checkpoints/step_N` directory.
+/// The file a checkpoint directory holds once it is complete.
+pub const CHECKPOINT_DONE: &str = "trainer_state.json";
+
+/// The newest complete `checkpoints/step_N` directory (one holding
+/// `trainer_state.json`, as `tzhost resume` requires).
 pub fn latest_checkpoint(run_dir: &Path) -> Option<(u64, PathBuf)> {
     std::fs::read_dir(run_dir.join("checkpoints"))
         .ok()?
         .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_dir())
+        .filter(|e| e.path().join(CHECKPOINT_DONE).is_file())
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
             let step = name.strip_prefix("step_")?.parse::<u64>().ok()?;

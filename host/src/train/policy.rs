@@ -71,14 +71,28 @@ impl Policy {
 
 /// Where the policy comes from: `model_path` (a directory or hub id), or
 /// the tiny model trained on `task`'s compact reference solutions.
-pub fn resolve_model_path(model_path: &str, task: &TaskBox, tiny_seed: u64) -> Result<PathBuf> {
+pub fn resolve_model_path(
+    model_path: &str,
+    task: &TaskBox,
+    tiny_seed: u64,
+    sft_steps: usize,
+) -> Result<PathBuf> {
     if !model_path.is_empty() {
         return tz_core::hub::resolve_model(model_path);
     }
-    let cache = default_models_dir();
-    let recipe = TinyCountdownRecipe::default();
+    let mut cache = default_models_dir();
+    let mut recipe = TinyCountdownRecipe::default();
+    if sft_steps > 0 && sft_steps as u64 != recipe.sft.steps {
+        recipe.sft.steps = sft_steps as u64;
+        recipe.sft.optimizer.total_steps = sft_steps as u64;
+        recipe.num_pairs = recipe.num_pairs.min(sft_steps * recipe.sft.batch_size).max(recipe.sft.batch_size);
+        cache = cache.join(format!("sft-{sft_steps}-steps"));
+    }
     let dir = ensure_tiny_countdown(&cache, tiny_seed, &recipe, |n| {
-        tracing::info!("warm-starting the tiny model on {n} reference solutions (cached in {})", cache.display());
+        tracing::info!(
+            "warm-starting the tiny model on {n} reference solutions (cached in {})",
+            cache.display()
+        );
         compact_pairs(task, n, tiny_seed)
     })?;
     Ok(dir)
@@ -97,7 +111,8 @@ fn compact_pairs(task: &TaskBox, n: usize, seed: u64) -> Result<Vec<(String, Str
             .map_err(anyhow::Error::msg)?;
         for s in samples.iter() {
             let prompt = task.prompt(s, "compact".into()).into_result().map_err(anyhow::Error::msg)?;
-            let response = task.reference_solution(s, "compact".into()).into_result().map_err(anyhow::Error::msg)?;
+            let response =
+                task.reference_solution(s, "compact".into()).into_result().map_err(anyhow::Error::msg)?;
             if let Some(r) = response.into_option() {
                 pairs.push((prompt.text.to_string(), r.to_string()));
             }

@@ -106,7 +106,13 @@ impl SamplePool {
 
 /// `count` generated samples of `groups` (round-robin), skipping any whose
 /// content is in `exclude`; indices renumbered 0.. in order.
-pub fn generate(task: &TaskBox, groups: &[String], count: usize, seed: u64, exclude: &HashSet<String>) -> Result<Vec<Sample>> {
+pub fn generate(
+    task: &TaskBox,
+    groups: &[String],
+    count: usize,
+    seed: u64,
+    exclude: &HashSet<String>,
+) -> Result<Vec<Sample>> {
     let mut out = Vec::with_capacity(count);
     let per_group = count.div_ceil(groups.len().max(1));
     for (g, group) in groups.iter().enumerate() {
@@ -115,7 +121,11 @@ pub fn generate(task: &TaskBox, groups: &[String], count: usize, seed: u64, excl
         let mut got = 0;
         while got < want && round < 8 {
             let batch = task
-                .generate(group.as_str().into(), (want - got) as u64 + 16, seed.wrapping_add((g as u64) << 32).wrapping_add(round))
+                .generate(
+                    group.as_str().into(),
+                    (want - got) as u64 + 16,
+                    seed.wrapping_add((g as u64) << 32).wrapping_add(round),
+                )
                 .into_result()
                 .map_err(anyhow::Error::msg)?;
             for s in batch.into_iter() {

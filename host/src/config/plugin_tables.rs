@@ -1,8 +1,9 @@
 //! Plugin tables against the plugins themselves: every configured plugin
-//! must exist, every key must be one of its config keys, and the plugins a
-//! run uses get their defaults written into the resolved config. A saved
-//! `config.toml` then re-runs the same experiment even if a plugin's default
-//! changes later.
+//! must exist, every key must be one of its config keys (an unknown one
+//! names the closest), and every plugin a run uses must accept its settings.
+//! `config show` also fills in the defaults of the plugins a run uses, so
+//! the whole configuration is visible (and a shown config, saved, re-runs
+//! the same experiment even if a plugin's default changes later).
 
 use std::collections::BTreeMap;
 
@@ -12,12 +13,38 @@ use toml::{Table, Value};
 use tz_sdk::PluginKind;
 
 use super::layers::{Origin, Resolved};
-use super::run_config::PluginTable;
-use crate::plugins::Registry;
+use super::run_config::{PluginTable, RunConfig};
+use crate::cmd::train::AlgorithmChain;
+use crate::plugins::{Registry, TracingHost};
 
-/// Checks the plugin tables of `resolved` and fills in the defaults of the
-/// plugins in `task.name`, `algorithm.chain` and `curriculum.chain`.
+/// Checks the plugin tables of `resolved`: every table names a plugin of
+/// its kind, every key is one of the plugin's config keys.
+pub fn check_plugin_tables(resolved: &Resolved, registry: &Registry) -> Result<()> {
+    walk(&mut resolved.clone(), registry, false)
+}
+
+/// [`check_plugin_tables`], then writes the defaults of the plugins in
+/// `task.name`, `algorithm.chain` and `curriculum.chain` into their tables
+/// (origin [`Origin::PluginDefault`]).
 pub fn fill_plugin_defaults(resolved: &mut Resolved, registry: &Registry) -> Result<()> {
+    walk(resolved, registry, true)
+}
+
+/// Creates every plugin of the run with its settings (task, algorithm
+/// chain, curricula), so a value a plugin refuses fails now.
+pub fn check_plugins_accept(cfg: &RunConfig, registry: &Registry) -> Result<()> {
+    let host = TracingHost::handle;
+    registry.task(&cfg.task.name, &RunConfig::plugin_json(&cfg.task.plugins, &cfg.task.name), host())?;
+    AlgorithmChain::build(registry, &cfg.algorithm.chain, &|n| {
+        RunConfig::plugin_json(&cfg.algorithm.plugins, n)
+    })?;
+    for name in &cfg.curriculum.chain {
+        registry.curriculum(name, &RunConfig::plugin_json(&cfg.curriculum.plugins, name), host())?;
+    }
+    Ok(())
+}
+
+fn walk(resolved: &mut Resolved, registry: &Registry, fill: bool) -> Result<()> {
     let cfg = &mut resolved.config;
     let sections: [(PluginKind, &str, Vec<String>, &mut BTreeMap<String, PluginTable>); 3] = [
         (PluginKind::Task, "task", vec![cfg.task.name.clone()], &mut cfg.task.plugins),
@@ -49,7 +76,7 @@ pub fn fill_plugin_defaults(resolved: &mut Resolved, registry: &Registry) -> Res
                     return Err(anyhow!("unknown key '{prefix}.{key}'{hint}{from}"));
                 }
             }
-            if !used.contains(&name) {
+            if !fill || !used.contains(&name) {
                 continue;
             }
             // The plugin's key order, given values over defaults.
