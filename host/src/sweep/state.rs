@@ -86,12 +86,18 @@ mod tests {
         assert_eq!(inspect(&run), RunState::NotStarted);
         std::fs::write(run.join("metrics.jsonl"), "{\"step\": 1}\n").unwrap();
         assert_eq!(inspect(&run), RunState::Incomplete);
-        std::fs::create_dir_all(run.join("checkpoints/step_5")).unwrap();
-        std::fs::create_dir_all(run.join("checkpoints/step_10")).unwrap();
-        std::fs::create_dir_all(run.join("checkpoints/tmp-step_20")).unwrap();
+        // A checkpoint directory still being written does not count.
+        std::fs::create_dir_all(run.join("checkpoints/step_000005")).unwrap();
+        assert_eq!(inspect(&run), RunState::Incomplete);
+        for step in ["step_000005", "step_000010"] {
+            std::fs::create_dir_all(run.join("checkpoints").join(step)).unwrap();
+            std::fs::write(run.join("checkpoints").join(step).join(CHECKPOINT_DONE), "{}").unwrap();
+        }
+        std::fs::create_dir_all(run.join("checkpoints/step_000020")).unwrap();
+        std::fs::create_dir_all(run.join("checkpoints/.tmp-step_30")).unwrap();
         assert_eq!(
             inspect(&run),
-            RunState::Interrupted { checkpoint: run.join("checkpoints/step_10"), step: 10 }
+            RunState::Interrupted { checkpoint: run.join("checkpoints/step_000010"), step: 10 }
         );
         std::fs::write(run.join("summary.json"), r#"{"finished": false}"#).unwrap();
         assert!(matches!(inspect(&run), RunState::Interrupted { .. }));
