@@ -86,7 +86,8 @@ impl ProcessRunner {
 
     pub fn command(&self, job: &Job) -> Command {
         let mut cmd = Command::new(&self.exe);
-        cmd.args(&self.global_args);
+        // The output goes to a log file: no colour codes in it.
+        cmd.args(&self.global_args).env("NO_COLOR", "1");
         match job.action {
             Action::Resume { .. } => cmd.arg("resume").arg(&job.run_dir),
             _ => cmd.arg("train").arg("--config").arg(&job.config_path),
