@@ -13,7 +13,7 @@ use anyhow::Context;
 use tch::{nn::VarStore, Device};
 use tz_core::rollout::{generate, StopCriteria, TokenDecoder};
 use tz_core::sampling::SamplingParams;
-use tz_core::{Qwen2, Qwen2Config};
+use tz_core::{ModelDir, Qwen2};
 
 struct NoText;
 impl TokenDecoder for NoText {
@@ -24,18 +24,21 @@ impl TokenDecoder for NoText {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    anyhow::ensure!(args.len() >= 5, "usage: bench_generate MODEL_DIR PROMPTS_JSON THREADS NEW_TOKENS [HF_RESULT_JSON]");
+    anyhow::ensure!(
+        args.len() >= 5,
+        "usage: bench_generate MODEL_DIR PROMPTS_JSON THREADS NEW_TOKENS [HF_RESULT_JSON]"
+    );
     let dir = std::path::Path::new(&args[1]);
-    let prompts: Vec<Vec<u32>> = serde_json::from_str(&std::fs::read_to_string(&args[2])?).context("prompts json")?;
+    let prompts: Vec<Vec<u32>> =
+        serde_json::from_str(&std::fs::read_to_string(&args[2])?).context("prompts json")?;
     let threads: i32 = args[3].parse().context("THREADS")?;
     let new_tokens: usize = args[4].parse().context("NEW_TOKENS")?;
     tch::set_num_threads(threads);
 
-    let cfg = Qwen2Config::from_file(&dir.join("config.json"))?;
+    let checkpoint = ModelDir::open(dir)?;
     let vs = VarStore::new(Device::Cpu);
-    let model = Qwen2::new(&vs.root(), &cfg);
-    let weights = dir.join("model.safetensors");
-    tch::no_grad(|| vs.read_safetensors(&weights)).with_context(|| format!("cannot load {}", weights.display()))?;
+    let model = Qwen2::new(&vs.root(), checkpoint.config());
+    checkpoint.load_weights(&vs)?;
 
     let stop = StopCriteria { eos_token_ids: vec![], stop_strings: vec![], decoder: &NoText };
     let params = SamplingParams::greedy(new_tokens);
@@ -50,7 +53,10 @@ fn main() -> anyhow::Result<()> {
     times.sort_by(f64::total_cmp);
     let tokens: usize = outs.iter().map(|c| c.token_ids.len()).sum();
     let ours = tokens as f64 / times[1];
-    println!("tinyzero-rs generate: {tokens} new tokens, median {:.3} s, {ours:.1} tokens/s ({threads} threads)", times[1]);
+    println!(
+        "tinyzero-rs generate: {tokens} new tokens, median {:.3} s, {ours:.1} tokens/s ({threads} threads)",
+        times[1]
+    );
 
     if let Some(hf_path) = args.get(5) {
         let hf: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(hf_path)?)?;

@@ -15,14 +15,20 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use tch::{nn::VarStore, Device};
-use tz_core::presets::{default_models_dir, ensure_tiny_countdown, tiny_config, tiny_tokenizer, TinyCountdownRecipe, TINY_EOS_ID};
+use tz_core::presets::{
+    default_models_dir, ensure_tiny_countdown, tiny_tokenizer, TinyCountdownRecipe, TINY_EOS_ID,
+};
 use tz_core::rollout::{generate, StopCriteria};
 use tz_core::sampling::SamplingParams;
 use tz_core::Qwen2;
 
 fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,7 +53,8 @@ fn main() -> anyhow::Result<()> {
         Ok(countdown::problems(seed, n, &exclude).into_iter().map(|p| (p.prompt(), p.solution)).collect())
     })?;
     let wall = start.elapsed().as_secs_f64();
-    let provenance: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("tinyzero_preset.json"))?)?;
+    let provenance: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("tinyzero_preset.json"))?)?;
     println!("model dir: {}", dir.display());
     println!(
         "SFT: {} steps x batch {} in {:.1} s (this call {:.1} s), final loss {:.4}",
@@ -58,9 +65,10 @@ fn main() -> anyhow::Result<()> {
         provenance["final_loss"].as_f64().unwrap_or(f64::NAN)
     );
 
+    let checkpoint = tz_core::ModelDir::open(&dir)?;
     let vs = VarStore::new(Device::Cpu);
-    let model = Qwen2::new(&vs.root(), &tiny_config());
-    tch::no_grad(|| vs.read_safetensors(dir.join("model.safetensors")))?;
+    let model = Qwen2::new(&vs.root(), checkpoint.config());
+    checkpoint.load_weights(&vs)?;
     let tok = tiny_tokenizer()?;
     let prompts: Vec<Vec<u32>> = held_out
         .iter()
@@ -69,7 +77,10 @@ fn main() -> anyhow::Result<()> {
     let stop = StopCriteria { eos_token_ids: vec![TINY_EOS_ID], stop_strings: vec![], decoder: &tok };
     for (name, params) in [
         ("greedy", SamplingParams::greedy(24)),
-        ("sampled T=1.0", SamplingParams { temperature: 1.0, max_new_tokens: 24, seed, ..SamplingParams::default() }),
+        (
+            "sampled T=1.0",
+            SamplingParams { temperature: 1.0, max_new_tokens: 24, seed, ..SamplingParams::default() },
+        ),
     ] {
         let t0 = Instant::now();
         let outs = generate(&model, &prompts, 1, &params, &stop)?;

@@ -2,14 +2,22 @@
 //!
 //! Field names are exactly Hugging Face's, so the file round-trips: keys we do
 //! not model are kept in `extra` and written back unchanged.
+//!
+//! transformers 5 writes RoPE settings as `rope_parameters: {rope_theta,
+//! rope_type}` instead of a top-level `rope_theta` (and `dtype` instead of
+//! `torch_dtype`). As in transformers, `rope_parameters` wins when present;
+//! it is read into [`Qwen2Config::rope_theta`] and written back there.
 
 use std::path::Path;
 
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The architecture hyper-parameters a Qwen2 forward pass needs.
+// `remote = "Self"` makes the derives inherent functions, wrapped by the
+// trait impls below that translate `rope_parameters`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Qwen2Config {
     pub vocab_size: usize,
     pub hidden_size: usize,
@@ -53,6 +61,37 @@ fn default_hidden_act() -> String {
     "silu".into()
 }
 
+impl<'de> Deserialize<'de> for Qwen2Config {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut map = serde_json::Map::deserialize(deserializer)?;
+        let nested_theta = map.get("rope_parameters").and_then(|p| p.get("rope_theta")).cloned();
+        if let Some(theta) = nested_theta {
+            map.insert("rope_theta".into(), theta);
+        }
+        Qwen2Config::deserialize(serde_json::Value::Object(map)).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Qwen2Config {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let has_parameters = self.extra.get("rope_parameters").is_some_and(|p| p.is_object());
+        if !has_parameters {
+            return Qwen2Config::serialize(self, serializer);
+        }
+        // transformers 5 layout: theta lives in rope_parameters only.
+        let mut cfg = self.clone();
+        if let Some(params) = cfg.extra.get_mut("rope_parameters").and_then(|p| p.as_object_mut()) {
+            params.insert("rope_theta".into(), self.rope_theta.into());
+        }
+        let mut value =
+            Qwen2Config::serialize(&cfg, serde_json::value::Serializer).map_err(serde::ser::Error::custom)?;
+        if let Some(map) = value.as_object_mut() {
+            map.remove("rope_theta");
+        }
+        value.serialize(serializer)
+    }
+}
+
 impl Qwen2Config {
     /// Reads `config.json`; errors name the file and the offending key.
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
@@ -87,6 +126,16 @@ impl Qwen2Config {
             "hidden_act '{}' is not supported (only silu)",
             self.hidden_act
         );
+        // Scaled RoPE (yarn, dynamic, ...) changes the frequencies; we implement the plain one.
+        for key in ["rope_parameters", "rope_scaling"] {
+            let rope_type = self.extra.get(key).and_then(|p| p.get("rope_type").or_else(|| p.get("type")));
+            if let Some(kind) = rope_type.and_then(|t| t.as_str()).filter(|t| *t != "default") {
+                anyhow::bail!("{key}.rope_type '{kind}' is not supported (only the default RoPE)");
+            }
+        }
+        if self.extra.get("use_sliding_window").and_then(|v| v.as_bool()) == Some(true) {
+            anyhow::bail!("use_sliding_window: true is not supported (full attention only)");
+        }
         Ok(())
     }
 
@@ -140,6 +189,48 @@ mod tests {
         assert_eq!(cfg.eos_token_ids(), vec![151643]);
         // The published figure is 494.03M (shared/reference/rust-facts.md §4.3).
         assert_eq!(cfg.num_parameters() / 10_000, 49_403);
+    }
+
+    /// config.json as transformers 5 writes it (`save_pretrained`).
+    const TRANSFORMERS_5: &str = r#"{
+      "architectures": ["Qwen2ForCausalLM"], "attention_dropout": 0.0, "bos_token_id": null,
+      "dtype": "float32", "eos_token_id": null, "hidden_act": "silu", "hidden_size": 40,
+      "intermediate_size": 72, "layer_types": ["full_attention", "full_attention"],
+      "max_position_embeddings": 128, "max_window_layers": 28, "model_type": "qwen2",
+      "num_attention_heads": 5, "num_hidden_layers": 2, "num_key_value_heads": 1,
+      "pad_token_id": null, "rms_norm_eps": 1e-06,
+      "rope_parameters": {"rope_theta": 1000000.0, "rope_type": "default"},
+      "sliding_window": null, "tie_word_embeddings": false, "transformers_version": "5.23.0",
+      "use_cache": true, "use_sliding_window": false, "vocab_size": 97
+    }"#;
+
+    #[test]
+    fn transformers_5_rope_parameters_set_rope_theta_and_round_trip() {
+        let mut cfg: Qwen2Config = serde_json::from_str(TRANSFORMERS_5).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.rope_theta, 1e6);
+        assert_eq!(cfg.eos_token_ids(), Vec::<u32>::new());
+        let back = serde_json::to_value(&cfg).unwrap();
+        let mut want: serde_json::Value = serde_json::from_str(TRANSFORMERS_5).unwrap();
+        // `null` token ids are left out (transformers reads a missing id as None).
+        want.as_object_mut().unwrap().retain(|k, _| k != "bos_token_id" && k != "eos_token_id");
+        assert_eq!(back, want);
+        // A changed theta is written where transformers 5 reads it.
+        cfg.rope_theta = 5e5;
+        let back = serde_json::to_value(&cfg).unwrap();
+        assert_eq!(back["rope_parameters"]["rope_theta"], serde_json::json!(5e5));
+        assert!(back.get("rope_theta").is_none());
+    }
+
+    #[test]
+    fn scaled_rope_and_sliding_window_are_rejected() {
+        let mut v: serde_json::Value = serde_json::from_str(TRANSFORMERS_5).unwrap();
+        v["rope_parameters"]["rope_type"] = serde_json::json!("yarn");
+        let err = serde_json::from_value::<Qwen2Config>(v).unwrap().validate().unwrap_err();
+        assert!(err.to_string().contains("rope_parameters.rope_type 'yarn' is not supported"), "{err}");
+        let mut v: serde_json::Value = serde_json::from_str(QWEN25_05B).unwrap();
+        v["use_sliding_window"] = serde_json::json!(true);
+        assert!(serde_json::from_value::<Qwen2Config>(v).unwrap().validate().is_err());
     }
 
     #[test]

@@ -10,23 +10,41 @@
 //! - [`kv_cache`]: the preallocated KV cache for decoding.
 //! - [`sampling`]: temperature / top-k / top-p sampling with per-row seeds.
 //! - [`rollout`]: batched generation with stop strings (the rollout engine).
+//! - [`checkpoint`]: Hugging Face checkpoint directories, loaded into and saved from a `VarStore`.
+//! - [`hub`]: `--model` as a directory or a hub id, through the Hugging Face cache.
+//! - [`generation_config`]: `generation_config.json` (sampling defaults, stop ids).
+//! - [`tokenizer`]: [`TextTokenizer`], a checkpoint's tokenizer as transformers loads it.
+//! - [`chat_template`]: chat templates rendered the way transformers renders them.
 //! - [`kl`]: per-token KL estimators (k1, abs, k2, k3) and the KL coefficient controllers.
 //! - [`loss`]: policy (PPO clip, dual clip), value and entropy losses, loss aggregation modes, IS diagnostics.
 //! - [`optim`]: AdamW over tensors with an exactly restorable state.
 //! - [`sft`]: supervised fine-tuning on (prompt, response) pairs.
 //! - [`presets`]: the embedded `tiny` model and its countdown warm start.
+//! - [`rl_batch`]: a rolled-out batch as tensors (prompt + response rows).
+//! - [`rl_update`]: the PPO-style actor update (epochs, mini- and micro-batches).
 
+pub mod chat_template;
+pub mod checkpoint;
 pub mod config;
+pub mod generation_config;
+pub mod hub;
 pub mod kl;
 pub mod kv_cache;
 pub mod loss;
 pub mod model;
 pub mod optim;
 pub mod presets;
+pub mod rl_batch;
+pub mod rl_update;
 pub mod rollout;
 pub mod sampling;
 pub mod sft;
+pub mod tokenizer;
 
+pub use chat_template::{ChatMessage, ChatTemplate};
+pub use checkpoint::{save_pretrained, ModelDir, SaveOptions};
 pub use config::Qwen2Config;
+pub use generation_config::GenerationConfig;
 pub use kv_cache::KvCache;
 pub use model::Qwen2;
+pub use tokenizer::TextTokenizer;

@@ -132,7 +132,8 @@ impl AdamW {
 
     /// Every trainable variable of `vs`, in name order.
     pub fn from_var_store(vs: &VarStore, cfg: AdamWConfig) -> Self {
-        let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        let mut named: Vec<(String, Tensor)> =
+            vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
         Self::new(named, cfg)
     }
@@ -230,7 +231,8 @@ impl AdamW {
         let tmp = path.with_extension("safetensors.tmp");
         safetensors::serialize_to_file(tensors, Some(meta), &tmp)
             .with_context(|| format!("cannot write optimizer state {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot move optimizer state to {}", path.display()))?;
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("cannot move optimizer state to {}", path.display()))?;
         Ok(())
     }
 
@@ -238,29 +240,38 @@ impl AdamW {
     /// names and shapes. The config is restored too (a resumed run continues
     /// its schedule); use [`AdamW::set_config`] afterwards to override it.
     pub fn load(&mut self, path: &Path) -> anyhow::Result<()> {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read optimizer state {}", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read optimizer state {}", path.display()))?;
         let file = SafeTensors::deserialize(&bytes)
             .map_err(|e| anyhow::anyhow!("{} is not a safetensors file: {e}", path.display()))?;
-        let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let (_, header) =
+            SafeTensors::read_metadata(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let meta = header.metadata().clone().unwrap_or_default();
         ensure!(
             meta.get("format").map(String::as_str) == Some("tinyzero-rs adamw v1"),
             "{} is not an optimizer state written by tinyzero-rs",
             path.display()
         );
-        let steps: u64 = meta.get("steps").and_then(|s| s.parse().ok()).context("optimizer state has no step count")?;
+        let steps: u64 =
+            meta.get("steps").and_then(|s| s.parse().ok()).context("optimizer state has no step count")?;
         let cfg: AdamWConfig = serde_json::from_str(meta.get("config").map(String::as_str).unwrap_or(""))
             .with_context(|| format!("{}: bad optimizer config", path.display()))?;
         let _g = tch::no_grad_guard();
         for p in &mut self.params {
             let restore = |prefix: &str, dst: &mut Tensor| -> anyhow::Result<()> {
                 let key = format!("{prefix}.{}", p.name);
-                let view = file
-                    .tensor(&key)
-                    .map_err(|_| anyhow::anyhow!("{}: no entry '{key}' for parameter {}", path.display(), p.name))?;
+                let view = file.tensor(&key).map_err(|_| {
+                    anyhow::anyhow!("{}: no entry '{key}' for parameter {}", path.display(), p.name)
+                })?;
                 let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
                 ensure!(view.dtype() == Dtype::F32, "{}: '{key}' is not f32", path.display());
-                ensure!(shape == dst.size(), "{}: '{key}' has shape {:?}, expected {:?}", path.display(), shape, dst.size());
+                ensure!(
+                    shape == dst.size(),
+                    "{}: '{key}' has shape {:?}, expected {:?}",
+                    path.display(),
+                    shape,
+                    dst.size()
+                );
                 let src = Tensor::f_from_data_size(view.data(), &shape, Kind::Float)?;
                 let _ = dst.copy_(&src);
                 Ok(())
@@ -273,7 +284,11 @@ impl AdamW {
         }
         let known: usize = self.params.iter().map(|p| 2 + p.master.is_some() as usize).sum();
         if file.len() != known {
-            bail!("{}: has {} entries, this optimizer expects {known} (different model?)", path.display(), file.len());
+            bail!(
+                "{}: has {} entries, this optimizer expects {known} (different model?)",
+                path.display(),
+                file.len()
+            );
         }
         self.steps = steps;
         self.cfg = cfg;
@@ -348,7 +363,8 @@ mod tests {
         opt.step();
         // First step: m̂ = g, v̂ = g², so the update is lr·g/(|g|+eps) ≈ lr·sign(g).
         let got = Vec::<f32>::try_from(w.detach().view([-1])).unwrap();
-        let expect: Vec<f32> = [1.0f32, -2.0, 3.0, 0.5].iter().map(|x| x * (1.0 - 0.1 * 0.5) - 0.1 * x.signum()).collect();
+        let expect: Vec<f32> =
+            [1.0f32, -2.0, 3.0, 0.5].iter().map(|x| x * (1.0 - 0.1 * 0.5) - 0.1 * x.signum()).collect();
         for (g, e) in got.iter().zip(&expect) {
             assert!((g - e).abs() < 1e-6, "{got:?} vs {expect:?}");
         }
@@ -357,7 +373,8 @@ mod tests {
     #[test]
     fn clipping_reports_the_unclipped_norm_and_skips_non_finite_gradients() {
         let w = Tensor::from_slice(&[3.0f32, 4.0]).set_requires_grad(true);
-        let mut opt = AdamW::new(vec![("w".into(), w.shallow_clone())], AdamWConfig { lr: 0.1, ..Default::default() });
+        let mut opt =
+            AdamW::new(vec![("w".into(), w.shallow_clone())], AdamWConfig { lr: 0.1, ..Default::default() });
         (&w * 1.0).sum(Kind::Float).backward();
         let info = opt.step();
         assert!((info.grad_norm - 2f64.sqrt()).abs() < 1e-6 && !info.skipped);

@@ -16,7 +16,8 @@
 //! pairs the caller supplies (SFT, a couple of minutes on 2 CPU cores) and
 //! caches the result as a complete Hugging Face model directory
 //! (`config.json`, `tokenizer.json`, `tokenizer_config.json`,
-//! `generation_config.json`, `model.safetensors`) that transformers loads too.
+//! `generation_config.json`, `model.safetensors`) that transformers loads too
+//! (`AutoTokenizer` and `AutoModelForCausalLM`).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -29,14 +30,17 @@ use tokenizers::models::bpe::BPE;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::{AddedToken, Tokenizer};
 
+use crate::checkpoint::{save_pretrained, SaveOptions};
 use crate::config::Qwen2Config;
 use crate::model::Qwen2;
 use crate::optim::{AdamW, AdamWConfig, Decay};
 use crate::sft::{train_sft, SftConfig, SftExample};
 
 /// The tiny vocabulary in id order (see the module table).
-pub const TINY_VOCAB: [&str; 22] =
-    ["<pad>", "<eos>", "<unk>", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "+", "-", "*", "/", "(", ")", " ", ">", ":"];
+pub const TINY_VOCAB: [&str; 22] = [
+    "<pad>", "<eos>", "<unk>", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "+", "-", "*", "/", "(",
+    ")", " ", ">", ":",
+];
 pub const TINY_PAD_ID: u32 = 0;
 pub const TINY_EOS_ID: u32 = 1;
 pub const TINY_UNK_ID: u32 = 2;
@@ -121,10 +125,13 @@ pub struct TinyCountdownRecipe {
 }
 
 impl Default for TinyCountdownRecipe {
+    /// 800 steps of 64 pairs (each pair seen once): about 1.5 minutes on 2
+    /// CPU cores. Measured on held-out 3-number problems: about 39% greedy
+    /// and 25% sampled (temperature 1) exact answers, see the crate README.
     fn default() -> Self {
-        let steps = 1500;
+        let (steps, batch_size) = (800, 64);
         Self {
-            num_pairs: 60_000,
+            num_pairs: steps as usize * batch_size,
             sft: SftConfig {
                 optimizer: AdamWConfig {
                     lr: 1e-3,
@@ -136,7 +143,7 @@ impl Default for TinyCountdownRecipe {
                     min_lr_ratio: 0.1,
                     ..AdamWConfig::default()
                 },
-                batch_size: 64,
+                batch_size,
                 steps,
                 logit_chunk: 1024,
                 seed: 0,
@@ -171,7 +178,9 @@ pub fn ensure_tiny_countdown(
         .iter()
         .map(|(p, r)| SftExample::from_text(&tokenizer, p, r, Some(TINY_EOS_ID)))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    if let Some(bad) = examples.iter().find(|e| e.prompt_ids.iter().chain(&e.response_ids).any(|&t| t == TINY_UNK_ID)) {
+    if let Some(bad) =
+        examples.iter().find(|e| e.prompt_ids.iter().chain(&e.response_ids).any(|&t| t == TINY_UNK_ID))
+    {
         anyhow::bail!(
             "a training pair uses characters outside the tiny vocabulary {:?}: prompt ids {:?}",
             TINY_VOCAB,
@@ -180,9 +189,10 @@ pub fn ensure_tiny_countdown(
     }
 
     let cfg = tiny_config();
-    tch::manual_seed(seed as i64);
     let vs = VarStore::new(Device::Cpu);
     let model = Qwen2::new(&vs.root(), &cfg);
+    // Not tch::manual_seed: the global generator is shared with every thread.
+    crate::model::init::init_from_seed(&vs, seed);
     let mut opt = AdamW::from_var_store(&vs, recipe.sft.optimizer.clone());
     let sft = SftConfig { seed, ..recipe.sft.clone() };
     let start = Instant::now();
@@ -207,9 +217,11 @@ pub fn ensure_tiny_countdown(
 }
 
 /// Writes a Hugging Face model directory for a model with the tiny
-/// tokenizer, atomically: everything goes to a sibling temp directory that is
-/// renamed at the end. If `dir` appeared meanwhile (another process), that
-/// one is kept.
+/// tokenizer through [`save_pretrained`] (f32 weights, written under a
+/// temporary name and renamed into place): `config.json`,
+/// `model.safetensors`, `tokenizer.json`, `tokenizer_config.json`,
+/// `special_tokens_map.json`, `generation_config.json` and
+/// `tinyzero_preset.json` (`provenance`: how the weights were made).
 pub fn write_model_dir(
     dir: &Path,
     cfg: &Qwen2Config,
@@ -217,21 +229,35 @@ pub fn write_model_dir(
     tokenizer: &Tokenizer,
     provenance: &serde_json::Value,
 ) -> anyhow::Result<()> {
-    let parent = dir.parent().context("model directory has no parent")?;
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     let name = dir.file_name().context("model directory has no name")?.to_string_lossy();
-    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let write_json = |file: &str, value: &serde_json::Value| -> anyhow::Result<()> {
-        let path = tmp.join(file);
+    // The small files are staged beside the target, then copied in by save_pretrained.
+    let staging = parent.join(format!(".{name}.files-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
+    let written = write_small_files(&staging, cfg, tokenizer, provenance).and_then(|files| {
+        let opts = SaveOptions { dtype: tch::Kind::Float, ..SaveOptions::default() };
+        save_pretrained(vs, cfg, None, &files, dir, &opts)
+    });
+    let _ = std::fs::remove_dir_all(&staging);
+    written
+}
+
+fn write_small_files(
+    staging: &Path,
+    cfg: &Qwen2Config,
+    tokenizer: &Tokenizer,
+    provenance: &serde_json::Value,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut write_json = |file: &str, value: &serde_json::Value| -> anyhow::Result<()> {
+        let path = staging.join(file);
         std::fs::write(&path, serde_json::to_string_pretty(value)? + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        files.push(path);
+        Ok(())
     };
-    write_json("config.json", &serde_json::to_value(cfg)?)?;
-    tokenizer
-        .save(tmp.join("tokenizer.json"), true)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.join("tokenizer.json").display()))?;
     write_json(
         "tokenizer_config.json",
         &json!({
@@ -244,21 +270,21 @@ pub fn write_model_dir(
             "clean_up_tokenization_spaces": false,
         }),
     )?;
-    write_json("special_tokens_map.json", &json!({"eos_token": "<eos>", "pad_token": "<pad>", "unk_token": "<unk>"}))?;
+    write_json(
+        "special_tokens_map.json",
+        &json!({"eos_token": "<eos>", "pad_token": "<pad>", "unk_token": "<unk>"}),
+    )?;
     write_json(
         "generation_config.json",
         &json!({"eos_token_id": TINY_EOS_ID, "pad_token_id": TINY_PAD_ID, "do_sample": true, "temperature": 1.0}),
     )?;
     write_json("tinyzero_preset.json", provenance)?;
-    vs.save(tmp.join("model.safetensors"))
-        .with_context(|| format!("cannot write {}", tmp.join("model.safetensors").display()))?;
-    if let Err(e) = std::fs::rename(&tmp, dir) {
-        let _ = std::fs::remove_dir_all(&tmp);
-        if !dir.join("model.safetensors").is_file() {
-            return Err(e).with_context(|| format!("cannot move the model to {}", dir.display()));
-        }
-    }
-    Ok(())
+    let tokenizer_json = staging.join("tokenizer.json");
+    tokenizer
+        .save(&tokenizer_json, true)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tokenizer_json.display()))?;
+    files.push(tokenizer_json);
+    Ok(files)
 }
 
 #[cfg(test)]

@@ -115,7 +115,7 @@ impl Sums {
     fn add(&mut self, tokens: f64, values: [f64; 11]) {
         self.tokens += tokens;
         for (s, v) in self.values.iter_mut().zip(values) {
-            s += v * tokens;
+            *s += v * tokens;
         }
     }
     fn mean(&self, i: usize) -> f64 {
@@ -149,7 +149,8 @@ pub fn update_actor(
     let mini = if cfg.mini_batch_size == 0 { n } else { cfg.mini_batch_size.min(n) };
     let micro = cfg.micro_batch_size.max(1).min(mini);
     // Per-sequence means need whole sequences in one chunk.
-    let chunk = if settings.aggregation == LossAggregation::SeqMeanTokenMean { i64::MAX } else { cfg.logit_chunk };
+    let chunk =
+        if settings.aggregation == LossAggregation::SeqMeanTokenMean { i64::MAX } else { cfg.logit_chunk };
     let kl_in_loss = settings.kl.placement == KlPlacement::Loss && inputs.ref_logp.is_some();
     let mut out = ActorMetrics::default();
     let mut totals = Sums::default();
@@ -163,7 +164,14 @@ pub fn update_actor(
             let mb_mask = batch.response_mask.index_select(0, &mb_index);
             let scale = AggScale {
                 num_tokens: Some(mb_mask.sum(Kind::Float).double_value(&[]).max(1.0)),
-                num_seqs: Some(mb_mask.sum_dim_intlist(1, false, Kind::Float).gt(0.0).sum(Kind::Float).double_value(&[]).max(1.0)),
+                num_seqs: Some(
+                    mb_mask
+                        .sum_dim_intlist(1, false, Kind::Float)
+                        .gt(0.0)
+                        .sum(Kind::Float)
+                        .double_value(&[])
+                        .max(1.0),
+                ),
                 norm_len: cfg.norm_len,
             };
             let mut mb_loss = 0.0;
@@ -178,12 +186,23 @@ pub fn update_actor(
                 let loss = model.backward_chunked(&hidden, &sub.targets(), chunk, |r, lp, ent| {
                     let len = r.end - r.start;
                     let mask = sub.response_mask.narrow(1, r.start, len);
-                    let pg = policy_loss(lp, &old.narrow(1, r.start, len), &adv.narrow(1, r.start, len), &mask, settings, &scale);
+                    let pg = policy_loss(
+                        lp,
+                        &old.narrow(1, r.start, len),
+                        &adv.narrow(1, r.start, len),
+                        &mask,
+                        settings,
+                        &scale,
+                    );
                     let ent_agg = agg_loss(ent, &mask, settings.aggregation, &scale);
                     let mut loss = &pg.loss - ent_agg * f64::from(settings.entropy_coef);
                     let mut kl_value = 0.0;
                     if kl_in_loss {
-                        let kl = kl_penalty(lp, &reference.as_ref().unwrap().narrow(1, r.start, len), settings.kl.estimator);
+                        let kl = kl_penalty(
+                            lp,
+                            &reference.as_ref().unwrap().narrow(1, r.start, len),
+                            settings.kl.estimator,
+                        );
                         let kl_agg = agg_loss(&kl, &mask, settings.aggregation, &scale);
                         kl_value = crate::loss::masked_mean(&kl.detach(), &mask).double_value(&[]);
                         loss = loss + kl_agg * kl_coef;

@@ -29,8 +29,9 @@ use crate::model::Qwen2;
 use crate::sampling::{draw_uniform, row_rng, sample, SamplingParams};
 
 /// What the engine needs from a tokenizer: decoding response ids to text.
-/// The host's tokenizer implements it; [`tokenizers::Tokenizer`] does here
-/// (special tokens kept, as TinyZero decodes for its reward).
+/// [`crate::tokenizer::TextTokenizer`] (a checkpoint's tokenizer, with its
+/// stop ids) and a bare [`tokenizers::Tokenizer`] implement it, keeping
+/// special tokens as TinyZero decodes for its reward.
 pub trait TokenDecoder {
     fn decode(&self, ids: &[u32]) -> anyhow::Result<String>;
     /// End-of-sequence ids this tokenizer knows of (may be empty).
@@ -41,7 +42,18 @@ pub trait TokenDecoder {
 
 impl TokenDecoder for tokenizers::Tokenizer {
     fn decode(&self, ids: &[u32]) -> anyhow::Result<String> {
-        std::ops::Deref::deref(self).decode(ids, false).map_err(|e| anyhow::anyhow!("cannot decode token ids: {e}"))
+        std::ops::Deref::deref(self)
+            .decode(ids, false)
+            .map_err(|e| anyhow::anyhow!("cannot decode token ids: {e}"))
+    }
+}
+
+impl TokenDecoder for crate::tokenizer::TextTokenizer {
+    fn decode(&self, ids: &[u32]) -> anyhow::Result<String> {
+        crate::tokenizer::TextTokenizer::decode(self, ids, false)
+    }
+    fn eos_token_ids(&self) -> Vec<u32> {
+        crate::tokenizer::TextTokenizer::eos_token_ids(self).to_vec()
     }
 }
 
@@ -141,7 +153,9 @@ struct GroupRun<'m, 's> {
     stop_window: usize,
     sequences: Vec<Sequence>,
     prompt_len: i64,
-    /// Prompt [B, P] left-padded ids and mask, prefilled lazily in `run`.
+    /// Some prompt is shorter than the longest: attention needs the mask.
+    padded: bool,
+    /// Prompt [B, P] left-padded ids and mask, prefilled in `run`.
     prompt_ids: Tensor,
     prompt_mask: Tensor,
     n: usize,
@@ -191,6 +205,7 @@ impl<'m, 's> GroupRun<'m, 's> {
             stop_window: longest_stop + 8,
             sequences,
             prompt_len: p as i64,
+            padded: group.iter().any(|(_, ids)| ids.len() < p),
             prompt_ids: Tensor::from_slice(&ids).view(shape).to_device(device),
             prompt_mask: Tensor::from_slice(&mask).view(shape).to_device(device),
             n,
@@ -206,9 +221,12 @@ impl<'m, 's> GroupRun<'m, 's> {
 
         // Prefill each prompt once, then give every sample its own copy.
         let mut prefill = model.new_cache(b, p);
-        let hidden = model.forward(&self.prompt_ids, Some(&self.prompt_mask), Some(&mut prefill));
+        // Without padding the mask is all ones: skip it for the causal fast path.
+        let prompt_mask = self.padded.then_some(&self.prompt_mask);
+        let hidden = model.forward(&self.prompt_ids, prompt_mask, Some(&mut prefill));
         let last_logits = model.logits(&hidden.select(1, p - 1));
-        let repeat = Tensor::arange(b, (Kind::Int64, device)).repeat_interleave_self_int(self.n as i64, 0, None);
+        let repeat =
+            Tensor::arange(b, (Kind::Int64, device)).repeat_interleave_self_int(self.n as i64, 0, None);
         let mut cache = prefill.gather_rows(&repeat, p + max_new);
         drop(prefill);
         let mut logits = last_logits.index_select(0, &repeat);
@@ -218,7 +236,8 @@ impl<'m, 's> GroupRun<'m, 's> {
         // live[r] = the sequence held in batch row r of the cache.
         let mut live: Vec<usize> = (0..self.sequences.len()).collect();
         for step in 0..max_new {
-            let active: Vec<usize> = (0..live.len()).filter(|&r| self.sequences[live[r]].finish.is_none()).collect();
+            let active: Vec<usize> =
+                (0..live.len()).filter(|&r| self.sequences[live[r]].finish.is_none()).collect();
             let active_logits = if active.len() == live.len() {
                 logits.shallow_clone()
             } else {
@@ -230,14 +249,17 @@ impl<'m, 's> GroupRun<'m, 's> {
                 active.iter().map(|&r| draw_uniform(&mut self.sequences[live[r]].rng)).collect()
             };
             let (tokens, logps) = sample(&active_logits, self.params, &uniforms);
-            let tokens = Vec::<i64>::try_from(tokens.to_device(tch::Device::Cpu)).context("sampled tokens")?;
-            let logps = Vec::<f32>::try_from(logps.to_device(tch::Device::Cpu)).context("sampled log-probs")?;
+            let tokens =
+                Vec::<i64>::try_from(tokens.to_device(tch::Device::Cpu)).context("sampled tokens")?;
+            let logps =
+                Vec::<f32>::try_from(logps.to_device(tch::Device::Cpu)).context("sampled log-probs")?;
             let mut next = vec![0i64; live.len()];
             for ((&r, &tok), &lp) in active.iter().zip(&tokens).zip(&logps) {
                 next[r] = tok;
                 self.push_token(live[r], tok as u32, lp)?;
             }
-            let still: Vec<usize> = active.into_iter().filter(|&r| self.sequences[live[r]].finish.is_none()).collect();
+            let still: Vec<usize> =
+                active.into_iter().filter(|&r| self.sequences[live[r]].finish.is_none()).collect();
             if still.is_empty() {
                 break;
             }
@@ -251,7 +273,8 @@ impl<'m, 's> GroupRun<'m, 's> {
             }
             let _ = mask.narrow(1, p + step, 1).fill_(1);
             let input = Tensor::from_slice(&next).view([-1, 1]).to_device(device);
-            let hidden = model.forward(&input, Some(&mask.narrow(1, 0, p + step + 1)), Some(&mut cache));
+            let step_mask = self.padded.then(|| mask.narrow(1, 0, p + step + 1));
+            let hidden = model.forward(&input, step_mask.as_ref(), Some(&mut cache));
             logits = model.logits(&hidden.squeeze_dim(1));
         }
         self.sequences.into_iter().map(|s| finish_sequence(s, self.stop.decoder)).collect()
@@ -293,7 +316,12 @@ impl<'m, 's> GroupRun<'m, 's> {
 
 /// Byte offset just past the earliest stop string in `text`.
 fn first_stop_end(text: &str, stops: &[String]) -> Option<usize> {
-    stops.iter().filter(|s| !s.is_empty()).filter_map(|s| text.find(s.as_str()).map(|at| (at, at + s.len()))).min().map(|(_, end)| end)
+    stops
+        .iter()
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| text.find(s.as_str()).map(|at| (at, at + s.len())))
+        .min()
+        .map(|(_, end)| end)
 }
 
 fn index_tensor(rows: &[usize], device: tch::Device) -> Tensor {

@@ -119,7 +119,8 @@ pub fn sample(logits: &Tensor, params: &SamplingParams, uniforms: &[f64]) -> (Te
         let total = cdf.narrow(-1, vocab - 1, 1);
         let u = Tensor::from_slice(uniforms).to_device(cdf.device()).view([-1, 1]);
         // The first index whose CDF exceeds u·total never has zero probability.
-        let picked = (u * total).searchsorted(&cdf, false, true, "right", None::<Tensor>).clamp_max(vocab - 1);
+        let picked =
+            (u * total).searchsorted(&cdf, false, true, "right", None::<Tensor>).clamp_max(vocab - 1);
         // Rounding can push u·total past the last positive entry: fall back to
         // the mode for such rows so no filtered-out token is ever returned.
         let picked_logp = logp.gather(-1, &picked, false);
@@ -173,7 +174,8 @@ mod tests {
 
     #[test]
     fn inverse_cdf_sampling_picks_by_cumulative_mass_and_skips_filtered_tokens() {
-        let logits = Tensor::from_slice(&[0.25f32.ln(), 0.25f32.ln(), 0.5f32.ln()]).view([1, 3]).repeat([4, 1]);
+        let logits =
+            Tensor::from_slice(&[0.25f32.ln(), 0.25f32.ln(), 0.5f32.ln()]).view([1, 3]).repeat([4, 1]);
         let p = params(1.0, 0, 1.0);
         let (tok, lp) = sample(&logits, &p, &[0.1, 0.3, 0.6, 0.9999999]);
         assert_eq!(Vec::<i64>::try_from(tok).unwrap(), vec![0, 1, 2, 2]);

@@ -28,9 +28,16 @@ pub trait TokenEncoder {
 
 impl TokenEncoder for tokenizers::Tokenizer {
     fn encode(&self, text: &str) -> anyhow::Result<Vec<u32>> {
-        let enc = std::ops::Deref::deref(self).encode(text, false)
+        let enc = std::ops::Deref::deref(self)
+            .encode(text, false)
             .map_err(|e| anyhow::anyhow!("cannot tokenize {text:?}: {e}"))?;
         Ok(enc.get_ids().to_vec())
+    }
+}
+
+impl TokenEncoder for crate::tokenizer::TextTokenizer {
+    fn encode(&self, text: &str) -> anyhow::Result<Vec<u32>> {
+        crate::tokenizer::TextTokenizer::encode(self, text, false)
     }
 }
 
@@ -44,7 +51,12 @@ pub struct SftExample {
 impl SftExample {
     /// Tokenises prompt and response separately (so the boundary is exact) and
     /// appends `eos` to the response.
-    pub fn from_text(enc: &dyn TokenEncoder, prompt: &str, response: &str, eos: Option<u32>) -> anyhow::Result<Self> {
+    pub fn from_text(
+        enc: &dyn TokenEncoder,
+        prompt: &str,
+        response: &str,
+        eos: Option<u32>,
+    ) -> anyhow::Result<Self> {
         let prompt_ids = enc.encode(prompt)?;
         let mut response_ids = enc.encode(response)?;
         response_ids.extend(eos);
@@ -130,7 +142,12 @@ pub struct SftStepStats {
 }
 
 /// Forward, chunked backward and one AdamW step on `batch`.
-pub fn sft_step(model: &Qwen2, opt: &mut AdamW, batch: &SftBatch, logit_chunk: i64) -> (f64, crate::optim::StepInfo) {
+pub fn sft_step(
+    model: &Qwen2,
+    opt: &mut AdamW,
+    batch: &SftBatch,
+    logit_chunk: i64,
+) -> (f64, crate::optim::StepInfo) {
     let t = batch.input_ids.size()[1];
     let hidden = model.forward(&batch.input_ids, None, None).narrow(1, 0, t - 1);
     let denom = batch.num_tokens.max(1) as f64;
@@ -181,7 +198,8 @@ pub fn train_sft(
             epoch.shuffle(&mut rng);
             order.extend(epoch);
         }
-        let picked: Vec<&SftExample> = order.drain(..cfg.batch_size.min(order.len())).map(|i| &examples[i]).collect();
+        let picked: Vec<&SftExample> =
+            order.drain(..cfg.batch_size.min(order.len())).map(|i| &examples[i]).collect();
         let batch = collate(&picked, cfg.pad_id, model.device());
         let (loss, info) = sft_step(model, opt, &batch, cfg.logit_chunk);
         let s = SftStepStats {

@@ -44,7 +44,10 @@ fn same_seed_same_output_and_another_seed_differs() {
     let b = run(&model, &sampling(1, 12), 3, &[], true);
     let c = run(&model, &sampling(2, 12), 3, &[], true);
     assert_eq!(a, b);
-    assert_ne!(a.iter().map(|c| &c.token_ids).collect::<Vec<_>>(), c.iter().map(|c| &c.token_ids).collect::<Vec<_>>());
+    assert_ne!(
+        a.iter().map(|c| &c.token_ids).collect::<Vec<_>>(),
+        c.iter().map(|c| &c.token_ids).collect::<Vec<_>>()
+    );
     assert_eq!(a.len(), 9);
     for (i, c) in a.iter().enumerate() {
         assert_eq!((c.prompt_index, c.sample_index), (i / 3, i % 3));
@@ -59,7 +62,8 @@ fn logprobs_are_log_softmax_of_temperature_scaled_logits_at_the_chosen_tokens() 
     for c in run(&model, &params, 2, &[], true) {
         let logits = reference_logits(&model, &prompts()[c.prompt_index], &c.token_ids);
         let logp = (logits / temperature).log_softmax(-1, Kind::Float);
-        let idx = Tensor::from_slice(&c.token_ids.iter().map(|&t| t as i64).collect::<Vec<_>>()).unsqueeze(-1);
+        let idx =
+            Tensor::from_slice(&c.token_ids.iter().map(|&t| t as i64).collect::<Vec<_>>()).unsqueeze(-1);
         let expect = logp.gather(-1, &idx, false).squeeze_dim(-1);
         let diff = max_abs_diff(&Tensor::from_slice(&c.logprobs), &expect);
         assert!(diff < 1e-4, "log-probs differ by {diff}");
@@ -95,6 +99,15 @@ fn greedy_follows_the_argmax_of_full_forwards_and_top_k_1_equals_greedy() {
         assert_eq!(argmax, c.token_ids.iter().map(|&t| t as i64).collect::<Vec<_>>());
         assert_eq!(c.finish, FinishReason::Length);
     }
+    // Equal-length prompts take the unmasked fast path; same contract.
+    let tok = tiny_tokenizer().unwrap();
+    let stop = StopCriteria { eos_token_ids: vec![], stop_strings: vec![], decoder: &tok };
+    let same_len = vec![vec![4, 5, 19], vec![7, 8, 9]];
+    for c in generate(&model, &same_len, 1, &SamplingParams::greedy(8), &stop).unwrap() {
+        let logits = reference_logits(&model, &same_len[c.prompt_index], &c.token_ids);
+        let argmax = Vec::<i64>::try_from(logits.argmax(-1, false)).unwrap();
+        assert_eq!(argmax, c.token_ids.iter().map(|&t| t as i64).collect::<Vec<_>>());
+    }
     // Both samples of a prompt are identical under greedy decoding.
     assert_eq!(greedy[0].token_ids, greedy[1].token_ids);
     let top1 = run(&model, &SamplingParams { top_k: 1, ..sampling(5, 10) }, 2, &[], false);
@@ -129,7 +142,8 @@ fn eos_stop_strings_and_length_finish_as_documented() {
         let before_last = TokenDecoder::decode(&tok, &c.token_ids[..c.token_ids.len() - 1]).unwrap();
         assert_eq!(c.token_ids.len(), c.logprobs.len());
         assert!(
-            !stops.iter().any(|s| before_last.contains(s)) && !c.token_ids[..c.token_ids.len() - 1].contains(&TINY_EOS_ID),
+            !stops.iter().any(|s| before_last.contains(s))
+                && !c.token_ids[..c.token_ids.len() - 1].contains(&TINY_EOS_ID),
             "generation went on past a stop: {full:?}"
         );
         match c.finish {
@@ -139,7 +153,11 @@ fn eos_stop_strings_and_length_finish_as_documented() {
             }
             FinishReason::Stop => {
                 by_string += 1;
-                assert!(stops.iter().any(|s| c.text.ends_with(s)), "{:?} does not end with a stop string", c.text);
+                assert!(
+                    stops.iter().any(|s| c.text.ends_with(s)),
+                    "{:?} does not end with a stop string",
+                    c.text
+                );
                 assert!(full.starts_with(&c.text));
             }
             FinishReason::Length => {
@@ -150,7 +168,10 @@ fn eos_stop_strings_and_length_finish_as_documented() {
             }
         }
     }
-    assert!(by_eos > 0 && by_string > 0 && by_length > 0, "eos {by_eos}, stop string {by_string}, length {by_length}");
+    assert!(
+        by_eos > 0 && by_string > 0 && by_length > 0,
+        "eos {by_eos}, stop string {by_string}, length {by_length}"
+    );
 }
 
 #[test]
@@ -184,6 +205,7 @@ fn bad_requests_fail_with_a_message() {
     assert!(err.to_string().contains("prompt 0 has no tokens"), "{err}");
     let err = generate(&model, &[vec![999]], 1, &sampling(0, 4), &stop).unwrap_err();
     assert!(err.to_string().contains("999"), "{err}");
-    let err = generate(&model, &[vec![3]], 1, &SamplingParams { top_p: 0.0, ..sampling(0, 4) }, &stop).unwrap_err();
+    let err =
+        generate(&model, &[vec![3]], 1, &SamplingParams { top_p: 0.0, ..sampling(0, 4) }, &stop).unwrap_err();
     assert!(err.to_string().contains("top_p"), "{err}");
 }

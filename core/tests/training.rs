@@ -29,7 +29,8 @@ fn opt_config() -> AdamWConfig {
 }
 
 fn snapshot(vs: &tch::nn::VarStore) -> Vec<(String, Tensor)> {
-    let mut v: Vec<(String, Tensor)> = vs.variables().into_iter().map(|(n, t)| (n, t.detach().copy())).collect();
+    let mut v: Vec<(String, Tensor)> =
+        vs.variables().into_iter().map(|(n, t)| (n, t.detach().copy())).collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
 }
@@ -54,7 +55,10 @@ fn optimizer_state_save_and_restore_gives_identical_next_steps() {
             vs.bfloat16();
         }
         let data = examples(1, 24);
-        let batches: Vec<_> = data.chunks(4).map(|c| collate(&c.iter().collect::<Vec<_>>(), TINY_PAD_ID, tch::Device::Cpu)).collect();
+        let batches: Vec<_> = data
+            .chunks(4)
+            .map(|c| collate(&c.iter().collect::<Vec<_>>(), TINY_PAD_ID, tch::Device::Cpu))
+            .collect();
         let mut opt = AdamW::from_var_store(&vs, opt_config());
         for b in &batches[..3] {
             sft_step(&model, &mut opt, b, 3);
@@ -63,7 +67,9 @@ fn optimizer_state_save_and_restore_gives_identical_next_steps() {
         let state = dir.path().join("optimizer.safetensors");
         opt.save(&state).unwrap();
         let weights = snapshot(&vs);
-        let run_on = |opt: &mut AdamW| -> Vec<f64> { batches[3..].iter().map(|b| sft_step(&model, opt, b, 3).0).collect() };
+        let run_on = |opt: &mut AdamW| -> Vec<f64> {
+            batches[3..].iter().map(|b| sft_step(&model, opt, b, 3).0).collect()
+        };
         let losses_a = run_on(&mut opt);
         let after_a = snapshot(&vs);
 
@@ -99,7 +105,10 @@ fn collate_masks_the_prompt_and_trains_the_response_and_eos() {
     let a = SftExample { prompt_ids: vec![4, 5, 21], response_ids: vec![6, 1] };
     let b = SftExample { prompt_ids: vec![7, 21], response_ids: vec![8, 9, 10, 1] };
     let batch = collate(&[&a, &b], 0, tch::Device::Cpu);
-    assert_eq!(Vec::<i64>::try_from(batch.input_ids.view([-1])).unwrap(), vec![4, 5, 21, 6, 1, 0, 7, 21, 8, 9, 10, 1]);
+    assert_eq!(
+        Vec::<i64>::try_from(batch.input_ids.view([-1])).unwrap(),
+        vec![4, 5, 21, 6, 1, 0, 7, 21, 8, 9, 10, 1]
+    );
     assert_eq!(
         Vec::<f32>::try_from(batch.loss_mask.view([-1])).unwrap(),
         vec![0., 0., 1., 1., 0., 0., 1., 1., 1., 1.]
@@ -109,6 +118,7 @@ fn collate_masks_the_prompt_and_trains_the_response_and_eos() {
 
 #[test]
 fn sft_reduces_the_response_loss_on_a_small_set() {
+    common::one_thread();
     let (vs, model) = {
         tch::manual_seed(22);
         let vs = tch::nn::VarStore::new(tch::Device::Cpu);
@@ -137,7 +147,8 @@ fn sft_reduces_the_response_loss_on_a_small_set() {
     let t = batch.input_ids.size()[1];
     let logits = model.logits(&model.forward(&batch.input_ids, None, None).narrow(1, 0, t - 1));
     let targets = batch.targets.masked_fill(&batch.loss_mask.eq(0.0), -100).view([-1]);
-    let plain = logits.view([-1, 22]).cross_entropy_loss::<Tensor>(&targets, None, tch::Reduction::Mean, -100, 0.0);
+    let plain =
+        logits.view([-1, 22]).cross_entropy_loss::<Tensor>(&targets, None, tch::Reduction::Mean, -100, 0.0);
     let chunked = mean_response_nll(&model, &data[..8], 8, TINY_PAD_ID);
     assert!((plain.double_value(&[]) - chunked).abs() < 1e-5);
 }

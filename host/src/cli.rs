@@ -44,8 +44,12 @@ pub enum Command {
     Train(cmd::train::TrainArgs),
     /// List every plugin: name, kind, version, library, description, config keys.
     Plugins(cmd::plugins::PluginsArgs),
+    /// Continue a killed run from its newest checkpoint.
+    Resume(cmd::resume::ResumeArgs),
     /// Make and inspect data sets (veRL/TinyZero parquet): gen, split-random, show.
     Data(cmd::data::DataArgs),
     /// Score recorded responses with a task's reward, one JSON result per line.
     Reward(cmd::reward::RewardArgs),
+    /// Complete a prompt with a model (a directory, a hub id, or the tiny preset).
+    Generate(cmd::generate::GenerateArgs),
 }

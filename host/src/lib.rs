@@ -12,3 +12,4 @@ pub mod config;
 pub mod device;
 pub mod logging;
 pub mod plugins;
+pub mod train;

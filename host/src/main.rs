@@ -38,7 +38,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         None => cmd::train::run(&cli.train, &registry()?),
         Some(Command::Train(args)) => cmd::train::run(args, &registry()?),
         Some(Command::Plugins(args)) => cmd::plugins::run(args, &registry()?),
+        Some(Command::Resume(args)) => cmd::resume::run(args, &registry()?),
         Some(Command::Data(args)) => cmd::data::run(args, &registry, !cli.global.quiet),
         Some(Command::Reward(args)) => cmd::reward::run(args, &registry()?, !cli.global.quiet),
+        Some(Command::Generate(args)) => cmd::generate::run(args),
     }
 }

@@ -88,7 +88,8 @@ impl Attention {
         cache: Option<(&mut KvCache, usize)>,
     ) -> Tensor {
         let (b, t, _) = x.size3().expect("attention input must be [B, T, H]");
-        let heads = |proj: &nn::Linear, n: i64| proj.forward(x).view([b, t, n, self.head_dim]).transpose(1, 2);
+        let heads =
+            |proj: &nn::Linear, n: i64| proj.forward(x).view([b, t, n, self.head_dim]).transpose(1, 2);
         let q = apply_rotary(&heads(&self.q_proj, self.num_heads), cos, sin);
         let k = apply_rotary(&heads(&self.k_proj, self.num_kv_heads), cos, sin);
         let v = heads(&self.v_proj, self.num_kv_heads);

@@ -22,7 +22,11 @@ pub struct ValueHead {
 impl ValueHead {
     /// Pass `&vs.root()`: the variables are `value_head.weight` and `value_head.bias`.
     pub fn new(root: &nn::Path, hidden_size: usize) -> Self {
-        let cfg = nn::LinearConfig { ws_init: nn::Init::Const(0.0), bs_init: Some(nn::Init::Const(0.0)), bias: true };
+        let cfg = nn::LinearConfig {
+            ws_init: nn::Init::Const(0.0),
+            bs_init: Some(nn::Init::Const(0.0)),
+            bias: true,
+        };
         Self { linear: nn::linear(root / "value_head", hidden_size as i64, 1, cfg) }
     }
 

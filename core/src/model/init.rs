@@ -21,3 +21,39 @@ pub fn linear_no_bias(p: &nn::Path, input: usize, output: usize) -> nn::Linear {
     let cfg = nn::LinearConfig { ws_init: normal_init(), bs_init: None, bias: false };
     nn::linear(p, input as i64, output as i64, cfg)
 }
+
+/// Re-initialises every variable of `vs` as [`crate::model::Qwen2::new`]
+/// does, but from a host-side ChaCha stream seeded by `seed` instead of
+/// libtorch's global generator, which any other thread may draw from at the
+/// same time. Used where a model trained from scratch must be reproducible
+/// (the tiny preset). Variables are visited in name order; `*norm.weight`
+/// gets ones, `*.bias` zeros, everything else N(0, 0.02).
+pub fn init_from_seed(vs: &nn::VarStore, seed: u64) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut vars: Vec<(String, tch::Tensor)> = vs.variables().into_iter().collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    let _g = tch::no_grad_guard();
+    for (name, mut var) in vars {
+        let value = if name.ends_with("norm.weight") {
+            tch::Tensor::ones_like(&var)
+        } else if name.ends_with(".bias") {
+            tch::Tensor::zeros_like(&var)
+        } else {
+            // Box-Muller on the host: a few million draws at most for the
+            // models this is meant for.
+            let n = var.numel();
+            let mut values = Vec::with_capacity(n);
+            while values.len() < n {
+                let (u1, u2): (f64, f64) = (1.0 - rng.random::<f64>(), rng.random::<f64>());
+                let r = (-2.0 * u1.ln()).sqrt();
+                let theta = std::f64::consts::TAU * u2;
+                values.push((r * theta.cos() * INITIALIZER_RANGE) as f32);
+                values.push((r * theta.sin() * INITIALIZER_RANGE) as f32);
+            }
+            values.truncate(n);
+            tch::Tensor::from_slice(&values).view(var.size().as_slice()).to_device(var.device())
+        };
+        let _ = var.copy_(&value);
+    }
+}

@@ -61,7 +61,13 @@ impl Qwen2 {
     /// any per-token tensors (masks, advantages) with the same range. The sum
     /// of the chunk losses must be the loss you mean (normalise by a global
     /// count, not per chunk).
-    pub fn backward_chunked<F>(&self, hidden: &Tensor, targets: &Tensor, chunk: i64, mut loss_of_chunk: F) -> f64
+    pub fn backward_chunked<F>(
+        &self,
+        hidden: &Tensor,
+        targets: &Tensor,
+        chunk: i64,
+        mut loss_of_chunk: F,
+    ) -> f64
     where
         F: FnMut(Range<i64>, &Tensor, &Tensor) -> Tensor,
     {

@@ -18,7 +18,7 @@
 
 pub mod attention;
 pub mod heads;
-mod init;
+pub mod init;
 pub mod logprobs;
 pub mod mlp;
 pub mod norm;

@@ -89,7 +89,8 @@ impl Qwen2 {
         let (v, h) = (cfg.vocab_size as i64, cfg.hidden_size as i64);
         let embed_tokens = (&m / "embed_tokens").var("weight", &[v, h], normal_init());
         let layers_path = &m / "layers";
-        let layers = (0..cfg.num_hidden_layers).map(|i| DecoderLayer::new(&(&layers_path / i), cfg)).collect();
+        let layers =
+            (0..cfg.num_hidden_layers).map(|i| DecoderLayer::new(&(&layers_path / i), cfg)).collect();
         let norm = RmsNorm::new(&(&m / "norm"), cfg.hidden_size, cfg.rms_norm_eps);
         let lm_head = match (with_lm_head, cfg.tie_word_embeddings) {
             (false, _) => LmHead::Absent,
@@ -136,7 +137,12 @@ impl Qwen2 {
     ///   left-padded row behaves exactly like the same row unpadded.
     /// - `cache`: new keys/values are written in place and its length advances
     ///   by `T`.
-    pub fn forward(&self, input_ids: &Tensor, attention_mask: Option<&Tensor>, mut cache: Option<&mut KvCache>) -> Tensor {
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: Option<&Tensor>,
+        mut cache: Option<&mut KvCache>,
+    ) -> Tensor {
         let input_ids = input_ids.to_device(self.device);
         let (b, t) = input_ids.size2().expect("input_ids must be [B, T]");
         let past = cache.as_ref().map_or(0, |c| c.len());
@@ -146,7 +152,9 @@ impl Qwen2 {
         }
         let positions = match &mask {
             Some(m) => (m.cumsum(1, Kind::Int64) - 1).clamp_min(0).narrow(1, past, t),
-            None => Tensor::arange_start(past, past + t, (Kind::Int64, self.device)).unsqueeze(0).expand([b, t], true),
+            None => Tensor::arange_start(past, past + t, (Kind::Int64, self.device))
+                .unsqueeze(0)
+                .expand([b, t], true),
         };
         let attn_mask = AttentionMask::build(mask.as_ref(), past, t);
         let mut x = Tensor::embedding(&self.embed_tokens, &input_ids, -1, false, false);

@@ -14,9 +14,11 @@ pub struct RotaryEmbedding {
 impl RotaryEmbedding {
     pub fn new(head_dim: usize, theta: f64, device: Device) -> Self {
         // Same expression as transformers: arange(0, d, 2) as int64, then to float.
-        let exponents = Tensor::arange_start_step(0, head_dim as i64, 2, (Kind::Int64, device)).to_kind(Kind::Float)
+        let exponents = Tensor::arange_start_step(0, head_dim as i64, 2, (Kind::Int64, device))
+            .to_kind(Kind::Float)
             / head_dim as f64;
-        let inv_freq = Tensor::from(theta).to_kind(Kind::Float).to_device(device).pow(&exponents).reciprocal();
+        let inv_freq =
+            Tensor::from(theta).to_kind(Kind::Float).to_device(device).pow(&exponents).reciprocal();
         Self { inv_freq }
     }
 

@@ -108,7 +108,14 @@ fn product(c: &[char], pos: &mut usize) -> Option<f64> {
         let op = c[*pos];
         *pos += 1;
         let r = atom(c, pos)?;
-        v = if op == '*' { v * r } else { if r == 0.0 { return None; } v / r };
+        v = if op == '*' {
+            v * r
+        } else {
+            if r == 0.0 {
+                return None;
+            }
+            v / r
+        };
     }
     Some(v)
 }

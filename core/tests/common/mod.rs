@@ -7,6 +7,13 @@ pub mod countdown;
 use tch::{nn::VarStore, Device, Kind, Tensor};
 use tz_core::{model::Qwen2, Qwen2Config};
 
+/// One libtorch thread: these models are tiny, and the test harness already
+/// runs tests in parallel on the CI's 2 cores (more OpenMP threads than cores
+/// makes libtorch crawl).
+pub fn one_thread() {
+    tch::set_num_threads(1);
+}
+
 /// A 2-layer GQA config over the tiny preset's 22-token vocabulary.
 pub fn small_config(tied: bool) -> Qwen2Config {
     let mut cfg = tz_core::presets::tiny_config();
@@ -22,6 +29,7 @@ pub fn small_config(tied: bool) -> Qwen2Config {
 /// A model whose weights are N(0, 0.3) (norm weights around 1), so logits are
 /// far from uniform and masking or position mistakes show up.
 pub fn random_model(cfg: &Qwen2Config, seed: i64) -> (VarStore, Qwen2) {
+    one_thread();
     tch::manual_seed(seed);
     let vs = VarStore::new(Device::Cpu);
     let model = Qwen2::new(&vs.root(), cfg);

@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use tz_sdk::ffi::{AlgorithmBox, CurriculumBox, TaskBox};
+use tz_sdk::ffi::AlgorithmBox;
 use tz_sdk::AlgorithmRole;
 
+use crate::config::RunConfig;
 use crate::plugins::{Registry, TracingHost};
 
 #[derive(Debug, Clone, Args)]
@@ -34,6 +35,58 @@ pub struct TrainArgs {
     /// Run directory (default: runs/<task>-<algo>-<curriculum>-<time>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// A TOML experiment file (see configs/); flags override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Override one config key, e.g. `--set trainer.lr=1e-4` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+impl TrainArgs {
+    /// The resolved config: defaults, then `--config`, then flags, then `--set`.
+    pub fn resolve(&self) -> Result<RunConfig> {
+        let mut table = match &self.config {
+            Some(path) => RunConfig::from_file(path)?.to_table(),
+            None => RunConfig::default().to_table(),
+        };
+        let mut set = |key: &str, value: toml::Value| {
+            let mut node = &mut table;
+            let parts: Vec<&str> = key.split('.').collect();
+            for p in &parts[..parts.len() - 1] {
+                node = node
+                    .entry(p.to_string())
+                    .or_insert_with(|| toml::Value::Table(Default::default()))
+                    .as_table_mut()
+                    .unwrap();
+            }
+            node.insert(parts[parts.len() - 1].to_string(), value);
+        };
+        let strings =
+            |v: &[String]| toml::Value::Array(v.iter().map(|s| toml::Value::String(s.clone())).collect());
+        set("task.name", toml::Value::String(self.task.clone()));
+        set("algorithm.chain", strings(&self.algo));
+        set("curriculum.chain", strings(&self.curriculum));
+        if let Some(m) = &self.model {
+            set("model.path", toml::Value::String(m.clone()));
+        }
+        set("model.device", toml::Value::String(self.device.clone()));
+        set("trainer.seed", toml::Value::Integer(self.seed as i64));
+        if let Some(out) = &self.out {
+            let parent = out.parent().map(|p| p.to_string_lossy().to_string()).unwrap_or_default();
+            set("logging.runs_dir", toml::Value::String(if parent.is_empty() { ".".into() } else { parent }));
+            set(
+                "logging.run_name",
+                toml::Value::String(
+                    out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+                ),
+            );
+        }
+        for assignment in &self.set {
+            crate::config::apply_override(&mut table, assignment)?;
+        }
+        RunConfig::from_table(table).map_err(|e| anyhow::anyhow!("config: {e}"))
+    }
 }
 
 /// The algorithm chain of a run: shapers in order, then the estimator.
@@ -71,31 +124,6 @@ impl AlgorithmChain {
     }
 }
 
-/// The plugins of a run, instantiated and checked.
-pub struct RunPlugins {
-    pub task: TaskBox,
-    pub chain: AlgorithmChain,
-    pub curricula: Vec<(String, CurriculumBox)>,
-}
-
-pub fn load_run_plugins(args: &TrainArgs, registry: &Registry) -> Result<RunPlugins> {
-    let no_config = |_: &str| String::new();
-    let task = registry.task(&args.task, "", TracingHost::handle())?;
-    let chain = AlgorithmChain::build(registry, &args.algo, &no_config)?;
-    let mut curricula = Vec::new();
-    for name in &args.curriculum {
-        curricula.push((name.clone(), registry.curriculum(name, "", TracingHost::handle())?));
-    }
-    Ok(RunPlugins { task, chain, curricula })
-}
-
 pub fn run(args: &TrainArgs, registry: &Registry) -> Result<()> {
-    let _device = crate::device::parse_device(&args.device)?;
-    let _plugins = load_run_plugins(args, registry)?;
-    bail!(
-        "the training loop is not implemented yet (plugins '{}', '{}', '{}' load fine)",
-        args.task,
-        args.algo.join(","),
-        args.curriculum.join(",")
-    )
+    crate::train::run_config(&args.resolve()?, registry)
 }

@@ -34,6 +34,9 @@ pub struct ModelSection {
     pub dtype: String,
     /// Seed of the tiny model's warm start.
     pub tiny_seed: u64,
+    /// SFT steps of the tiny model's warm start; 0 = the preset's recipe
+    /// (a shorter warm start is cached separately; tests use it).
+    pub tiny_sft_steps: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +51,8 @@ pub struct TaskSection {
     pub train_data: String,
     /// Held-out data (file or directory with `<group>/test.parquet`); empty = generated.
     pub val_data: String,
+    /// Generated training problems per data group (when `train_data` is empty).
+    pub train_size: usize,
     /// Plugin configs by plugin name.
     pub plugins: BTreeMap<String, PluginTable>,
 }
@@ -171,7 +176,13 @@ impl Default for CurriculumSection {
 
 impl Default for ModelSection {
     fn default() -> Self {
-        ModelSection { path: String::new(), device: "auto".into(), dtype: "f32".into(), tiny_seed: 0 }
+        ModelSection {
+            path: String::new(),
+            device: "auto".into(),
+            dtype: "f32".into(),
+            tiny_seed: 0,
+            tiny_sft_steps: 0,
+        }
     }
 }
 
@@ -182,6 +193,7 @@ impl Default for TaskSection {
             template: "compact".into(),
             train_data: String::new(),
             val_data: String::new(),
+            train_size: 20_000,
             plugins: BTreeMap::new(),
         }
     }

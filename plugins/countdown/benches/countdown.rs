@@ -50,10 +50,18 @@ fn scoring(c: &mut Criterion) {
                     1 => correct.replace('+', "-"),
                     _ => " I am not sure, let me think about it some more".repeat(8),
                 };
-                ScoreInput { sample: s.clone(), template: template.into(), prompt, response: response.into(), finish: FinishReason::Stop }
+                ScoreInput {
+                    sample: s.clone(),
+                    template: template.into(),
+                    prompt,
+                    response: response.into(),
+                    finish: FinishReason::Stop,
+                }
             })
             .collect();
-        group.bench_function(template, |b| b.iter(|| black_box(task.score(batch.as_slice().into()).into_result().unwrap())));
+        group.bench_function(template, |b| {
+            b.iter(|| black_box(task.score(batch.as_slice().into()).into_result().unwrap()))
+        });
     }
     group.finish();
 }

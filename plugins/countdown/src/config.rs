@@ -43,7 +43,10 @@ impl Default for CountdownConfig {
 impl CountdownConfig {
     /// The generator settings, after checking the ranges.
     pub fn generator_settings(&self) -> Result<Settings, String> {
-        if self.min_operands < 2 || self.min_operands > self.max_operands || self.max_operands as usize > MAX_OPERANDS {
+        if self.min_operands < 2
+            || self.min_operands > self.max_operands
+            || self.max_operands as usize > MAX_OPERANDS
+        {
             return Err(format!(
                 "min_operands ({}) and max_operands ({}) must satisfy 2 <= min <= max <= {MAX_OPERANDS}",
                 self.min_operands, self.max_operands

@@ -124,22 +124,42 @@ impl OpSet {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyntaxError {
     Empty,
-    TooLong { len: usize, max: usize },
-    TooDeep { max: usize },
-    TooManyOperators { max: usize },
+    TooLong {
+        len: usize,
+        max: usize,
+    },
+    TooDeep {
+        max: usize,
+    },
+    TooManyOperators {
+        max: usize,
+    },
     /// A character that cannot start or continue a token here.
-    Unexpected { pos: usize, found: char },
+    Unexpected {
+        pos: usize,
+        found: char,
+    },
     UnexpectedEnd,
     /// `05`: Python refuses leading zeros in integer literals.
-    LeadingZeros { pos: usize },
+    LeadingZeros {
+        pos: usize,
+    },
     /// `**`.
-    Power { pos: usize },
+    Power {
+        pos: usize,
+    },
     /// `()`.
-    EmptyParentheses { pos: usize },
+    EmptyParentheses {
+        pos: usize,
+    },
     /// Strict mode: `1.5`, `2.`, `.5`.
-    DecimalLiteral { pos: usize },
+    DecimalLiteral {
+        pos: usize,
+    },
     /// Strict mode: `//`.
-    FloorDivision { pos: usize },
+    FloorDivision {
+        pos: usize,
+    },
 }
 
 impl fmt::Display for SyntaxError {
@@ -176,7 +196,17 @@ pub fn parse(src: &str, mode: Mode, limits: &Limits) -> Result<Parsed, SyntaxErr
     if src.len() > limits.max_len {
         return Err(SyntaxError::TooLong { len: src.len(), max: limits.max_len });
     }
-    let mut p = Parser { src, bytes: src.as_bytes(), pos: 0, depth: 0, operators: 0, mode, limits, ops: OpSet::EMPTY, literals: 0 };
+    let mut p = Parser {
+        src,
+        bytes: src.as_bytes(),
+        pos: 0,
+        depth: 0,
+        operators: 0,
+        mode,
+        limits,
+        ops: OpSet::EMPTY,
+        literals: 0,
+    };
     p.skip_space();
     if p.pos == p.bytes.len() {
         return Err(SyntaxError::Empty);

@@ -61,11 +61,21 @@ pub struct Generator {
 
 impl Generator {
     /// One problem of `group`, drawn from `rng`.
-    pub fn problem(&mut self, group: Group, settings: &Settings, rng: &mut SplitMix64) -> Result<Problem, String> {
+    pub fn problem(
+        &mut self,
+        group: Group,
+        settings: &Settings,
+        rng: &mut SplitMix64,
+    ) -> Result<Problem, String> {
         for _ in 0..MAX_ATTEMPTS {
             if let Some((root, target)) = self.attempt(group, settings, rng) {
                 let operands = self.tree_leaves();
-                return Ok(Problem { nums: operands, target, solution: self.tree.render(root, false), group });
+                return Ok(Problem {
+                    nums: operands,
+                    target,
+                    solution: self.tree.render(root, false),
+                    group,
+                });
             }
         }
         Err(format!(
@@ -160,7 +170,12 @@ fn count_moves(items: &[(u8, i64)], group: Group, only: Option<BinOp>) -> usize 
 }
 
 /// The `k`-th valid move in the order [`count_moves`] counts them.
-fn nth_move(items: &[(u8, i64)], group: Group, only: Option<BinOp>, mut k: u64) -> (usize, usize, BinOp, i64) {
+fn nth_move(
+    items: &[(u8, i64)],
+    group: Group,
+    only: Option<BinOp>,
+    mut k: u64,
+) -> (usize, usize, BinOp, i64) {
     for (i, a) in items.iter().enumerate() {
         for (j, b) in items.iter().enumerate() {
             if i == j {
@@ -189,7 +204,9 @@ mod tests {
         let draw = |seed| {
             let mut g = Generator::default();
             let mut rng = SplitMix64::new(seed);
-            (0..50).map(|_| g.problem(Group::PlusMinusMul, &Settings::default(), &mut rng).unwrap()).collect::<Vec<_>>()
+            (0..50)
+                .map(|_| g.problem(Group::PlusMinusMul, &Settings::default(), &mut rng).unwrap())
+                .collect::<Vec<_>>()
         };
         assert_eq!(draw(7), draw(7));
         assert_ne!(draw(7), draw(8));

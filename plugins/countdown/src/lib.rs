@@ -132,7 +132,8 @@ impl Task for Countdown {
             .map(|input| {
                 let p = Problem::from_sample(&input.sample)?;
                 let template = Template::from_name(&input.template)?;
-                let verdict = reward::judge(template, &input.prompt, &input.response, p.target, &p.nums, &self.reward);
+                let verdict =
+                    reward::judge(template, &input.prompt, &input.response, p.target, &p.nums, &self.reward);
                 Ok(verdict.into_score(&self.reward))
             })
             .collect()

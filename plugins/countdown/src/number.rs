@@ -225,11 +225,8 @@ impl Int {
 /// and cannot change a comparison with a 1e-5 tolerance.)
 fn scaled_quotient(a: &BigUint, b: &BigUint) -> f64 {
     let shift = 65 + b.bits() as i64 - a.bits() as i64;
-    let (num, den) = if shift >= 0 {
-        (a << shift as u64, b.clone())
-    } else {
-        (a.clone(), b << (-shift) as u64)
-    };
+    let (num, den) =
+        if shift >= 0 { (a << shift as u64, b.clone()) } else { (a.clone(), b << (-shift) as u64) };
     let (q, r) = num.div_rem(&den);
     let mut q = q.to_u128().expect("quotient has at most 66 bits");
     if !r.is_zero() {

@@ -33,7 +33,12 @@ pub struct RewardSettings {
 
 impl Default for RewardSettings {
     fn default() -> Self {
-        RewardSettings { format_score: 0.1, correct_score: 1.0, mode: Mode::Tinyzero, limits: Limits::default() }
+        RewardSettings {
+            format_score: 0.1,
+            correct_score: 1.0,
+            mode: Mode::Tinyzero,
+            limits: Limits::default(),
+        }
     }
 }
 
@@ -53,7 +58,9 @@ impl Verdict {
         let (reward, correct, answer, reason) = match self {
             Verdict::Missing(reason) => (0.0, false, None, reason),
             Verdict::Wrong { answer, reason } => (settings.format_score, false, Some(answer), reason),
-            Verdict::Correct { answer } => (settings.correct_score, true, Some(answer), "correct".to_string()),
+            Verdict::Correct { answer } => {
+                (settings.correct_score, true, Some(answer), "correct".to_string())
+            }
         };
         Score {
             reward,
@@ -66,7 +73,14 @@ impl Verdict {
 }
 
 /// Scores one response generated with `template` after `prompt`.
-pub fn judge(template: Template, prompt: &str, response: &str, target: i64, nums: &[i64], settings: &RewardSettings) -> Verdict {
+pub fn judge(
+    template: Template,
+    prompt: &str,
+    response: &str,
+    target: i64,
+    nums: &[i64],
+    settings: &RewardSettings,
+) -> Verdict {
     match template {
         Template::Compact => judge_compact(response, target, nums, settings),
         Template::Base | Template::QwenInstruct => {
@@ -162,8 +176,14 @@ mod tests {
     #[test]
     fn three_outcomes() {
         let nums = [30, 12, 7];
-        assert_eq!(base_score(" ...</think>\n<answer> (30 + 12) + 7 </answer>", 49, &nums, Mode::Tinyzero), 1.0);
-        assert_eq!(base_score(" ...</think>\n<answer> 30 + 12 - 7 </answer>", 49, &nums, Mode::Tinyzero), 0.1);
+        assert_eq!(
+            base_score(" ...</think>\n<answer> (30 + 12) + 7 </answer>", 49, &nums, Mode::Tinyzero),
+            1.0
+        );
+        assert_eq!(
+            base_score(" ...</think>\n<answer> 30 + 12 - 7 </answer>", 49, &nums, Mode::Tinyzero),
+            0.1
+        );
         assert_eq!(base_score(" ...</think>\nno answer", 49, &nums, Mode::Tinyzero), 0.0);
     }
 
@@ -235,7 +255,8 @@ mod tests {
     #[test]
     fn compact_scores_the_bare_expression() {
         let s = RewardSettings::default();
-        let score = |r: &str| judge(Template::Compact, "12 7 30>49:", r, 49, &[12, 7, 30], &s).into_score(&s).reward;
+        let score =
+            |r: &str| judge(Template::Compact, "12 7 30>49:", r, 49, &[12, 7, 30], &s).into_score(&s).reward;
         assert_eq!(score("30+12+7"), 1.0);
         assert_eq!(score("30+12+7\n999"), 1.0);
         assert_eq!(score("30+12-7"), 0.1);
@@ -248,11 +269,14 @@ mod tests {
     #[test]
     fn chat_without_chatml_markers_searches_the_response() {
         let s = RewardSettings::default();
-        let prompt = "[INST] Using the numbers [1, 2, 3] ... [/INST] Let me solve this step by step.\n<think>";
-        let v = judge(Template::Chat, prompt, " 1+2+3 </think>\n<answer> 1 + 2 + 3 </answer>", 6, &[1, 2, 3], &s);
+        let prompt =
+            "[INST] Using the numbers [1, 2, 3] ... [/INST] Let me solve this step by step.\n<think>";
+        let v =
+            judge(Template::Chat, prompt, " 1+2+3 </think>\n<answer> 1 + 2 + 3 </answer>", 6, &[1, 2, 3], &s);
         assert_eq!(v, Verdict::Correct { answer: "1+2+3".into() });
         let chatml = "<|im_start|>assistant\nLet me solve this step by step.\n<think>";
-        let v = judge(Template::Chat, chatml, " ok </think>\n<answer> 1 + 2 + 3 </answer>", 6, &[1, 2, 3], &s);
+        let v =
+            judge(Template::Chat, chatml, " ok </think>\n<answer> 1 + 2 + 3 </answer>", 6, &[1, 2, 3], &s);
         assert!(matches!(v, Verdict::Correct { .. }));
     }
 

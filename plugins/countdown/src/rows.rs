@@ -27,14 +27,20 @@ pub struct Problem {
 
 impl Problem {
     pub fn from_sample(sample: &Sample) -> Result<Problem, String> {
-        serde_json::from_str(&sample.data).map_err(|e| format!("sample {}: data is not a countdown problem: {e}", sample.index))
+        serde_json::from_str(&sample.data)
+            .map_err(|e| format!("sample {}: data is not a countdown problem: {e}", sample.index))
     }
 
     /// `Sample.data` text. Built by hand: this runs 100k+ times a second in generation.
     pub fn to_data(&self) -> String {
         let nums: Vec<String> = self.nums.iter().map(i64::to_string).collect();
         match &self.solution {
-            Some(s) => format!(r#"{{"target":{},"nums":[{}],"solution":{}}}"#, self.target, nums.join(","), Value::from(s.as_str())),
+            Some(s) => format!(
+                r#"{{"target":{},"nums":[{}],"solution":{}}}"#,
+                self.target,
+                nums.join(","),
+                Value::from(s.as_str())
+            ),
             None => format!(r#"{{"target":{},"nums":[{}]}}"#, self.target, nums.join(",")),
         }
     }
@@ -64,7 +70,8 @@ pub fn sample_from_row(row: &Value) -> Result<Sample, String> {
         Some(v) => v.to_string(),
     };
     let difficulty = match row.get("difficulty").and_then(integer) {
-        Some(d) => u32::try_from(d).map_err(|_| format!("'difficulty' must be a small non-negative integer, got {d}"))?,
+        Some(d) => u32::try_from(d)
+            .map_err(|_| format!("'difficulty' must be a small non-negative integer, got {d}"))?,
         None => nums.len() as u32,
     };
     let index = row.pointer("/extra_info/index").and_then(integer).unwrap_or(0).max(0) as u64;
@@ -80,7 +87,10 @@ pub fn sample_to_row(sample: &Sample, template: Template) -> Result<Value, Strin
     let prompt: Vec<Value> = if spec.messages.is_empty() {
         vec![json!({"role": "user", "content": spec.text.as_str()})]
     } else {
-        spec.messages.iter().map(|m| json!({"role": m.role.as_str(), "content": m.content.as_str()})).collect()
+        spec.messages
+            .iter()
+            .map(|m| json!({"role": m.role.as_str(), "content": m.content.as_str()}))
+            .collect()
     };
     Ok(json!({
         "target": p.target,
@@ -118,7 +128,10 @@ mod tests {
     fn ground_truth_alone_is_enough() {
         let row = json!({"reward_model": {"ground_truth": {"target": 24, "numbers": [3, 8, 1]}}});
         let s = sample_from_row(&row).unwrap();
-        assert_eq!(Problem::from_sample(&s).unwrap(), Problem { target: 24, nums: vec![3, 8, 1], solution: None });
+        assert_eq!(
+            Problem::from_sample(&s).unwrap(),
+            Problem { target: 24, nums: vec![3, 8, 1], solution: None }
+        );
         assert_eq!((s.group.as_str(), s.difficulty), (DEFAULT_GROUP, 3));
     }
 

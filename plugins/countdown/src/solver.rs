@@ -15,7 +15,8 @@ pub fn solve(nums: &[i64], target: i64, ops: &[BinOp]) -> Option<String> {
         return None;
     }
     let mut tree = Tree::default();
-    let items: Vec<(u8, Rational)> = nums.iter().map(|&v| (tree.push(Node::Leaf(v)), Rational::int(v as i128))).collect();
+    let items: Vec<(u8, Rational)> =
+        nums.iter().map(|&v| (tree.push(Node::Leaf(v)), Rational::int(v as i128))).collect();
     let goal = Rational::int(target as i128);
     search(&mut tree, &items, ops, goal).map(|root| tree.render(root, false))
 }

@@ -30,7 +30,8 @@ const PREFILL: &str = "Let me solve this step by step.\n<think>";
 
 impl Template {
     /// In the order `Task::templates` lists them (the first is the default).
-    pub const ALL: [Template; 4] = [Template::Base, Template::QwenInstruct, Template::Chat, Template::Compact];
+    pub const ALL: [Template; 4] =
+        [Template::Base, Template::QwenInstruct, Template::Chat, Template::Compact];
 
     pub fn name(self) -> &'static str {
         match self {

@@ -63,7 +63,8 @@ impl Tree {
                 let left_parens = self.precedence_of(left) < prec;
                 // `a - (b + c)` and `a / (b * c)` need them; `a + (b - c)` does not.
                 let right_prec = self.precedence_of(right);
-                let right_parens = right_prec < prec || (right_prec == prec && matches!(op, BinOp::Sub | BinOp::Div | BinOp::FloorDiv));
+                let right_parens = right_prec < prec
+                    || (right_prec == prec && matches!(op, BinOp::Sub | BinOp::Div | BinOp::FloorDiv));
                 self.write_operand(left, left_parens, spaced, out);
                 if spaced {
                     out.push(' ');

@@ -51,7 +51,8 @@ fn score_one(task: &TaskBox, sample: &Sample, template: &str, prompt: &str, resp
 fn every_generated_reference_solution_scores_one_and_matches_its_group() {
     for mode in ["tinyzero", "strict"] {
         let task = task(&format!(r#"{{"mode": "{mode}", "format_score": 0.0}}"#));
-        let mut groups: Vec<String> = task.groups().into_result().unwrap().into_iter().map(|g| g.into_string()).collect();
+        let mut groups: Vec<String> =
+            task.groups().into_result().unwrap().into_iter().map(|g| g.into_string()).collect();
         groups.push("all".into());
         let templates = task.templates().into_result().unwrap();
         for group in &groups {
@@ -69,9 +70,16 @@ fn every_generated_reference_solution_scores_one_and_matches_its_group() {
                 assert_eq!(sample.difficulty as usize, problem.nums.len());
                 for template in &templates {
                     let spec = task.prompt(sample, template.as_str().into()).into_result().unwrap();
-                    let response = task.reference_solution(sample, template.as_str().into()).into_result().unwrap().unwrap();
+                    let response = task
+                        .reference_solution(sample, template.as_str().into())
+                        .into_result()
+                        .unwrap()
+                        .unwrap();
                     let score = score_one(&task, sample, template, &prompt_text(&spec), &response);
-                    assert!(score.correct && score.reward == 1.0, "{mode} {template}: {score:?} for {sample:?} / {response:?}");
+                    assert!(
+                        score.correct && score.reward == 1.0,
+                        "{mode} {template}: {score:?} for {sample:?} / {response:?}"
+                    );
                 }
             }
         }
@@ -109,7 +117,8 @@ fn scoring_never_panics_on_random_input() {
         let task = task(&format!(r#"{{"mode": "{mode}", "format_score": {format_score}}}"#));
         let sample = task.generate("all".into(), 1, 1).into_result().unwrap().pop().unwrap();
         let mut rng = SplitMix64::new(99);
-        let alphabet: Vec<char> = "0123456789+-*/().  \t\r\n<>answer/:Assistant٣\u{a0}\u{1c}".chars().collect();
+        let alphabet: Vec<char> =
+            "0123456789+-*/().  \t\r\n<>answer/:Assistant٣\u{a0}\u{1c}".chars().collect();
         let mut batch = Vec::new();
         for i in 0..20_000 {
             let len = rng.range(0, 80) as usize;
@@ -155,7 +164,8 @@ fn empty_and_non_utf8_responses_score_zero() {
 #[test]
 fn bad_config_is_refused_with_the_key_named() {
     let (host, _) = recording_host();
-    let err = tz_sdk::export::in_process::task("countdown", r#"{"min_operands": 5}"#, host.clone()).err().unwrap();
+    let err =
+        tz_sdk::export::in_process::task("countdown", r#"{"min_operands": 5}"#, host.clone()).err().unwrap();
     assert!(err.contains("min_operands"), "{err}");
     let err = tz_sdk::export::in_process::task("countdown", r#"{"format_scor": 0.0}"#, host).err().unwrap();
     assert!(err.contains("did you mean 'format_score'"), "{err}");

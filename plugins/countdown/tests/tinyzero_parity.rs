@@ -57,7 +57,11 @@ for line in sys.stdin:
 
 fn python() -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    assert!(path.exists(), "{} is missing: run scripts/setup.sh (it makes the Python venv this test compares against)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/setup.sh (it makes the Python venv this test compares against)",
+        path.display()
+    );
     path
 }
 
@@ -192,7 +196,9 @@ impl Fuzz {
         // Often aim the target at the equation's own value, so many cases are right.
         let value = parse(&eq, Mode::Tinyzero, &Limits::default()).ok().and_then(|p| p.value.ok());
         let target = match value {
-            Some(v) if self.chance(0.8) => v.to_string().parse::<f64>().map(|f| f.round() as i64).unwrap_or(0),
+            Some(v) if self.chance(0.8) => {
+                v.to_string().parse::<f64>().map(|f| f.round() as i64).unwrap_or(0)
+            }
             _ => self.rng.range(0, 300) as i64,
         };
         let marker = if self.chance(0.9) {
@@ -213,7 +219,11 @@ impl Fuzz {
             self.pick(&["\nthat is all", "\n", "\r"])
         };
         let head = self.pick(&["", "User: for example <answer> (1 + 2) / 3 </answer>.\n"]);
-        let middle = self.pick(&[" Let me solve this step by step.\n<think> ... </think>\n", " ", "\n<answer> 1 </answer>\n"]);
+        let middle = self.pick(&[
+            " Let me solve this step by step.\n<think> ... </think>\n",
+            " ",
+            "\n<answer> 1 </answer>\n",
+        ]);
         Case { solution: format!("{head}{marker}{middle}{last_line}{tail}"), target, nums }
     }
 }
@@ -226,7 +236,9 @@ fn reward_matches_tinyzero_compute_score_on_random_inputs() {
     let settings = RewardSettings::default();
     let ours: Vec<f32> = cases
         .iter()
-        .map(|c| judge(Template::Base, "", &c.solution, c.target, &c.nums, &settings).into_score(&settings).reward)
+        .map(|c| {
+            judge(Template::Base, "", &c.solution, c.target, &c.nums, &settings).into_score(&settings).reward
+        })
         .collect();
 
     let mut child = Command::new(python())
@@ -254,12 +266,23 @@ fn reward_matches_tinyzero_compute_score_on_random_inputs() {
         .iter()
         .zip(ours.iter().zip(&theirs))
         .filter(|(_, (a, b))| a != b)
-        .map(|(c, (a, b))| format!("ours {a} python {b}: target {} nums {:?} text {:?}", c.target, c.nums, c.solution))
+        .map(|(c, (a, b))| {
+            format!("ours {a} python {b}: target {} nums {:?} text {:?}", c.target, c.nums, c.solution)
+        })
         .collect();
     let correct = theirs.iter().filter(|s| **s == 1.0).count();
     let formatted = theirs.iter().filter(|s| **s == 0.1).count();
-    assert!(mismatches.is_empty(), "{} of {} differ, e.g.:\n{}", mismatches.len(), cases.len(), mismatches[..mismatches.len().min(10)].join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} differ, e.g.:\n{}",
+        mismatches.len(),
+        cases.len(),
+        mismatches[..mismatches.len().min(10)].join("\n")
+    );
     eprintln!("{correct} correct, {formatted} formatted, {} missing", cases.len() - correct - formatted);
     // The generator must exercise all three outcomes substantially.
-    assert!(correct > 5000 && formatted > 5000 && cases.len() - correct - formatted > 1000, "{correct} correct, {formatted} formatted");
+    assert!(
+        correct > 5000 && formatted > 5000 && cases.len() - correct - formatted > 1000,
+        "{correct} correct, {formatted} formatted"
+    );
 }

@@ -38,7 +38,8 @@ fn last_answer_tag(text: &str) -> Option<&str> {
 
 /// The content of the last `\boxed{…}` / `\fbox{…}` with balanced braces.
 pub fn last_boxed(text: &str) -> Option<&str> {
-    let start = ["\\boxed{", "\\fbox{"].iter().filter_map(|cmd| text.rfind(cmd).map(|i| i + cmd.len())).max()?;
+    let start =
+        ["\\boxed{", "\\fbox{"].iter().filter_map(|cmd| text.rfind(cmd).map(|i| i + cmd.len())).max()?;
     let mut depth = 1;
     for (i, c) in text[start..].char_indices() {
         match c {

@@ -49,7 +49,8 @@ pub struct Problem {
 
 impl Problem {
     fn from_sample(sample: &Sample) -> Result<Problem, String> {
-        serde_json::from_str(&sample.data).map_err(|e| format!("sample {}: data is not a math problem: {e}", sample.index))
+        serde_json::from_str(&sample.data)
+            .map_err(|e| format!("sample {}: data is not a math problem: {e}", sample.index))
     }
 }
 
@@ -62,7 +63,8 @@ const GROUP: &str = "default";
 
 impl Plugin for Math {
     const NAME: &'static str = "math";
-    const DESCRIPTION: &'static str = "Math word problems from JSONL/parquet; answers in <answer> or \\boxed{} checked by value";
+    const DESCRIPTION: &'static str =
+        "Math word problems from JSONL/parquet; answers in <answer> or \\boxed{} checked by value";
     type Config = MathConfig;
 
     fn new(config: MathConfig, _host: HostServices) -> PluginResult<Self> {
@@ -136,7 +138,10 @@ impl Task for Math {
         let prompt: Vec<Value> = if spec.messages.is_empty() {
             vec![json!({"role": "user", "content": spec.text.as_str()})]
         } else {
-            spec.messages.iter().map(|m| json!({"role": m.role.as_str(), "content": m.content.as_str()})).collect()
+            spec.messages
+                .iter()
+                .map(|m| json!({"role": m.role.as_str(), "content": m.content.as_str()}))
+                .collect()
         };
         Ok(json!({
             "data_source": "math",
@@ -160,14 +165,24 @@ impl Task for Math {
                 let p = Problem::from_sample(&input.sample)?;
                 Template::from_name(&input.template)?;
                 // Only the response: the prompt's instructions mention the tags themselves.
-                let (reward, correct, answer, reason) = match verify::verify(&input.response, &p.answer, self.config.tolerance) {
-                    Verdict::Correct { answer } => (self.config.correct_score, true, Some(answer), "correct".to_string()),
-                    Verdict::Incorrect { answer } => {
-                        let gold = verify::canonical(extract::gold_answer(&p.answer));
-                        (self.config.format_score, false, Some(answer.clone()), format!("{answer} is not {gold}"))
-                    }
-                    Verdict::Unparseable => (0.0, false, None, "no <answer>...</answer> or \\boxed{...}".to_string()),
-                };
+                let (reward, correct, answer, reason) =
+                    match verify::verify(&input.response, &p.answer, self.config.tolerance) {
+                        Verdict::Correct { answer } => {
+                            (self.config.correct_score, true, Some(answer), "correct".to_string())
+                        }
+                        Verdict::Incorrect { answer } => {
+                            let gold = verify::canonical(extract::gold_answer(&p.answer));
+                            (
+                                self.config.format_score,
+                                false,
+                                Some(answer.clone()),
+                                format!("{answer} is not {gold}"),
+                            )
+                        }
+                        Verdict::Unparseable => {
+                            (0.0, false, None, "no <answer>...</answer> or \\boxed{...}".to_string())
+                        }
+                    };
                 Ok(Score {
                     reward,
                     correct,

@@ -26,7 +26,10 @@ impl Ratio {
     }
 
     fn add(self, o: Ratio) -> Option<Ratio> {
-        Ratio::new(self.num.checked_mul(o.den)?.checked_add(o.num.checked_mul(self.den)?)?, self.den.checked_mul(o.den)?)
+        Ratio::new(
+            self.num.checked_mul(o.den)?.checked_add(o.num.checked_mul(self.den)?)?,
+            self.den.checked_mul(o.den)?,
+        )
     }
 
     fn div(self, o: Ratio) -> Option<Ratio> {
@@ -254,7 +257,8 @@ fn parse_decimal(s: &str) -> Option<(Option<Ratio>, f64)> {
     if !int_digits.bytes().chain(frac_part.bytes()).all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let approx: f64 = format!("{}.{}", if int_digits.is_empty() { "0" } else { &int_digits }, frac_part).parse().ok()?;
+    let approx: f64 =
+        format!("{}.{}", if int_digits.is_empty() { "0" } else { &int_digits }, frac_part).parse().ok()?;
     let exact = (|| {
         let digits = format!("{int_digits}{frac_part}");
         let num: i128 = if digits.is_empty() { 0 } else { digits.parse().ok()? };

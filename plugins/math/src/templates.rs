@@ -17,7 +17,8 @@ pub enum Template {
 }
 
 const SYSTEM: &str = "You are a helpful assistant. You first think about the reasoning process in the mind and then provide the user with the answer.";
-const INSTRUCTION: &str = "Show your work in <think> </think> tags. And return the final answer in <answer> </answer> tags.";
+const INSTRUCTION: &str =
+    "Show your work in <think> </think> tags. And return the final answer in <answer> </answer> tags.";
 const PREFILL: &str = "Let me solve this step by step.\n<think>";
 
 impl Template {
@@ -72,7 +73,9 @@ impl Template {
     /// A correct response in this template.
     pub fn response(self, answer: &str) -> String {
         match self {
-            Template::Chat => format!("<think> The answer is {answer}. </think>\n<answer> {answer} </answer>"),
+            Template::Chat => {
+                format!("<think> The answer is {answer}. </think>\n<answer> {answer} </answer>")
+            }
             _ => format!(" The answer is {answer}. </think>\n<answer> {answer} </answer>"),
         }
     }

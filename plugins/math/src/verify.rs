@@ -126,10 +126,16 @@ mod tests {
 
     #[test]
     fn three_verdicts() {
-        assert_eq!(verify("</think> <answer> 8 </answer>", "8", TOL), Verdict::Correct { answer: "8".into() });
+        assert_eq!(
+            verify("</think> <answer> 8 </answer>", "8", TOL),
+            Verdict::Correct { answer: "8".into() }
+        );
         assert_eq!(verify("so \\boxed{0.5}", "\\frac{1}{2}", TOL), Verdict::Correct { answer: "1/2".into() });
         assert_eq!(verify("<answer>9</answer>", "8", TOL), Verdict::Incorrect { answer: "9".into() });
         assert_eq!(verify("The answer is 8.", "8", TOL), Verdict::Unparseable);
-        assert_eq!(verify("<answer>8</answer>", "Natalia sold 48/2 = 24 clips.\n#### 8", TOL), Verdict::Correct { answer: "8".into() });
+        assert_eq!(
+            verify("<answer>8</answer>", "Natalia sold 48/2 = 24 clips.\n#### 8", TOL),
+            Verdict::Correct { answer: "8".into() }
+        );
     }
 }

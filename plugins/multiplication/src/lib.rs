@@ -54,7 +54,8 @@ pub struct Problem {
 
 impl Problem {
     fn from_sample(sample: &Sample) -> Result<Problem, String> {
-        serde_json::from_str(&sample.data).map_err(|e| format!("sample {}: data is not a multiplication problem: {e}", sample.index))
+        serde_json::from_str(&sample.data)
+            .map_err(|e| format!("sample {}: data is not a multiplication problem: {e}", sample.index))
     }
 
     fn operands(&self) -> Result<(i64, i64), String> {
@@ -74,7 +75,8 @@ const GROUP: &str = "default";
 
 impl Plugin for Multiplication {
     const NAME: &'static str = "multiplication";
-    const DESCRIPTION: &'static str = "Multiply two numbers of up to 3 digits; integer answer in <answer> (TinyZero's arithmetic task)";
+    const DESCRIPTION: &'static str =
+        "Multiply two numbers of up to 3 digits; integer answer in <answer> (TinyZero's arithmetic task)";
     type Config = MultiplicationConfig;
 
     fn new(config: MultiplicationConfig, _host: HostServices) -> PluginResult<Self> {
@@ -86,7 +88,9 @@ impl Plugin for Multiplication {
 }
 
 fn integer(v: &Value) -> Option<i128> {
-    v.as_i64().map(i128::from).or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18).map(|f| f as i128))
+    v.as_i64()
+        .map(i128::from)
+        .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18).map(|f| f as i128))
 }
 
 impl Task for Multiplication {
@@ -105,7 +109,10 @@ impl Task for Multiplication {
         let mut rng = SplitMix64::new(seed);
         Ok((0..count)
             .map(|index| {
-                let (a, b) = (generator::operand(&mut rng, self.config.digits), generator::operand(&mut rng, self.config.digits));
+                let (a, b) = (
+                    generator::operand(&mut rng, self.config.digits),
+                    generator::operand(&mut rng, self.config.digits),
+                );
                 let problem = Problem { num1: Some(a), num2: Some(b), answer: a as i128 * b as i128 };
                 Sample {
                     index,
@@ -120,11 +127,20 @@ impl Task for Multiplication {
     fn sample_from_row(&self, row: &Value) -> PluginResult<Sample> {
         let operand = |key: &str, alt: &str| row.get(key).or_else(|| row.get(alt)).and_then(Value::as_i64);
         let (num1, num2) = (operand("num1", "a"), operand("num2", "b"));
-        let truth = row.pointer("/reward_model/ground_truth").or_else(|| row.get("result")).or_else(|| row.get("answer"));
+        let truth = row
+            .pointer("/reward_model/ground_truth")
+            .or_else(|| row.get("result"))
+            .or_else(|| row.get("answer"));
         let answer = match (truth, num1, num2) {
-            (Some(v), ..) => integer(v).ok_or_else(|| format!("the ground truth must be an integer, got {v}"))?,
+            (Some(v), ..) => {
+                integer(v).ok_or_else(|| format!("the ground truth must be an integer, got {v}"))?
+            }
             (None, Some(a), Some(b)) => a as i128 * b as i128,
-            _ => return Err("row has neither reward_model.ground_truth (or 'result') nor 'num1' and 'num2'".into()),
+            _ => {
+                return Err(
+                    "row has neither reward_model.ground_truth (or 'result') nor 'num1' and 'num2'".into()
+                )
+            }
         };
         let difficulty = match row.get("difficulty").and_then(Value::as_u64) {
             Some(d) => d as u32,
@@ -133,7 +149,12 @@ impl Task for Multiplication {
         let group = row.get("group").and_then(Value::as_str).unwrap_or(GROUP);
         let index = row.pointer("/extra_info/index").and_then(Value::as_u64).unwrap_or(0);
         let problem = Problem { num1, num2, answer };
-        Ok(Sample { index, group: group.into(), difficulty, data: serde_json::to_string(&problem).expect("plain data").into() })
+        Ok(Sample {
+            index,
+            group: group.into(),
+            difficulty,
+            data: serde_json::to_string(&problem).expect("plain data").into(),
+        })
     }
 
     fn sample_to_row(&self, sample: &Sample, template: &str) -> PluginResult<Value> {
@@ -143,9 +164,13 @@ impl Task for Multiplication {
         let prompt: Vec<Value> = if spec.messages.is_empty() {
             vec![json!({"role": "user", "content": spec.text.as_str()})]
         } else {
-            spec.messages.iter().map(|m| json!({"role": m.role.as_str(), "content": m.content.as_str()})).collect()
+            spec.messages
+                .iter()
+                .map(|m| json!({"role": m.role.as_str(), "content": m.content.as_str()}))
+                .collect()
         };
-        let answer = i64::try_from(p.answer).map_err(|_| format!("product {} does not fit an int64 column", p.answer))?;
+        let answer = i64::try_from(p.answer)
+            .map_err(|_| format!("product {} does not fit an int64 column", p.answer))?;
         Ok(json!({
             "num1": a,
             "num2": b,
@@ -182,8 +207,15 @@ impl Task for Multiplication {
                 };
                 let (reward, correct, answer, reason) = match reward::judge(answer, p.answer) {
                     Verdict::Missing(why) => (0.0, false, None, why.to_string()),
-                    Verdict::Wrong { answer } => (self.config.format_score, false, Some(answer), format!("{answer} is not {}", p.answer)),
-                    Verdict::Correct { answer } => (self.config.correct_score, true, Some(answer), "correct".to_string()),
+                    Verdict::Wrong { answer } => (
+                        self.config.format_score,
+                        false,
+                        Some(answer),
+                        format!("{answer} is not {}", p.answer),
+                    ),
+                    Verdict::Correct { answer } => {
+                        (self.config.correct_score, true, Some(answer), "correct".to_string())
+                    }
                 };
                 Ok(Score {
                     reward,

@@ -33,7 +33,8 @@ pub fn tinyzero_answer(solution: &str) -> Result<i128, &'static str> {
 
 /// The last `<answer>…</answer>` within one line of `text`, as an integer.
 pub fn tagged_answer(text: &str) -> Result<i128, &'static str> {
-    let content = text.split('\n').filter_map(last_answer_tag).next_back().ok_or("no <answer>...</answer>")?;
+    let content =
+        text.split('\n').filter_map(last_answer_tag).next_back().ok_or("no <answer>...</answer>")?;
     python_int(content).ok_or("the answer is not an integer")
 }
 
@@ -107,11 +108,17 @@ mod tests {
     #[test]
     fn extraction_follows_multiply_py() {
         let prompt = "... <answer> RESULT_NUMBER </answer>. \nUser: Give me the answer of the following equation: 12 * 34.\nAssistant: Let me solve this step by step.\n<think>";
-        assert_eq!(tinyzero_answer(&format!("{prompt} 12*34 = 408 </think> <answer> 408 </answer>")), Ok(408));
+        assert_eq!(
+            tinyzero_answer(&format!("{prompt} 12*34 = 408 </think> <answer> 408 </answer>")),
+            Ok(408)
+        );
         // Unlike countdown, no last-line rule: text after the answer is fine.
         assert_eq!(tinyzero_answer(&format!("{prompt}</think>\n<answer>408</answer>\nDone!")), Ok(408));
         assert_eq!(tinyzero_answer(&format!("{prompt}<answer>1</answer> <answer>408</answer>")), Ok(408));
-        assert!(tinyzero_answer(&format!("{prompt}<answer>\n408</answer>")).is_err(), "no match across lines");
+        assert!(
+            tinyzero_answer(&format!("{prompt}<answer>\n408</answer>")).is_err(),
+            "no match across lines"
+        );
         assert!(tinyzero_answer(&format!("{prompt}<answer>four hundred</answer>")).is_err());
         assert!(tinyzero_answer("<answer>408</answer>").is_err());
     }

@@ -45,7 +45,11 @@ fn tinyzero_scores_and_row_round_trip() {
     assert_eq!(score(&task, &sample, "base", &prompt, "</think> <answer> 408 </answer>").reward, 1.0);
     assert_eq!(score(&task, &sample, "base", &prompt, "</think> <answer> 407 </answer>").reward, 0.1);
     assert_eq!(score(&task, &sample, "base", &prompt, "</think> <answer> 4 0 8 </answer>").reward, 0.0);
-    assert_eq!(score(&task, &sample, "base", "", "<answer> 408 </answer>").reward, 0.0, "no Assistant: marker");
+    assert_eq!(
+        score(&task, &sample, "base", "", "<answer> 408 </answer>").reward,
+        0.0,
+        "no Assistant: marker"
+    );
     assert_eq!(score(&task, &sample, "compact", "12*34:", "408").reward, 1.0);
     assert_eq!(score(&task, &sample, "compact", "12*34:", "").reward, 0.0);
 

@@ -1,0 +1,518 @@
+//! The RL trainer: the main job of `tzhost`.
+//!
+//! Each step: the curriculum picks the data stage and the rollout window;
+//! the task renders prompts; the core samples `n` responses per prompt; the
+//! task scores them; the algorithm chain shapes rewards and estimates
+//! advantages; the core updates the actor. Metrics go to metrics.jsonl,
+//! checkpoints (HF layout + trainer state) to `checkpoints/step_N`.
+
+mod evaluate;
+mod policy;
+mod prompts;
+mod rollout;
+mod run_dir;
+mod state;
+mod step;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+use tz_core::kl::KlController;
+use tz_core::optim::{AdamW, AdamWConfig, Decay};
+use tz_core::sampling::SamplingParams;
+use tz_core::SaveOptions;
+use tz_sdk::abi_stable::std_types::{ROption, RString};
+use tz_sdk::ffi::{CurriculumBox, TaskBox};
+use tz_sdk::{Sample, Stage};
+
+use crate::cmd::train::AlgorithmChain;
+use crate::config::RunConfig;
+use crate::plugins::{Registry, TracingHost};
+pub use policy::{parse_dtype, Policy};
+pub use run_dir::{write_atomic, JsonlWriter, RunDir};
+use state::TrainerState;
+
+/// Settings the tiny default model needs, applied only where the user set
+/// nothing: 3-number countdown problems in the compact template.
+pub fn apply_tiny_defaults(cfg: &mut RunConfig) {
+    if !cfg.model.path.is_empty() || cfg.task.name != "countdown" {
+        return;
+    }
+    let table = cfg.task.plugins.entry("countdown".into()).or_default();
+    table.entry("min_operands").or_insert(toml::Value::Integer(3));
+    table.entry("max_operands").or_insert(toml::Value::Integer(3));
+    // Responses of the compact template are ~5-15 characters: a window
+    // between 8 and the 24-token max, moved in steps of 2.
+    let adaptive = cfg.curriculum.plugins.entry("adaptive".into()).or_default();
+    adaptive.entry("min_window").or_insert(toml::Value::Integer(8));
+    adaptive.entry("step_size").or_insert(toml::Value::Integer(2));
+}
+
+/// The curricula of a run: at most one plans data stages, any may set the window.
+struct Curricula {
+    list: Vec<(String, CurriculumBox)>,
+    plan: Vec<Stage>,
+}
+
+impl Curricula {
+    fn build(registry: &Registry, cfg: &RunConfig, groups: &[String]) -> Result<Curricula> {
+        let mut list = Vec::new();
+        let mut plan = None;
+        let rgroups: Vec<RString> = groups.iter().map(|g| g.as_str().into()).collect();
+        for name in &cfg.curriculum.chain {
+            let c = registry.curriculum(
+                name,
+                &RunConfig::plugin_json(&cfg.curriculum.plugins, name),
+                TracingHost::handle(),
+            )?;
+            if let ROption::RSome(p) =
+                c.plan(rgroups.as_slice().into()).into_result().map_err(anyhow::Error::msg)?
+            {
+                if plan.is_some() {
+                    bail!(
+                        "--curriculum {}: more than one curriculum plans data stages",
+                        cfg.curriculum.chain.join(",")
+                    );
+                }
+                plan = Some(p.stages.into_vec());
+            }
+            list.push((name.clone(), c));
+        }
+        let plan = plan.unwrap_or_else(|| vec![Stage { round: 1, group: "all".into(), epochs: 1 }]);
+        Ok(Curricula { list, plan })
+    }
+
+    /// The window for the next batch: the first curriculum with an opinion, else the max.
+    fn window(&self, max: usize) -> Result<usize> {
+        for (_, c) in &self.list {
+            if let ROption::RSome(w) = c.window().into_result().map_err(anyhow::Error::msg)? {
+                return Ok((w as usize).clamp(1, max));
+            }
+        }
+        Ok(max)
+    }
+}
+
+/// Everything a run holds.
+struct Trainer<'r> {
+    cfg: RunConfig,
+    task: TaskBox,
+    chain: AlgorithmChain,
+    loss: tz_sdk::LossSettings,
+    curricula: Curricula,
+    policy: Policy,
+    reference: Option<Policy>,
+    model_path: PathBuf,
+    opt: AdamW,
+    kl: KlController,
+    run: RunDir,
+    metrics: JsonlWriter,
+    state: TrainerState,
+    val_samples: Vec<Sample>,
+    groups: Vec<String>,
+    _registry: &'r Registry,
+}
+
+/// Starts a new run from a resolved config.
+pub fn run_config(cfg: &RunConfig, registry: &Registry) -> Result<()> {
+    let mut cfg = cfg.clone();
+    apply_tiny_defaults(&mut cfg);
+    let name = if cfg.logging.run_name.is_empty() {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        format!(
+            "{}-{}-{}-{stamp}",
+            cfg.task.name,
+            cfg.algorithm.chain.join("+"),
+            cfg.curriculum.chain.join("+")
+        )
+    } else {
+        cfg.logging.run_name.clone()
+    };
+    let root = cfg.logging.runs_dir.join(&name);
+    let run = RunDir::create(root)?;
+    if run.list_checkpoints().last().is_some() || run.summary().exists() {
+        bail!(
+            "run directory {} already holds a run: use `tzhost resume {}` or another logging.run_name",
+            run.root.display(),
+            run.root.display()
+        );
+    }
+    write_atomic(&run.config(), cfg.to_toml_string().as_bytes())?;
+    let mut trainer = Trainer::new(cfg, registry, run, None)?;
+    trainer.train()
+}
+
+/// Continues the run in `dir` from its newest checkpoint.
+pub fn resume(dir: &Path, registry: &Registry) -> Result<()> {
+    let run = RunDir { root: dir.to_path_buf() };
+    let cfg = RunConfig::from_file(&run.config())
+        .with_context(|| format!("{} is not a run directory", dir.display()))?;
+    let Some((step, ckpt)) = run.list_checkpoints().pop() else {
+        bail!("{} has no finished checkpoint to resume from; start the run again", dir.display());
+    };
+    if run.summary().exists() {
+        let s: Value = serde_json::from_str(&std::fs::read_to_string(run.summary())?)?;
+        if s["finished"] == true {
+            bail!("the run in {} has finished; nothing to resume", dir.display());
+        }
+    }
+    tracing::info!("resuming {} from step {step}", dir.display());
+    run.truncate_metrics_after(step)?;
+    let mut trainer = Trainer::new(cfg, registry, run, Some(&ckpt))?;
+    trainer.train()
+}
+
+impl<'r> Trainer<'r> {
+    fn new(cfg: RunConfig, registry: &'r Registry, run: RunDir, checkpoint: Option<&Path>) -> Result<Self> {
+        let device = crate::device::parse_device(&cfg.model.device)?;
+        let kind = parse_dtype(&cfg.model.dtype)?;
+        tch::manual_seed(cfg.trainer.seed as i64);
+        let task = registry.task(
+            &cfg.task.name,
+            &RunConfig::plugin_json(&cfg.task.plugins, &cfg.task.name),
+            TracingHost::handle(),
+        )?;
+        let chain = AlgorithmChain::build(registry, &cfg.algorithm.chain, &|n| {
+            RunConfig::plugin_json(&cfg.algorithm.plugins, n)
+        })?;
+        let loss = chain.estimator.1.loss_settings().into_result().map_err(anyhow::Error::msg)?;
+        let groups: Vec<String> =
+            task.groups().into_result().map_err(anyhow::Error::msg)?.iter().map(|g| g.to_string()).collect();
+        let mut curricula = Curricula::build(registry, &cfg, &groups)?;
+        if !cfg.task.train_data.is_empty() || !cfg.task.val_data.is_empty() {
+            bail!("task.train_data / task.val_data: reading parquet data in training is not implemented yet; leave them empty to generate problems");
+        }
+
+        let model_path = policy::resolve_model_path(
+            &cfg.model.path,
+            &task,
+            cfg.model.tiny_seed,
+            cfg.model.tiny_sft_steps,
+        )?;
+        let policy = Policy::load(checkpoint.unwrap_or(&model_path), device, kind)?;
+        let reference = if loss.needs_reference() {
+            let mut r = Policy::load(&model_path, device, kind)?;
+            r.vs.freeze();
+            Some(r)
+        } else {
+            None
+        };
+        let opt_cfg = AdamWConfig {
+            lr: cfg.trainer.lr,
+            beta1: cfg.trainer.betas.0,
+            beta2: cfg.trainer.betas.1,
+            weight_decay: cfg.trainer.weight_decay,
+            max_grad_norm: (cfg.trainer.grad_clip > 0.0).then_some(cfg.trainer.grad_clip),
+            warmup_steps: cfg.trainer.warmup_steps,
+            decay: Decay::Constant,
+            ..AdamWConfig::default()
+        };
+        let mut opt = AdamW::from_var_store(&policy.vs, opt_cfg);
+        let mut kl = KlController::from_settings(&loss.kl);
+        let mut state = TrainerState::new(cfg.trainer.seed);
+
+        // Held-out problems: generated with another seed, none seen in training.
+        let val_samples = prompts::generate(
+            &task,
+            &groups,
+            cfg.eval.size,
+            cfg.trainer.seed ^ 0x5EED_7E57,
+            &HashSet::new(),
+        )?;
+
+        if let Some(ckpt) = checkpoint {
+            state = TrainerState::load(ckpt)?;
+            opt.load(&ckpt.join("optimizer.safetensors"))?;
+            kl = state.kl;
+            for (name, c) in curricula.list.iter_mut() {
+                if let Some(s) = state.curricula.get(name) {
+                    c.restore(s.as_str().into()).into_result().map_err(anyhow::Error::msg)?;
+                }
+            }
+        }
+        let metrics = JsonlWriter::append(&run.metrics())?;
+        Ok(Trainer {
+            cfg,
+            task,
+            chain,
+            loss,
+            curricula,
+            policy,
+            reference,
+            model_path,
+            opt,
+            kl,
+            run,
+            metrics,
+            state,
+            val_samples,
+            groups,
+            _registry: registry,
+        })
+    }
+
+    /// Training problems of a stage's group (`all` = every group).
+    fn stage_pool(&self, stage: &Stage) -> Result<prompts::SamplePool> {
+        let groups =
+            if stage.group.as_str() == "all" { self.groups.clone() } else { vec![stage.group.to_string()] };
+        let exclude: HashSet<String> = self.val_samples.iter().map(|s| s.data.to_string()).collect();
+        let size = self.cfg.task.train_size * groups.len();
+        let seed = self.cfg.trainer.seed.wrapping_mul(7919).wrapping_add(stage.round as u64);
+        let samples = prompts::generate(&self.task, &groups, size, seed, &exclude)?;
+        Ok(prompts::SamplePool::new(samples, seed))
+    }
+
+    fn log(&mut self, step: u64, metrics: &BTreeMap<String, f64>) -> Result<()> {
+        let mut obj = serde_json::Map::new();
+        obj.insert("step".into(), json!(step));
+        for (k, v) in metrics {
+            obj.insert(k.clone(), if v.is_finite() { json!(v) } else { Value::Null });
+        }
+        self.metrics.write(&Value::Object(obj))
+    }
+
+    fn validate(&mut self, step: u64) -> Result<BTreeMap<String, f64>> {
+        let t0 = Instant::now();
+        let v = evaluate::validate(
+            &self.task,
+            &self.policy,
+            &self.val_samples,
+            &self.cfg,
+            self.cfg.trainer.seed ^ 0xE7A1,
+        )?;
+        let mut samples = JsonlWriter::append(&self.run.samples())?;
+        for e in &v.examples {
+            samples.write(&json!({"step": step, "example": e}))?;
+        }
+        let mut m = v.metrics;
+        m.insert("timing_s/testing".into(), t0.elapsed().as_secs_f64());
+        Ok(m)
+    }
+
+    fn save_checkpoint(&mut self, step: u64) -> Result<()> {
+        let final_dir = self.run.checkpoint(step);
+        if final_dir.exists() {
+            return Ok(());
+        }
+        let tmp = self.run.checkpoints().join(format!(".step_{step:06}.tmp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let dtype = self.policy.model.kind();
+        self.policy.dir.save_like(&self.policy.vs, &tmp, &SaveOptions { dtype, ..SaveOptions::default() })?;
+        self.opt.save(&tmp.join("optimizer.safetensors"))?;
+        self.state.kl = self.kl;
+        self.state.curricula.clear();
+        for (name, c) in &self.curricula.list {
+            let s = c.state().into_result().map_err(anyhow::Error::msg)?;
+            self.state.curricula.insert(name.clone(), s.to_string());
+        }
+        self.state.save(&tmp)?;
+        std::fs::rename(&tmp, &final_dir)
+            .with_context(|| format!("cannot rename {} to {}", tmp.display(), final_dir.display()))?;
+        self.run.prune(self.cfg.trainer.keep_checkpoints);
+        Ok(())
+    }
+
+    fn train(&mut self) -> Result<()> {
+        let cfg = self.cfg.clone();
+        let started = Instant::now();
+        let elapsed_before = self.state.elapsed_s;
+        if self.state.step == 0 {
+            let m = self.validate(0)?;
+            self.state.before = m.clone();
+            tracing::info!(
+                "before training: val/acc {:.3}, val/acc_greedy {:.3} on {} held-out problems",
+                m.get("val/acc").copied().unwrap_or(0.0),
+                m.get("val/acc_greedy").copied().unwrap_or(f64::NAN),
+                self.val_samples.len()
+            );
+            self.log(0, &m)?;
+        }
+        let budget_s = cfg.trainer.max_minutes * 60.0;
+        let bar = if cfg.logging.progress {
+            let b = if cfg.trainer.total_steps > 0 {
+                ProgressBar::new(cfg.trainer.total_steps)
+            } else {
+                ProgressBar::new_spinner()
+            };
+            b.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] step {pos} {msg}").unwrap(),
+            );
+            b.set_position(self.state.step);
+            b
+        } else {
+            ProgressBar::hidden()
+        };
+        let plan = self.curricula.plan.clone();
+        let mut stop_reason = "plan finished".to_string();
+        'stages: while self.state.stage < plan.len() {
+            let stage = plan[self.state.stage].clone();
+            let mut pool = self.stage_pool(&stage)?;
+            if let Some(p) = self.state.pool {
+                pool.restore(p);
+            }
+            let stage_steps = if plan.len() == 1
+                && stage.group.as_str() == "all"
+                && (cfg.trainer.total_steps > 0 || budget_s > 0.0)
+            {
+                u64::MAX
+            } else {
+                pool.steps_per_epoch(cfg.rollout.prompts_per_step) * stage.epochs as u64
+            };
+            while self.state.stage_step < stage_steps {
+                if cfg.trainer.total_steps > 0 && self.state.step >= cfg.trainer.total_steps {
+                    stop_reason = format!("{} steps done", cfg.trainer.total_steps);
+                    break 'stages;
+                }
+                let elapsed = elapsed_before + started.elapsed().as_secs_f64();
+                if budget_s > 0.0 && elapsed >= budget_s {
+                    stop_reason = format!("time budget of {} min reached", cfg.trainer.max_minutes);
+                    break 'stages;
+                }
+                let step = self.state.step + 1;
+                let t_step = Instant::now();
+                let window = self.curricula.window(cfg.rollout.max_response_length)?;
+                let samples = pool.next_batch(cfg.rollout.prompts_per_step);
+                let params = SamplingParams {
+                    temperature: cfg.rollout.temperature,
+                    top_p: cfg.rollout.top_p,
+                    top_k: cfg.rollout.top_k,
+                    max_new_tokens: window,
+                    seed: cfg.trainer.seed.wrapping_mul(1_000_000_007).wrapping_add(step),
+                    max_batch_rows: 0,
+                };
+                let scored = rollout::rollout_and_score(
+                    &self.task,
+                    &self.policy,
+                    samples,
+                    &cfg.task.template,
+                    cfg.rollout.n,
+                    &params,
+                    &cfg.rollout.stop,
+                )?;
+                let result = step::train_on(
+                    &scored,
+                    step::StepInputs {
+                        cfg: &cfg,
+                        chain: &self.chain,
+                        loss: &self.loss,
+                        policy: &self.policy,
+                        reference: self.reference.as_ref(),
+                        opt: &mut self.opt,
+                        kl: &mut self.kl,
+                        device: self.policy.model.device(),
+                        step,
+                        window,
+                    },
+                )?;
+                let mut m = result.metrics;
+                for (_, c) in self.curricula.list.iter_mut() {
+                    let observed = c.observe(&result.stats).into_result().map_err(anyhow::Error::msg)?;
+                    for metric in observed.iter() {
+                        m.insert(metric.name.to_string(), metric.value);
+                    }
+                }
+                self.state.step = step;
+                self.state.stage_step += 1;
+                self.state.pool = Some(pool.state);
+                let flat = result.rewards.windows(2).all(|w| w[0] == w[1]);
+                self.state.flat_steps = if flat { self.state.flat_steps + 1 } else { 0 };
+                self.state.cumulative_reward += m.get("critic/score/mean").copied().unwrap_or(0.0);
+                self.state.tokens += m.get("tokens/overall_total").copied().unwrap_or(0.0) as u64;
+                let step_s = t_step.elapsed().as_secs_f64();
+                m.insert("timing_s/step".into(), step_s);
+                m.insert(
+                    "perf/throughput".into(),
+                    m.get("tokens/overall_total").copied().unwrap_or(0.0) / step_s.max(1e-9),
+                );
+                m.insert("train/cumulative_reward".into(), self.state.cumulative_reward);
+                m.insert("tokens/cumulative_total".into(), self.state.tokens as f64);
+                m.insert("time/elapsed_s".into(), elapsed_before + started.elapsed().as_secs_f64());
+                m.insert("train/stage".into(), self.state.stage as f64);
+                m.insert("train/window".into(), window as f64);
+                if cfg.trainer.test_freq > 0 && step % cfg.trainer.test_freq == 0 {
+                    m.extend(self.validate(step)?);
+                }
+                self.log(step, &m)?;
+                bar.set_position(step);
+                bar.set_message(format!(
+                    "acc {:.2} reward {:.3} len {:.1} window {window} ({:.2}s/step)",
+                    m.get("train/acc").copied().unwrap_or(0.0),
+                    m.get("critic/score/mean").copied().unwrap_or(0.0),
+                    m.get("response_length/mean").copied().unwrap_or(0.0),
+                    step_s
+                ));
+                self.state.elapsed_s = elapsed_before + started.elapsed().as_secs_f64();
+                if cfg.trainer.save_freq > 0 && step % cfg.trainer.save_freq == 0 {
+                    self.save_checkpoint(step)?;
+                }
+                if cfg.trainer.collapse_patience > 0 && self.state.flat_steps >= cfg.trainer.collapse_patience
+                {
+                    let r = result.rewards.first().copied().unwrap_or(0.0);
+                    stop_reason = format!(
+                        "collapse: every reward was {r} for {} consecutive steps (no learning signal; try a lower trainer.lr)",
+                        self.state.flat_steps
+                    );
+                    tracing::warn!("{stop_reason}");
+                    self.state.collapsed = true;
+                    break 'stages;
+                }
+            }
+            self.state.stage += 1;
+            self.state.stage_step = 0;
+            self.state.pool = None;
+        }
+        bar.finish_and_clear();
+        self.state.elapsed_s = elapsed_before + started.elapsed().as_secs_f64();
+        let after = self.validate(self.state.step)?;
+        self.log(self.state.step, &after)?;
+        self.save_checkpoint(self.state.step)?;
+        self.finish(&after, &stop_reason)
+    }
+
+    fn finish(&mut self, after: &BTreeMap<String, f64>, stop_reason: &str) -> Result<()> {
+        let g = |m: &BTreeMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(f64::NAN);
+        let before = self.state.before.clone();
+        let summary = json!({
+            "finished": true,
+            "stop_reason": stop_reason,
+            "collapsed": self.state.collapsed,
+            "steps": self.state.step,
+            "tokens": self.state.tokens,
+            "wall_s": self.state.elapsed_s,
+            "model": self.model_path,
+            "val/acc_before": g(&before, "val/acc"),
+            "val/acc_after": g(after, "val/acc"),
+            "val/acc_greedy_before": g(&before, "val/acc_greedy"),
+            "val/acc_greedy_after": g(after, "val/acc_greedy"),
+            "val/size": self.val_samples.len(),
+        });
+        write_atomic(&self.run.summary(), serde_json::to_string_pretty(&summary)?.as_bytes())?;
+        println!(
+            "run finished ({stop_reason}) after {} steps, {} tokens, {:.0} s",
+            self.state.step, self.state.tokens, self.state.elapsed_s
+        );
+        println!(
+            "  val/acc        {:.3} -> {:.3}   (mean over {} samples per problem, {} held-out problems)",
+            g(&before, "val/acc"),
+            g(after, "val/acc"),
+            self.cfg.eval.samples,
+            self.val_samples.len()
+        );
+        if self.cfg.eval.greedy {
+            println!(
+                "  val/acc_greedy {:.3} -> {:.3}",
+                g(&before, "val/acc_greedy"),
+                g(after, "val/acc_greedy")
+            );
+        }
+        println!("  run directory  {}", self.run.root.display());
+        Ok(())
+    }
+}

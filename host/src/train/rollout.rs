@@ -1,0 +1,81 @@
+//! Prompts in, scored responses out: the shared first half of a training
+//! step and of an evaluation.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use tz_core::rollout::{generate, Completion, FinishReason, StopCriteria};
+use tz_core::sampling::SamplingParams;
+use tz_sdk::abi_stable::std_types::RSlice;
+use tz_sdk::ffi::TaskBox;
+use tz_sdk::{Sample, Score, ScoreInput};
+
+use super::policy::Policy;
+use super::prompts::{render, Prompt};
+
+/// Responses to a batch of samples with their scores, in prompt-major order
+/// (`n` consecutive completions per sample).
+pub struct Scored {
+    pub samples: Vec<Sample>,
+    pub prompts: Vec<Prompt>,
+    pub completions: Vec<Completion>,
+    pub scores: Vec<Score>,
+    /// The response text the task scored.
+    pub texts: Vec<String>,
+    pub gen_seconds: f64,
+    pub reward_seconds: f64,
+}
+
+impl Scored {
+    pub fn n(&self) -> usize {
+        self.completions.len() / self.samples.len().max(1)
+    }
+}
+
+/// Renders, generates `n` responses per sample and scores them.
+pub fn rollout_and_score(
+    task: &TaskBox,
+    policy: &Policy,
+    samples: Vec<Sample>,
+    template: &str,
+    n: usize,
+    params: &SamplingParams,
+    extra_stop: &[String],
+) -> Result<Scored> {
+    let prompts =
+        samples.iter().map(|s| render(task, &policy.tokenizer, s, template)).collect::<Result<Vec<_>>>()?;
+    let mut stop: Vec<String> = prompts.first().map(|p| p.stop.clone()).unwrap_or_default();
+    stop.extend(extra_stop.iter().cloned());
+    let ids: Vec<Vec<u32>> = prompts.iter().map(|p| p.ids.clone()).collect();
+    let start = Instant::now();
+    let criteria = StopCriteria::new(&policy.tokenizer, stop);
+    let completions = generate(&policy.model, &ids, n, params, &criteria)?;
+    let gen_seconds = start.elapsed().as_secs_f64();
+
+    let start = Instant::now();
+    // TinyZero scores the decode with special tokens kept; the compact
+    // template (ours, for character-level models) scores the bare text.
+    let texts: Vec<String> = if template == "compact" {
+        completions.iter().map(|c| policy.tokenizer.0.decode(&c.token_ids, true)).collect::<Result<_>>()?
+    } else {
+        completions.iter().map(|c| c.text.clone()).collect()
+    };
+    let inputs: Vec<ScoreInput> = completions
+        .iter()
+        .zip(&texts)
+        .map(|(c, text)| ScoreInput {
+            sample: samples[c.prompt_index].clone(),
+            template: template.into(),
+            prompt: prompts[c.prompt_index].text.as_str().into(),
+            response: text.as_str().into(),
+            finish: match c.finish {
+                FinishReason::Stop => tz_sdk::FinishReason::Stop,
+                FinishReason::Length => tz_sdk::FinishReason::Length,
+            },
+        })
+        .collect();
+    let scores =
+        task.score(RSlice::from_slice(&inputs)).into_result().map_err(anyhow::Error::msg)?.into_vec();
+    let reward_seconds = start.elapsed().as_secs_f64();
+    Ok(Scored { samples, prompts, completions, scores, texts, gen_seconds, reward_seconds })
+}

@@ -1,0 +1,148 @@
+//! `tzhost generate` prints what transformers' greedy `model.generate()`
+//! decodes, on a checkpoint written by transformers (with the Qwen
+//! vocabulary and its chat template) and on a tiny-preset directory written
+//! by the core. The expected text comes from host/tests/python/generate_reference.py.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::json;
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+use tz_core::presets::{tiny_config, tiny_tokenizer, write_model_dir};
+use tz_core::Qwen2;
+
+fn python() -> PathBuf {
+    let py = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    assert!(
+        py.exists(),
+        "{} is missing: run scripts/setup.sh (it creates the PyTorch + transformers venv)",
+        py.display()
+    );
+    py
+}
+
+fn qwen_fixture() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/qwen-vocab-tokenizer");
+    assert!(dir.exists(), "test fixture {} is missing", dir.display());
+    dir
+}
+
+fn reference(request: &serde_json::Value) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/generate_reference.py");
+    let mut child = Command::new(python())
+        .arg(&script)
+        .env("HF_HUB_OFFLINE", "1")
+        .env("TRANSFORMERS_VERBOSITY", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(request.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{} failed:\n{}", script.display(), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A tiny-preset directory with random weights, written by the core.
+fn tiny_dir(dir: &Path) {
+    tch::manual_seed(3);
+    let cfg = tiny_config();
+    let vs = VarStore::new(Device::Cpu);
+    let _model = Qwen2::new(&vs.root(), &cfg);
+    tch::no_grad(|| {
+        for (name, mut t) in vs.variables() {
+            let noise = Tensor::randn(t.size(), (Kind::Float, Device::Cpu)) * 0.3;
+            if name.ends_with("norm.weight") {
+                t.copy_(&(noise + 1.0))
+            } else {
+                t.copy_(&noise)
+            }
+        }
+    });
+    write_model_dir(dir, &cfg, &vs, &tiny_tokenizer().unwrap(), &json!({"test": "generate"})).unwrap();
+}
+
+/// `tzhost generate` stdout, with the trailing newline println adds removed.
+fn tzhost_generate(args: &[&str]) -> String {
+    let out = common::tzhost_env(
+        &[&["generate", "--device", "cpu", "--greedy"], args].concat(),
+        &[("HF_HUB_OFFLINE", "1")],
+    );
+    assert!(out.status.success(), "tzhost generate {args:?} failed:\n{}", common::stderr(&out));
+    let text = common::stdout(&out);
+    text.strip_suffix('\n').unwrap_or(&text).to_string()
+}
+
+#[test]
+fn generate_prints_what_transformers_generates() {
+    let work = tempfile::tempdir().unwrap();
+    let qwen = work.path().join("qwen-random");
+    let tiny = work.path().join("tiny");
+    tiny_dir(&tiny);
+    let qwen_config = json!({
+        "vocab_size": 151646, "hidden_size": 16, "intermediate_size": 24, "num_hidden_layers": 1,
+        "num_attention_heads": 2, "num_key_value_heads": 1, "tie_word_embeddings": true,
+        "eos_token_id": 151645, "pad_token_id": 151643, "max_position_embeddings": 256,
+    });
+    let cases: Vec<(PathBuf, &str, bool, Option<&str>, usize)> = vec![
+        (
+            qwen.clone(),
+            "Using the numbers [19, 36, 55, 7], create an equation that equals 65.",
+            false,
+            None,
+            12,
+        ),
+        (qwen.clone(), "What is 2 + 2? Answer briefly.", true, Some("You are terse."), 12),
+        (tiny.clone(), "12 7 30>", false, None, 10),
+    ];
+    let answer = reference(&json!({
+        "make": [{"dir": qwen, "tokenizer_from": qwen_fixture(), "config": qwen_config, "seed": 5}],
+        "generate": cases.iter().map(|(dir, prompt, chat, system, n)| json!({
+            "dir": dir, "prompt": prompt, "chat": chat, "system": system, "new_tokens": n,
+        })).collect::<Vec<_>>(),
+    }));
+    for (i, (dir, prompt, chat, system, n)) in cases.iter().enumerate() {
+        let want = &answer["texts"][i];
+        let n = n.to_string();
+        let mut args = vec!["--model", dir.to_str().unwrap(), "--prompt", prompt, "--max-new-tokens", &n];
+        if *chat {
+            args.push("--chat");
+        }
+        if let Some(system) = system {
+            args.extend(["--system", system]);
+        }
+        assert_eq!(tzhost_generate(&args), want["keep"].as_str().unwrap(), "case {i}: {args:?}");
+        if *chat {
+            args.push("--skip-special-tokens");
+            assert_eq!(tzhost_generate(&args), want["skip"].as_str().unwrap(), "case {i}: {args:?}");
+        }
+    }
+}
+
+#[test]
+fn generate_errors_are_one_line() {
+    let work = tempfile::tempdir().unwrap();
+    let missing = work.path().join("nope");
+    let out = common::tzhost(&["generate", "--model", missing.to_str().unwrap(), "--prompt", "x"]);
+    let err = common::assert_one_line_error(&out);
+    assert!(err.contains("does not exist"), "{err}");
+
+    let out = common::tzhost_env(
+        &["generate", "--model", "Qwen/Qwen2.5-0.5B", "--prompt", "x"],
+        &[("HF_HUB_OFFLINE", "1"), ("HF_HUB_CACHE", work.path().to_str().unwrap())],
+    );
+    let err = common::assert_one_line_error(&out);
+    assert!(err.contains("is not in the Hugging Face cache") && err.contains("HF_HUB_OFFLINE"), "{err}");
+
+    // The tiny tokenizer has no chat template.
+    let tiny = work.path().join("tiny");
+    tiny_dir(&tiny);
+    let out = common::tzhost(&["generate", "--model", tiny.to_str().unwrap(), "--prompt", "1", "--chat"]);
+    let err = common::assert_one_line_error(&out);
+    assert!(err.contains("no chat template"), "{err}");
+}

@@ -1,0 +1,177 @@
+//! The main job end to end on the tiny model (short warm start, few steps),
+//! and exact resume after `kill -9`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+/// A warm-start cache shared by the tests of this file (built once).
+fn cache_dir() -> PathBuf {
+    bin_dir().join("tz-test-cache")
+}
+
+fn train_cmd(out: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tzhost"));
+    cmd.args([
+        "--task",
+        "countdown",
+        "--algo",
+        "grpo",
+        "--curriculum",
+        "adaptive",
+        "--device",
+        "cpu",
+        "--out",
+    ])
+    .arg(out)
+    .args([
+        "--set",
+        "model.tiny_sft_steps=30",
+        "--set",
+        "eval.size=16",
+        "--set",
+        "eval.samples=2",
+        "--set",
+        "rollout.prompts_per_step=8",
+        "--set",
+        "rollout.n=4",
+        "--set",
+        "logging.progress=false",
+    ])
+    .args(extra)
+    .env("TZ_CACHE_DIR", cache_dir())
+    .env_remove("TZ_PLUGIN_PATH");
+    cmd
+}
+
+fn metrics(run: &Path) -> Vec<Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Metrics that must not depend on wall-clock time.
+fn deterministic(m: &Value) -> Vec<(String, Value)> {
+    m.as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| !k.starts_with("timing_s/") && *k != "perf/throughput" && *k != "time/elapsed_s")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+#[test]
+fn main_job_runs_a_few_grpo_steps_and_writes_the_run_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let o = train_cmd(&run, &["--set", "trainer.total_steps=3", "--set", "trainer.save_freq=2"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("run finished (3 steps done) after 3 steps"), "{out}");
+    assert!(out.contains("val/acc"), "{out}");
+
+    let m = metrics(&run);
+    let steps: Vec<u64> = m.iter().map(|l| l["step"].as_u64().unwrap()).collect();
+    assert_eq!(steps, [0, 1, 2, 3, 3], "before-validation, three steps, after-validation");
+    for key in [
+        "critic/score/mean",
+        "actor/pg_loss",
+        "actor/grad_norm",
+        "response_length/mean",
+        "adaptive_window/current_window",
+        "tokens/overall_total",
+        "timing_s/gen",
+        "timing_s/update_actor",
+    ] {
+        assert!(m[1][key].is_number(), "{key} missing from {}", m[1]);
+    }
+    assert!(m[0]["val/acc"].is_number() && m[4]["val/acc_greedy"].is_number());
+    let window = m[2]["train/window"].as_f64().unwrap();
+    assert!((1.0..=24.0).contains(&window), "window {window}");
+
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["finished"], true);
+    assert_eq!(summary["steps"], 3);
+    // Checkpoints are HF model directories with the trainer state beside them.
+    let ckpt = run.join("checkpoints/step_000003");
+    for f in
+        ["config.json", "model.safetensors", "tokenizer.json", "optimizer.safetensors", "trainer_state.json"]
+    {
+        assert!(ckpt.join(f).is_file(), "{f} missing in {}", ckpt.display());
+    }
+    assert!(run.join("checkpoints/step_000002").is_dir());
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("min_operands = 3"), "resolved config must include plugin settings:\n{config}");
+
+    // A finished run is not resumed, and its directory is not reused.
+    let again = tzhost(&["resume", run.to_str().unwrap()]);
+    assert!(assert_one_line_error(&again).contains("has finished"));
+}
+
+#[test]
+fn resume_after_kill_gives_the_same_metrics_as_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let common = [
+        "--set",
+        "trainer.total_steps=6",
+        "--set",
+        "trainer.save_freq=2",
+        "--set",
+        "trainer.keep_checkpoints=10",
+    ];
+    let full = dir.path().join("full");
+    let o = train_cmd(&full, &common).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // Start the same run, kill -9 it once its first checkpoint exists.
+    let killed = dir.path().join("killed");
+    let mut child = train_cmd(&killed, &common)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = killed.join("checkpoints/step_000002/trainer_state.json");
+    let start = Instant::now();
+    while !first.exists() {
+        assert!(start.elapsed() < Duration::from_secs(600), "no checkpoint after 10 minutes");
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap_or(()); // SIGKILL
+    let _ = child.wait();
+    assert!(!killed.join("summary.json").exists(), "the run finished before it could be killed");
+
+    let o = Command::new(env!("CARGO_BIN_EXE_tzhost"))
+        .args(["resume", killed.to_str().unwrap()])
+        .env("TZ_CACHE_DIR", cache_dir())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let a = metrics(&full);
+    let b = metrics(&killed);
+    assert_eq!(a.len(), b.len(), "same number of metric lines");
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(deterministic(x), deterministic(y), "step {} differs", x["step"]);
+    }
+}
+
+#[test]
+fn unknown_config_key_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = train_cmd(&dir.path().join("r"), &["--set", "trainer.lrr=1e-4"]).output().unwrap();
+    let line = assert_one_line_error(&o);
+    assert!(line.contains("lrr"), "{line}");
+}
