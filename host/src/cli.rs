@@ -44,6 +44,12 @@ pub enum Command {
     Train(cmd::train::TrainArgs),
     /// List every plugin: name, kind, version, library, description, config keys.
     Plugins(cmd::plugins::PluginsArgs),
+    /// Run configs: `config show` prints the resolved config with each value's origin.
+    Config(cmd::config::ConfigArgs),
+    /// Run an ablation sweep (base config × axes / variants), or `sweep report DIR`.
+    Sweep(cmd::sweep::SweepArgs),
+    /// Check libtorch, CUDA, the plugins and optionally a model and a data file.
+    Doctor(cmd::doctor::DoctorArgs),
     /// Continue a killed run from its newest checkpoint.
     Resume(cmd::resume::ResumeArgs),
     /// Make and inspect data sets (veRL/TinyZero parquet): gen, split-random, show.

@@ -3,13 +3,18 @@
 //! A thin binary over two libraries: `tz-core` (tensors: model, rollout,
 //! losses, checkpoints) and `tz-sdk` (the plugin ABI). This crate finds and
 //! loads plugin libraries ([`plugins`]), turns command-line flags and config
-//! files into settings, and drives the core. Each subcommand is one file in
-//! [`cmd`].
+//! files into settings ([`config`]), and drives the core. Each subcommand is
+//! one file in [`cmd`]; sweeps ([`sweep`]), reports and plots ([`report`])
+//! and the set-up checks ([`doctor`]) have their own modules.
 
+pub mod atomic;
 pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod device;
+pub mod doctor;
 pub mod logging;
 pub mod plugins;
+pub mod report;
+pub mod sweep;
 pub mod train;

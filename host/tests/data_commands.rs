@@ -29,7 +29,17 @@ fn data_gen_writes_the_continual_layout() {
     library("tz_countdown");
     let out = tempfile::tempdir().unwrap();
     let o = tzhost(&[
-        "data", "gen", "--task", "countdown", "--layout", "continual", "--train-size", "200", "--test-size", "20", "--out",
+        "data",
+        "gen",
+        "--task",
+        "countdown",
+        "--layout",
+        "continual",
+        "--train-size",
+        "200",
+        "--test-size",
+        "20",
+        "--out",
         out.path().to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -39,7 +49,18 @@ fn data_gen_writes_the_continual_layout() {
         assert_eq!(count_rows(&dir.join("train.parquet")), 200);
         assert_eq!(count_rows(&dir.join("test.parquet")), 20);
     }
-    let o = tzhost(&["data", "gen", "--layout", "single", "--train-size", "30", "--test-size", "5", "--out", out.path().to_str().unwrap()]);
+    let o = tzhost(&[
+        "data",
+        "gen",
+        "--layout",
+        "single",
+        "--train-size",
+        "30",
+        "--test-size",
+        "5",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(count_rows(&out.path().join("countdown/train.parquet")), 30);
 }
@@ -51,7 +72,14 @@ fn data_gen_errors_are_one_line() {
     let dir = out.path().to_str().unwrap();
     let line = assert_one_line_error(&tzhost(&["data", "gen", "--task", "math", "--out", dir]));
     assert!(line.contains("no generator"), "{line}");
-    let line = assert_one_line_error(&tzhost(&["data", "gen", "--task-config", "{\"max_operands\": 9}", "--out", dir]));
+    let line = assert_one_line_error(&tzhost(&[
+        "data",
+        "gen",
+        "--task-config",
+        "{\"max_operands\": 9}",
+        "--out",
+        dir,
+    ]));
     assert!(line.contains("max_operands"), "{line}");
     let o = tzhost(&["data", "gen", "--layout", "spiral", "--out", dir]);
     assert!(!o.status.success() && stderr(&o).contains("unknown layout 'spiral'"), "{}", stderr(&o));
@@ -64,12 +92,25 @@ fn data_show_and_split_random_on_a_tinyzero_file() {
     let o = tzhost(&["data", "show", input.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
-    assert!(text.contains("rows: 64") && text.contains("  target: int64") && text.contains("first 3 rows:"), "{text}");
+    assert!(
+        text.contains("rows: 64") && text.contains("  target: int64") && text.contains("first 3 rows:"),
+        "{text}"
+    );
 
     let out = tempfile::tempdir().unwrap();
     let o = tzhost(&[
-        "data", "split-random", "--input", input.to_str().unwrap(), "--groups", "4", "--train-size", "12", "--test-size", "3",
-        "--out", out.path().to_str().unwrap(),
+        "data",
+        "split-random",
+        "--input",
+        input.to_str().unwrap(),
+        "--groups",
+        "4",
+        "--train-size",
+        "12",
+        "--test-size",
+        "3",
+        "--out",
+        out.path().to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     for g in 0..4 {
@@ -96,7 +137,8 @@ fn reward_scores_a_jsonl_file() {
     .unwrap();
     let o = tzhost(&["reward", "--task", "countdown", "--data", input.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let results: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let results: Vec<serde_json::Value> =
+        stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let scores: Vec<f64> = results.iter().map(|r| r["score"].as_f64().unwrap()).collect();
     assert_eq!(scores, [1.0, 0.10000000149011612, 1.0]);
     assert_eq!(results[1]["reason"], "numbers differ from [12, 7, 30]");
@@ -105,7 +147,13 @@ fn reward_scores_a_jsonl_file() {
     // binary format_score 0 via the task config, written to a file.
     let out = dir.path().join("scores.jsonl");
     let o = tzhost(&[
-        "reward", "--data", input.to_str().unwrap(), "--task-config", "{\"format_score\": 0.0}", "--out", out.to_str().unwrap(),
+        "reward",
+        "--data",
+        input.to_str().unwrap(),
+        "--task-config",
+        "{\"format_score\": 0.0}",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(std::fs::read_to_string(&out).unwrap().lines().nth(1).unwrap().contains("\"score\":0.0"));

@@ -1,8 +1,11 @@
 //! One file per `tzhost` subcommand.
 
+pub mod config;
 pub mod data;
+pub mod doctor;
 pub mod generate;
 pub mod plugins;
 pub mod resume;
 pub mod reward;
+pub mod sweep;
 pub mod train;

@@ -62,7 +62,15 @@ pub fn run(args: &RewardArgs, registry: &Registry, progress: bool) -> Result<()>
             })?;
             summary
         }
-        None => score_lines(&task, &mut input, &name, parquet, &template, &mut std::io::stdout().lock(), progress)?,
+        None => score_lines(
+            &task,
+            &mut input,
+            &name,
+            parquet,
+            &template,
+            &mut std::io::stdout().lock(),
+            progress,
+        )?,
     };
     eprintln!(
         "scored {} lines: mean score {:.4}, accuracy {:.4}, answer found {:.4}",

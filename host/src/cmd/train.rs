@@ -1,91 +1,89 @@
 //! `tzhost [train]`: the main job.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use clap::Args;
 use tz_sdk::ffi::AlgorithmBox;
 use tz_sdk::AlgorithmRole;
 
-use crate::config::RunConfig;
+use crate::config::{self, FlagValue, Resolved};
 use crate::plugins::{Registry, TracingHost};
 
-#[derive(Debug, Clone, Args)]
+/// The main job's flags. Each maps to one config key (see
+/// [`TrainArgs::flag_values`]); values resolve as defaults < `--config` file
+/// < these flags < `--set`.
+#[derive(Debug, Clone, Default, Args)]
 pub struct TrainArgs {
-    /// Task plugin.
-    #[arg(long, default_value = "countdown")]
-    pub task: String,
-    /// Algorithm chain: reward shapers, then one advantage estimator, in any
-    /// order on the command line (`grpo,cosine`).
-    #[arg(long, default_value = "grpo", value_delimiter = ',')]
-    pub algo: Vec<String>,
-    /// Curricula: at most one data curriculum and one window curriculum
-    /// (`continual,adaptive`).
-    #[arg(long, default_value = "adaptive", value_delimiter = ',')]
-    pub curriculum: Vec<String>,
-    /// A Hugging Face model directory or hub id; default: the embedded tiny model.
-    #[arg(long)]
-    pub model: Option<String>,
-    /// auto, cpu, cuda or cuda:N.
-    #[arg(long, default_value = "auto")]
-    pub device: String,
-    /// Random seed of the run.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Run directory (default: runs/<task>-<algo>-<curriculum>-<time>).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// A TOML experiment file (see configs/); flags override it.
-    #[arg(long)]
+    /// A TOML run config (see configs/); flags and --set override it.
+    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Override one config key, e.g. `--set trainer.lr=1e-4` (repeatable).
+    /// Override one config key: `--set trainer.lr=1e-6` (dotted key, TOML-typed
+    /// value, lists as `[a, b]` or `a,b`); repeatable, applied last.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Task plugin [task.name; default countdown].
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Algorithm chain: reward shapers, then one advantage estimator, in any
+    /// order on the command line (`grpo,cosine`) [algorithm.chain; default grpo].
+    #[arg(long, value_delimiter = ',')]
+    pub algo: Vec<String>,
+    /// Curricula: at most one data curriculum and one window curriculum
+    /// (`continual,adaptive`) [curriculum.chain; default adaptive].
+    #[arg(long, value_delimiter = ',')]
+    pub curriculum: Vec<String>,
+    /// A Hugging Face model directory or hub id [model.path; default: the embedded tiny model].
+    #[arg(long)]
+    pub model: Option<String>,
+    /// auto, cpu, cuda or cuda:N [model.device; default auto].
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Random seed of the run [trainer.seed; default 1].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Run directory [logging.runs_dir + logging.run_name; default
+    /// runs/<task>-<algo>-<curriculum>-<time>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 impl TrainArgs {
-    /// The resolved config: defaults, then `--config`, then flags, then `--set`.
-    pub fn resolve(&self) -> Result<RunConfig> {
-        let mut table = match &self.config {
-            Some(path) => RunConfig::from_file(path)?.to_table(),
-            None => RunConfig::default().to_table(),
-        };
-        let mut set = |key: &str, value: toml::Value| {
-            let mut node = &mut table;
-            let parts: Vec<&str> = key.split('.').collect();
-            for p in &parts[..parts.len() - 1] {
-                node = node
-                    .entry(p.to_string())
-                    .or_insert_with(|| toml::Value::Table(Default::default()))
-                    .as_table_mut()
-                    .unwrap();
-            }
-            node.insert(parts[parts.len() - 1].to_string(), value);
-        };
-        let strings =
-            |v: &[String]| toml::Value::Array(v.iter().map(|s| toml::Value::String(s.clone())).collect());
-        set("task.name", toml::Value::String(self.task.clone()));
-        set("algorithm.chain", strings(&self.algo));
-        set("curriculum.chain", strings(&self.curriculum));
+    /// The flags given, as config assignments `(key, value, flag)`.
+    pub fn flag_values(&self) -> Vec<FlagValue> {
+        use toml::Value as V;
+        let strings = |v: &[String]| V::Array(v.iter().map(|s| V::String(s.clone())).collect());
+        let mut out: Vec<FlagValue> = Vec::new();
+        if let Some(t) = &self.task {
+            out.push(("task.name", V::String(t.clone()), "--task"));
+        }
+        if !self.algo.is_empty() {
+            out.push(("algorithm.chain", strings(&self.algo), "--algo"));
+        }
+        if !self.curriculum.is_empty() {
+            out.push(("curriculum.chain", strings(&self.curriculum), "--curriculum"));
+        }
         if let Some(m) = &self.model {
-            set("model.path", toml::Value::String(m.clone()));
+            out.push(("model.path", V::String(m.clone()), "--model"));
         }
-        set("model.device", toml::Value::String(self.device.clone()));
-        set("trainer.seed", toml::Value::Integer(self.seed as i64));
-        if let Some(out) = &self.out {
-            let parent = out.parent().map(|p| p.to_string_lossy().to_string()).unwrap_or_default();
-            set("logging.runs_dir", toml::Value::String(if parent.is_empty() { ".".into() } else { parent }));
-            set(
-                "logging.run_name",
-                toml::Value::String(
-                    out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
-                ),
-            );
+        if let Some(d) = &self.device {
+            out.push(("model.device", V::String(d.clone()), "--device"));
         }
-        for assignment in &self.set {
-            crate::config::apply_override(&mut table, assignment)?;
+        if let Some(s) = self.seed {
+            out.push(("trainer.seed", V::Integer(s as i64), "--seed"));
         }
-        RunConfig::from_table(table).map_err(|e| anyhow::anyhow!("config: {e}"))
+        if let Some(o) = &self.out {
+            let parent = o.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let name = o.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            out.push(("logging.runs_dir", V::String(parent.display().to_string()), "--out"));
+            out.push(("logging.run_name", V::String(name), "--out"));
+        }
+        out
+    }
+
+    /// The resolved config with each value's origin.
+    pub fn resolve(&self) -> Result<Resolved> {
+        config::resolve(self.config.as_deref(), self.flag_values(), &self.set)
     }
 }
 
@@ -124,6 +122,10 @@ impl AlgorithmChain {
     }
 }
 
+/// `tzhost train`: resolve the config (defaults < file < flags), check the
+/// plugin tables against the plugins, train.
 pub fn run(args: &TrainArgs, registry: &Registry) -> Result<()> {
-    crate::train::run_config(&args.resolve()?, registry)
+    let resolved = args.resolve()?;
+    config::check_plugin_tables(&resolved, registry)?;
+    crate::train::run_config(&resolved.config, registry)
 }

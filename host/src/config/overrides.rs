@@ -4,7 +4,8 @@
 use anyhow::{bail, Result};
 
 /// Parses the value part of `--set`: anything TOML can read as a value
-/// (`3`, `1e-4`, `true`, `"x"`, `[1, 2]`), else the raw text as a string.
+/// (`3`, `1e-4`, `true`, `"x"`, `[1, 2]`, `{ a = 1 }`), else the raw text as
+/// a string.
 pub fn parse_value(raw: &str) -> toml::Value {
     let doc = format!("v = {raw}");
     match toml::from_str::<toml::Table>(&doc) {
@@ -13,17 +14,22 @@ pub fn parse_value(raw: &str) -> toml::Value {
     }
 }
 
-/// Applies `key.path=value` to `table`, creating plugin tables on the way.
-/// Structural validation (unknown keys, types) happens when the table is
-/// deserialised into a `RunConfig`.
-pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<()> {
+/// Splits `key=value` into a checked dotted key and the raw value text.
+pub fn parse_assignment(assignment: &str) -> Result<(String, &str)> {
     let Some((key, raw)) = assignment.split_once('=') else {
         bail!("--set '{assignment}': expected key=value");
     };
     let key = key.trim();
-    if key.is_empty() || key.split('.').any(str::is_empty) {
+    if key.is_empty() || key.split('.').any(|p| p.trim().is_empty()) {
         bail!("--set '{assignment}': '{key}' is not a dotted key");
     }
+    Ok((key.to_string(), raw.trim()))
+}
+
+/// Applies `key.path=value` to `table`, creating tables on the way. No
+/// schema checks here: [`super::Layers`] does the typed, checked version.
+pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<()> {
+    let (key, raw) = parse_assignment(assignment)?;
     let parts: Vec<&str> = key.split('.').collect();
     let mut node = table;
     for part in &parts[..parts.len() - 1] {
@@ -33,6 +39,6 @@ pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<()> {
             _ => bail!("--set '{assignment}': '{part}' is a value, not a section"),
         }
     }
-    node.insert(parts[parts.len() - 1].to_string(), parse_value(raw.trim()));
+    node.insert(parts[parts.len() - 1].to_string(), parse_value(raw));
     Ok(())
 }

@@ -261,7 +261,7 @@ impl RunConfig {
     pub fn from_file(path: &Path) -> Result<RunConfig> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        Self::from_toml_str(&text).with_context(|| format!("{}", path.display()))
+        Self::from_toml_str(&text).with_context(|| path.display().to_string())
     }
 
     pub fn from_toml_str(text: &str) -> Result<RunConfig> {
@@ -270,8 +270,18 @@ impl RunConfig {
         Self::from_table(value)
     }
 
-    /// Deserialises a (possibly overridden) table, naming the failing key.
+    /// Checks a (possibly overridden) table against the schema, then
+    /// deserialises it. Errors name the key and the closest valid key or the
+    /// expected type.
     pub fn from_table(table: toml::Table) -> Result<RunConfig> {
+        super::validate::check(&table, &RunConfig::default().to_table())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Self::from_table_unchecked(table)
+    }
+
+    /// Deserialises a table already checked by [`super::validate::check`];
+    /// serde's own errors (e.g. a negative count) still name the key.
+    pub(crate) fn from_table_unchecked(table: toml::Table) -> Result<RunConfig> {
         let de = toml::Value::Table(table);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
@@ -294,8 +304,8 @@ impl RunConfig {
     }
 }
 
-/// TOML errors span several lines (with a caret); keep the message line.
-fn one_line(s: &str) -> String {
+/// TOML and serde errors span several lines (with a caret); keep the message.
+pub fn one_line(s: &str) -> String {
     s.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('|') && !l.starts_with('^'))

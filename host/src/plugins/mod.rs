@@ -10,7 +10,7 @@ mod host_services;
 mod loader;
 mod registry;
 
-pub use discovery::{search_dirs, SearchDir};
+pub use discovery::{library_files, search_dirs, SearchDir};
 pub use host_services::TracingHost;
 pub use loader::{load_library, LoadedLibrary};
 pub use registry::{PluginEntry, Registry};

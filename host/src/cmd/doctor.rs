@@ -1,0 +1,106 @@
+//! `tzhost doctor`: can this machine train? One line per check; a failure
+//! says how to fix it, and any failure makes the exit status non-zero.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+
+use crate::cli::GlobalArgs;
+use crate::config::{check_plugin_tables, check_plugins_accept, Layers};
+use crate::doctor::{self, Check, Status};
+use crate::plugins::Registry;
+
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// Also check a model (a directory, or a hub id already in the Hugging Face
+    /// cache): files, config.json, tokenizer, one forward pass.
+    #[arg(long, value_name = "DIR|HUB_ID")]
+    pub model: Option<String>,
+    /// Also check a data file (parquet or JSONL): its rows are samples of the task.
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// The task --data is for [default: task.name of --config, else countdown].
+    #[arg(long)]
+    pub task: Option<String>,
+    /// The template --data rows are rendered with [default: task.template of --config, else the task's first].
+    #[arg(long)]
+    pub template: Option<String>,
+    /// The device you will train on: a CUDA device that is not usable is then a failure.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Also check a run config: it resolves, and its plugins exist and accept their settings.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+pub fn run(args: &DoctorArgs, global: &GlobalArgs, env_path: Option<&str>) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    let mut failed = 0;
+    let mut report = |checks: Vec<Check>, out: &mut dyn Write| -> Result<()> {
+        for c in checks {
+            failed += (c.status == Status::Fail) as usize;
+            writeln!(out, "{c}")?;
+        }
+        out.flush()?;
+        Ok(())
+    };
+    report(doctor::libtorch::check(), &mut out)?;
+    report(doctor::cuda::check(args.device.as_deref()), &mut out)?;
+    let (checks, registry) = doctor::plugins::check(&global.plugin_dirs, env_path);
+    report(checks, &mut out)?;
+    let mut task = args.task.clone();
+    let mut template = args.template.clone();
+    if let Some(file) = &args.config {
+        let (check, cfg) = config_check(file, &registry);
+        if let Some(cfg) = cfg {
+            task = task.or(Some(cfg.task.name.clone()));
+            template = template.or(Some(cfg.task.template.clone()));
+        }
+        report(vec![check], &mut out)?;
+    }
+    if let Some(dir) = &args.model {
+        let device = args.device.as_deref().and_then(|d| crate::device::parse_device(d).ok());
+        report(doctor::model::check(dir, device), &mut out)?;
+    }
+    if let Some(file) = &args.data {
+        let task = task.unwrap_or_else(|| crate::config::RunConfig::default().task.name);
+        report(doctor::data::check(file, &task, template.as_deref(), &registry), &mut out)?;
+    }
+    if failed > 0 {
+        bail!("{failed} check{} failed", if failed == 1 { "" } else { "s" });
+    }
+    writeln!(out, "all checks passed")?;
+    Ok(())
+}
+
+/// The config resolves (keys, types) and its plugins accept their settings.
+fn config_check(file: &std::path::Path, registry: &Registry) -> (Check, Option<crate::config::RunConfig>) {
+    let name = format!("config {}", file.display());
+    let fix = "see `tzhost config show --config FILE` and `tzhost plugins` for the valid keys";
+    let mut layers = Layers::defaults();
+    let resolved = layers.merge_file(file).and_then(|()| layers.resolve());
+    let resolved = match resolved {
+        Ok(r) => r,
+        Err(e) => return (Check::fail(name, format!("{e:#}"), fix), None),
+    };
+    let plugins = check_plugin_tables(&resolved, registry)
+        .and_then(|()| check_plugins_accept(&resolved.config, registry));
+    let cfg = resolved.config;
+    match plugins {
+        Ok(()) => (
+            Check::ok(
+                name,
+                format!(
+                    "task {}, algorithms {}, curricula {}, model {}",
+                    cfg.task.name,
+                    cfg.algorithm.chain.join(","),
+                    cfg.curriculum.chain.join(","),
+                    if cfg.model.path.is_empty() { "tiny (embedded)" } else { cfg.model.path.as_str() }
+                ),
+            ),
+            Some(cfg),
+        ),
+        Err(e) => (Check::fail(name, format!("{e:#}"), fix), Some(cfg)),
+    }
+}

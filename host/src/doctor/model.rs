@@ -1,0 +1,232 @@
+//! `--model DIR|HUB_ID`: the checkpoint directory (a hub id must already be
+//! in the Hugging Face cache: the doctor downloads nothing), its
+//! config.json (a Qwen2-architecture model), its tokenizer, and one forward
+//! pass with its weights.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+use tz_core::hub::{HubSettings, ModelRef};
+use tz_core::{ModelDir, Qwen2, Qwen2Config};
+
+use super::{Check, Status};
+
+const FIX_DOWNLOAD: &str =
+    "download the whole model, e.g. huggingface-cli download Qwen/Qwen2.5-0.5B (or --local-dir DIR)";
+
+/// `device`: where the forward pass runs (CPU when None).
+pub fn check(spec: &str, device: Option<Device>) -> Vec<Check> {
+    let dir = match local_dir(spec) {
+        Ok(d) => d,
+        Err(e) => return vec![Check::fail("model files", e, FIX_DOWNLOAD)],
+    };
+    let model = match ModelDir::open(&dir) {
+        Ok(m) => m,
+        Err(e) => return vec![Check::fail("model files", format!("{e:#}"), FIX_DOWNLOAD)],
+    };
+    let mut out = vec![files(&model), config_check(model.config()), tokenizer(&model)];
+    if out.iter().any(|c| c.status == Status::Fail) {
+        out.push(Check::skip("model forward", "skipped: fix the checks above first"));
+    } else {
+        out.push(forward(&model, device.unwrap_or(Device::Cpu)));
+    }
+    out
+}
+
+/// A directory as is; a hub id from the local Hugging Face cache only.
+fn local_dir(spec: &str) -> Result<PathBuf, String> {
+    match ModelRef::parse(spec).map_err(|e| format!("{e:#}"))? {
+        ModelRef::Dir(d) => Ok(d),
+        ModelRef::Hub { repo_id, revision } => {
+            let settings = HubSettings::from_env();
+            settings.cached_snapshot(&repo_id, &revision).ok_or_else(|| {
+                format!(
+                    "{spec} is not in the Hugging Face cache ({}); the doctor does not download",
+                    settings.repo_cache_dir(&repo_id).display()
+                )
+            })
+        }
+    }
+}
+
+fn files(model: &ModelDir) -> Check {
+    let weights = &model.weight_files().files;
+    let bytes: u64 = weights.iter().filter_map(|p| p.metadata().ok()).map(|m| m.len()).sum();
+    let tok: Vec<String> = model
+        .tokenizer_files()
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    Check::ok(
+        "model files",
+        format!(
+            "{}: config.json, {} weight file(s) ({:.2} GB), {}",
+            model.root().display(),
+            weights.len(),
+            bytes as f64 / 1e9,
+            if tok.is_empty() { "no tokenizer files".to_string() } else { tok.join(", ") }
+        ),
+    )
+}
+
+fn config_check(c: &Qwen2Config) -> Check {
+    match c.validate() {
+        Ok(()) => Check::ok(
+            "model config",
+            format!(
+                "{} layers, hidden {}, heads {}/{} (q/kv), vocab {}, {:.0}M parameters{}",
+                c.num_hidden_layers,
+                c.hidden_size,
+                c.num_attention_heads,
+                c.num_key_value_heads,
+                c.vocab_size,
+                c.num_parameters() as f64 / 1e6,
+                if c.tie_word_embeddings { ", tied embeddings" } else { "" }
+            ),
+        ),
+        Err(e) => Check::fail(
+            "model config",
+            format!("{e:#}"),
+            "tzhost trains Qwen2-architecture models (Qwen2.5, DeepSeek-R1-Distill-Qwen); check config.json",
+        ),
+    }
+}
+
+/// A sample prompt: countdown in TinyZero's words.
+const PROMPT: &str = "Using the numbers [44, 19, 35], create an equation that equals 98.";
+
+fn tokenizer(model: &ModelDir) -> Check {
+    let tok =
+        match model.tokenizer() {
+            Ok(t) => t,
+            Err(e) => return Check::fail(
+                "tokenizer",
+                format!("{e:#}"),
+                "re-download the tokenizer files (tokenizer.json must be a Hugging Face `tokenizers` file)",
+            ),
+        };
+    match tok.encode(PROMPT, false) {
+        Ok(ids) if !ids.is_empty() => {
+            let back = tok.decode(&ids, false).unwrap_or_default();
+            let round_trip = if back == PROMPT { "round-trips" } else { "does not round-trip exactly" };
+            let eos: Vec<String> = tok.eos_token_ids().iter().map(u32::to_string).collect();
+            Check::ok(
+                "tokenizer",
+                format!(
+                    "vocabulary {}, stop ids [{}], a countdown prompt is {} tokens and {round_trip}",
+                    tok.vocab_size(),
+                    eos.join(", "),
+                    ids.len()
+                ),
+            )
+        }
+        Ok(_) => Check::fail("tokenizer", "encodes text to no tokens", "re-download tokenizer.json"),
+        Err(e) => Check::fail("tokenizer", format!("encoding failed: {e:#}"), "re-download tokenizer.json"),
+    }
+}
+
+/// Loads the weights into the Qwen2 model and runs one forward pass over a
+/// tokenized prompt: every weight present with its shape, logits of the
+/// right shape, all finite. bf16 on a GPU, f32 on the CPU.
+fn forward(model: &ModelDir, device: Device) -> Check {
+    let fix = "the weights do not match config.json (another architecture or a damaged download); re-download the model";
+    let run = || -> anyhow::Result<String> {
+        let cfg = model.config();
+        let tok = model.tokenizer()?;
+        let mut vs = VarStore::new(device);
+        let net = Qwen2::new(&vs.root(), cfg);
+        if device.is_cuda() {
+            vs.set_kind(Kind::BFloat16);
+        }
+        model.load_weights(&vs)?;
+        let ids: Vec<i64> = tok.encode(PROMPT, false)?.into_iter().map(i64::from).collect();
+        let input = Tensor::from_slice(&ids).unsqueeze(0).to_device(device);
+        let t0 = Instant::now();
+        let logits = tch::no_grad(|| net.logits(&net.forward(&input, None, None)));
+        let took = t0.elapsed().as_secs_f64();
+        let shape = logits.size();
+        if shape != [1, ids.len() as i64, cfg.vocab_size as i64] {
+            anyhow::bail!("logits have shape {shape:?}, expected [1, {}, {}]", ids.len(), cfg.vocab_size);
+        }
+        if logits.isfinite().all().int64_value(&[]) != 1 {
+            anyhow::bail!("the logits contain NaN or infinity");
+        }
+        Ok(format!(
+            "{} tokens -> logits {shape:?} on {device:?} ({:?}), all finite, {took:.2}s",
+            ids.len(),
+            logits.kind()
+        ))
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok(Ok(detail)) => Check::ok("model forward", detail),
+        Ok(Err(e)) => Check::fail("model forward", format!("{e:#}"), fix),
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
+            let first = msg.unwrap_or_default().lines().next().unwrap_or("").to_string();
+            Check::fail("model forward", format!("libtorch error: {first}"), fix)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A complete model directory of the tiny preset (random weights).
+    fn tiny_model_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = tz_core::presets::tiny_config();
+        let vs = VarStore::new(Device::Cpu);
+        let _model = Qwen2::new(&vs.root(), &cfg);
+        let tok = tz_core::presets::tiny_tokenizer().unwrap();
+        tz_core::presets::write_model_dir(&dir.path().join("m"), &cfg, &vs, &tok, &serde_json::json!({}))
+            .unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_complete_model_directory_passes_every_check() {
+        let dir = tiny_model_dir();
+        let checks = check(dir.path().join("m").to_str().unwrap(), None);
+        for c in &checks {
+            assert_eq!(c.status, Status::Ok, "{c}");
+        }
+        let fwd = checks.iter().find(|c| c.name == "model forward").unwrap();
+        assert!(fwd.detail.contains("all finite"), "{fwd}");
+    }
+
+    #[test]
+    fn a_hub_id_that_is_not_cached_is_not_downloaded() {
+        let cache = tempfile::tempdir().unwrap();
+        std::env::set_var("HF_HUB_CACHE", cache.path());
+        let checks = check("Qwen/Qwen2.5-0.5B", None);
+        assert_eq!(checks.len(), 1);
+        assert_eq!(checks[0].status, Status::Fail);
+        assert!(checks[0].detail.contains("not in the Hugging Face cache"), "{}", checks[0]);
+    }
+
+    #[test]
+    fn missing_and_mismatched_weights_fail_with_the_fix() {
+        let dir = tiny_model_dir();
+        let m = dir.path().join("m");
+        // A config with one layer more than the weights have.
+        let mut cfg: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(m.join("config.json")).unwrap()).unwrap();
+        cfg["num_hidden_layers"] = serde_json::json!(cfg["num_hidden_layers"].as_u64().unwrap() + 1);
+        std::fs::write(m.join("config.json"), cfg.to_string()).unwrap();
+        let spec = m.to_str().unwrap();
+        let fwd = check(spec, None).into_iter().find(|c| c.name == "model forward").unwrap();
+        assert_eq!(fwd.status, Status::Fail, "{fwd}");
+        assert!(fwd.detail.contains("model.layers.4.") && fwd.detail.contains("is missing"), "{fwd}");
+        std::fs::remove_file(m.join("model.safetensors")).unwrap();
+        let files = check(spec, None).into_iter().find(|c| c.name == "model files").unwrap();
+        assert_eq!(files.status, Status::Fail);
+        assert!(files.detail.contains("model.safetensors"), "{files}");
+        assert!(files.fix.as_deref().unwrap().contains("huggingface-cli download"));
+    }
+}

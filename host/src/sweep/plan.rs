@@ -1,0 +1,123 @@
+//! Expanding a sweep into runs: the product of its dimensions, each run a
+//! fully resolved config in its own run directory named after its labels.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Result};
+use toml::Value;
+
+use super::spec::SweepSpec;
+use crate::config::{Layers, Origin, Resolved};
+
+/// One run of a sweep.
+#[derive(Debug, Clone)]
+pub struct PlannedRun {
+    /// The run directory's name: the labels joined by `-`.
+    pub name: String,
+    /// The name without the seed label: runs of one group differ only in
+    /// their seed, and the report averages over them.
+    pub group: String,
+    /// The seed label (`seed1`), when the sweep has a seed axis.
+    pub seed: Option<String>,
+    /// `(dimension, label)` for every dimension.
+    pub labels: Vec<(String, String)>,
+    pub resolved: Resolved,
+}
+
+impl PlannedRun {
+    pub fn run_dir(&self, sweep_dir: &Path) -> PathBuf {
+        sweep_dir.join(&self.name)
+    }
+}
+
+/// A sweep expanded into runs, with the directory that holds them.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub spec: SweepSpec,
+    pub dir: PathBuf,
+    pub runs: Vec<PlannedRun>,
+}
+
+/// Expands `spec`: every combination of its dimensions (the first dimension
+/// varies slowest), each resolved as defaults < base config < `[config]` <
+/// the combination's keys < `sets` (command-line `--set`). `out` overrides
+/// the sweep directory.
+pub fn expand(spec: &SweepSpec, sets: &[String], out: Option<&Path>) -> Result<Plan> {
+    let base = base_layers(spec, sets)?;
+    let dir = match (out, &spec.out) {
+        (Some(o), _) => o.to_path_buf(),
+        (None, Some(o)) => o.clone(),
+        (None, None) => base.clone().resolve()?.config.logging.runs_dir.join(&spec.name),
+    };
+    let seed_dim = spec.seed_dimension().map(|d| d.name.clone());
+    let mut runs: Vec<PlannedRun> = Vec::new();
+    for combo in combinations(&spec.dimensions.iter().map(|d| d.choices.len()).collect::<Vec<_>>()) {
+        let mut layers = base.clone();
+        let mut labels = Vec::new();
+        for (dim, &i) in spec.dimensions.iter().zip(&combo) {
+            let choice = &dim.choices[i];
+            let origin = Origin::Sweep(format!("{} = {}", dim.name, choice.label));
+            for (key, value) in &choice.set {
+                layers.set_value(key, value.clone(), origin.clone())?;
+            }
+            labels.push((dim.name.clone(), choice.label.clone()));
+        }
+        // --set wins over the sweep's own keys, as on the command line.
+        for s in sets {
+            layers.set(s, Origin::Flag(format!("--set {s}")))?;
+        }
+        let name = if labels.is_empty() {
+            spec.name.clone()
+        } else {
+            labels.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join("-")
+        };
+        let seed = labels.iter().find(|(d, _)| Some(d) == seed_dim.as_ref()).map(|(_, l)| l.clone());
+        let group_labels: Vec<&str> =
+            labels.iter().filter(|(d, _)| Some(d) != seed_dim.as_ref()).map(|(_, l)| l.as_str()).collect();
+        let group = if group_labels.is_empty() { spec.name.clone() } else { group_labels.join("-") };
+        // Each run writes into its own directory under the sweep's, and its
+        // output goes to a log file, so no progress bar.
+        let here = Origin::Sweep("run directory".into());
+        layers.set_value("logging.runs_dir", Value::String(dir.display().to_string()), here.clone())?;
+        layers.set_value("logging.run_name", Value::String(name.clone()), here.clone())?;
+        layers.set_value("logging.progress", Value::Boolean(false), here)?;
+        let resolved = layers.resolve().map_err(|e| anyhow!("run '{name}': {e}"))?;
+        if let Some(other) = runs.iter().find(|r| r.name == name) {
+            bail!(
+                "two runs are both named '{}'; give the variants or axis values distinct labels",
+                other.name
+            );
+        }
+        runs.push(PlannedRun { name, group, seed, labels, resolved });
+    }
+    Ok(Plan { spec: spec.clone(), dir, runs })
+}
+
+/// Defaults < base config file < the sweep's `[config]` table.
+fn base_layers(spec: &SweepSpec, sets: &[String]) -> Result<Layers> {
+    let mut layers = Layers::defaults();
+    if let Some(base) = &spec.base_config {
+        layers.merge_file(base)?;
+    }
+    layers.merge_table(&spec.config, Origin::File(spec.file.clone()));
+    // Check the command-line keys once, before any run, so a typo is one error.
+    let mut probe = layers.clone();
+    for s in sets {
+        probe.set(s, Origin::Flag(format!("--set {s}")))?;
+    }
+    probe.resolve()?;
+    Ok(layers)
+}
+
+/// Every index combination of dimensions with these sizes, the first
+/// dimension varying slowest. No dimensions: one empty combination.
+pub fn combinations(sizes: &[usize]) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new()];
+    for &n in sizes {
+        out = out
+            .into_iter()
+            .flat_map(|prefix| (0..n).map(move |i| [prefix.clone(), vec![i]].concat()))
+            .collect();
+    }
+    out
+}
