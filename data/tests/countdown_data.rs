@@ -47,7 +47,7 @@ fn every_fixture_loads_and_its_prompts_are_our_templates_verbatim() {
                 sample: sample.clone(),
                 template: template.into(),
                 prompt: theirs.into(),
-                response: response.into(),
+                response,
                 finish: FinishReason::Stop,
             };
             let score = ok(task.score(std::slice::from_ref(&input).into())).pop().unwrap();
