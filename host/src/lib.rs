@@ -13,6 +13,7 @@ pub mod cmd;
 pub mod config;
 pub mod device;
 pub mod doctor;
+pub mod eval;
 pub mod logging;
 pub mod plugins;
 pub mod report;

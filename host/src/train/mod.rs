@@ -32,7 +32,9 @@ use tz_sdk::{Sample, Stage};
 use crate::cmd::train::AlgorithmChain;
 use crate::config::RunConfig;
 use crate::plugins::{Registry, TracingHost};
-pub use policy::{parse_dtype, Policy};
+pub use policy::{parse_dtype, resolve_model_path, Policy};
+pub use prompts::generate as generate_samples;
+pub use rollout::{rollout_and_score, Scored};
 pub use run_dir::{write_atomic, JsonlWriter, RunDir};
 use state::TrainerState;
 
