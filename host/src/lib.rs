@@ -5,7 +5,8 @@
 //! loads plugin libraries ([`plugins`]), turns command-line flags and config
 //! files into settings ([`config`]), and drives the core. Each subcommand is
 //! one file in [`cmd`]; sweeps ([`sweep`]), reports and plots ([`report`])
-//! and the set-up checks ([`doctor`]) have their own modules.
+//! the set-up checks ([`doctor`]) and offline evaluation with pass@k
+//! ([`eval`]) have their own modules.
 
 pub mod atomic;
 pub mod cli;
