@@ -4,7 +4,7 @@
 //! losses, checkpoints) and `tz-sdk` (the plugin ABI). This crate finds and
 //! loads plugin libraries ([`plugins`]), turns command-line flags and config
 //! files into settings ([`config`]), and drives the core. Each subcommand is
-//! one file in [`cmd`]; sweeps ([`sweep`]), reports and plots ([`report`])
+//! one file in [`cmd`]; sweeps ([`sweep`]), reports and plots ([`report`]),
 //! the set-up checks ([`doctor`]) and offline evaluation with pass@k
 //! ([`eval`]) have their own modules.
 
