@@ -171,6 +171,7 @@ pub fn resume(dir: &Path, registry: &Registry) -> Result<()> {
             bail!("the run in {} has finished; nothing to resume", dir.display());
         }
     }
+    crate::logging::log_to_file(&run.log_file())?;
     tracing::info!("resuming {} from step {step}", dir.display());
     run.truncate_metrics_after(step)?;
     let mut trainer = Trainer::new(cfg, registry, run, Some(&ckpt))?;

@@ -23,9 +23,9 @@ impl TrainProgress {
         // The field only marks the span for the bar layer; it is never printed.
         let span = tracing::info_span!("train", indicatif.pb_show = tracing::field::Empty);
         let template = if total_steps > 0 {
-            "{spinner} [{elapsed_precise}] [{bar:24}] step {pos}/{len} {wide_msg}"
+            "{spinner} {elapsed_precise} [{bar:16}] {pos}/{len} {wide_msg}"
         } else {
-            "{spinner} [{elapsed_precise}] step {pos} {wide_msg}"
+            "{spinner} {elapsed_precise} step {pos} {wide_msg}"
         };
         if let Ok(style) = ProgressStyle::with_template(template) {
             span.pb_set_style(&style.progress_chars("=> "));
@@ -44,7 +44,7 @@ impl TrainProgress {
         let get = |k: &str| m.get(k).copied().unwrap_or(f64::NAN);
         span.pb_set_position(step);
         span.pb_set_message(&format!(
-            "reward {:.3} success {:.2} len {:.1} window {window} ({step_s:.2} s/step)",
+            "reward {:.3} success {:.2} len {:.1} win {window} {step_s:.2}s/step",
             get("critic/score/mean"),
             get("train/acc"),
             get("response_length/mean"),
