@@ -40,7 +40,8 @@ pub fn init(verbosity: i8) {
     let filter = |default: &str| {
         user.as_deref().and_then(|s| EnvFilter::try_new(s).ok()).unwrap_or_else(|| EnvFilter::new(default))
     };
-    let bars = IndicatifLayer::new().with_span_field_formatter(hide_indicatif_span_fields(DefaultFields::new()));
+    let bars =
+        IndicatifLayer::new().with_span_field_formatter(hide_indicatif_span_fields(DefaultFields::new()));
     let console = fmt::layer()
         .with_writer(bars.get_stderr_writer())
         .with_target(false)

@@ -17,15 +17,20 @@ fn records_match_tensorboards_own_writer_byte_for_byte() {
     // Made by tensorboard 2.21's RecordWriter over `Event.SerializeToString()`:
     // Event(wall_time=1700000000.25, step=7, summary=Summary(value=[
     //   Value(tag="critic/score/mean", simple_value=0.625), Value(tag="actor/lr", simple_value=2e-4)]))
-    let scalars = hex(
-        "3800000000000000a3797d570900001040fc54d94110072a2b0a180a116372697469632f73636f72652f6d65616e\
-         150000203f0a0f0a086163746f722f6c721517b7513906b7508f",
-    );
+    let scalars =
+        hex("3800000000000000a3797d570900001040fc54d94110072a2b0a180a116372697469632f73636f72652f6d65616e\
+         150000203f0a0f0a086163746f722f6c721517b7513906b7508f");
     let values = [("critic/score/mean", 0.625f32), ("actor/lr", 2e-4f64 as f32)];
     assert_eq!(frame_record(&encode_event(1_700_000_000.25, 7, EventBody::Scalars(&values))), scalars);
     // Event(wall_time=1700000000.25, file_version="brain.Event:2")
     let version = hex("1800000000000000a37f4b220900001040fc54d9411a0d627261696e2e4576656e743a32338d2fe9");
-    assert_eq!(frame_record(&encode_event(1_700_000_000.25, 0, EventBody::FileVersion("brain.Event:2"))), version);
+    assert_eq!(
+        frame_record(&encode_event(1_700_000_000.25, 0, EventBody::FileVersion("brain.Event:2"))),
+        version
+    );
+    // Event(wall_time=1700000000.25, step=3, session_log=SessionLog(status=START))
+    let restart = hex("0f000000000000006d532b090900001040fc54d94110033a0208019481124c");
+    assert_eq!(frame_record(&encode_event(1_700_000_000.25, 3, EventBody::SessionStart)), restart);
 }
 
 #[test]

@@ -20,14 +20,28 @@ fn fixtures_dir() -> PathBuf {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
     let candidates = [repo.join("../shared/fixtures"), repo.join("shared/fixtures")];
     candidates.iter().find(|p| p.is_dir()).cloned().unwrap_or_else(|| {
-        panic!("the shared fixtures are missing: looked in {} and {}", candidates[0].display(), candidates[1].display())
+        panic!(
+            "the shared fixtures are missing: looked in {} and {}",
+            candidates[0].display(),
+            candidates[1].display()
+        )
     })
 }
 
 /// A short tiny-model run writing to `out`.
 fn train(out: &Path, curriculum: &str, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tzhost"))
-        .args(["--task", "countdown", "--algo", "grpo", "--curriculum", curriculum, "--device", "cpu", "--out"])
+        .args([
+            "--task",
+            "countdown",
+            "--algo",
+            "grpo",
+            "--curriculum",
+            curriculum,
+            "--device",
+            "cpu",
+            "--out",
+        ])
         .arg(out)
         .args([
             "--set",
@@ -77,7 +91,11 @@ fn data_gen(out: &Path, task: &str, layout: &str, train: u32, test: u32) {
 }
 
 fn metrics(run: &Path) -> Vec<Value> {
-    std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn summary(run: &Path) -> Value {
@@ -107,7 +125,10 @@ fn training_on_generated_parquet_writes_tensorboard_events_and_a_plain_log() {
 
     // Four groups x 8 test rows, capped at eval.size = 16.
     let s = summary(&run);
-    assert_eq!((s["finished"].as_bool(), s["steps"].as_u64(), s["val/size"].as_u64()), (Some(true), Some(2), Some(16)));
+    assert_eq!(
+        (s["finished"].as_bool(), s["steps"].as_u64(), s["val/size"].as_u64()),
+        (Some(true), Some(2), Some(16))
+    );
 
     // The log file: the console's lines, without colour codes.
     let log = std::fs::read_to_string(run.join("train.log")).unwrap();
@@ -126,11 +147,20 @@ fn training_on_generated_parquet_writes_tensorboard_events_and_a_plain_log() {
     assert_eq!(events.len() - 1, lines.len(), "one event per metrics.jsonl line");
     for (e, line) in events[1..].iter().zip(&lines) {
         assert_eq!(e.step, line["step"].as_i64().unwrap());
-        let numbers: Vec<(&String, f64)> =
-            line.as_object().unwrap().iter().filter(|(k, _)| *k != "step").filter_map(|(k, v)| Some((k, v.as_f64()?))).collect();
+        let numbers: Vec<(&String, f64)> = line
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| *k != "step")
+            .filter_map(|(k, v)| Some((k, v.as_f64()?)))
+            .collect();
         assert_eq!(e.scalars.len(), numbers.len(), "step {}", e.step);
         for (k, v) in numbers {
-            let got = e.scalars.iter().find(|(t, _)| t == k).unwrap_or_else(|| panic!("{k} missing at step {}", e.step));
+            let got = e
+                .scalars
+                .iter()
+                .find(|(t, _)| t == k)
+                .unwrap_or_else(|| panic!("{k} missing at step {}", e.step));
             assert_eq!(got.1, v as f32, "{k} at step {}", e.step);
         }
     }
@@ -176,7 +206,12 @@ fn bad_data_settings_are_one_line_errors_naming_file_and_column() {
     let missing = dir.path().join("nope/train.parquet");
     let run = dir.path().join("r1");
     let line = assert_one_line_error(&quiet(&run, "adaptive", "task.train_data", &missing));
-    assert!(line.contains("task.train_data") && line.contains("nope/train.parquet") && line.contains("does not exist"), "{line}");
+    assert!(
+        line.contains("task.train_data")
+            && line.contains("nope/train.parquet")
+            && line.contains("does not exist"),
+        "{line}"
+    );
     assert!(!run.exists(), "a run directory was created for a failed start");
 
     // A directory without the expected layout.
@@ -192,7 +227,68 @@ fn bad_data_settings_are_one_line_errors_naming_file_and_column() {
 
     // Rows grouped by operators, a curriculum planning other groups.
     data_gen(&data, "countdown", "continual", 8, 2);
-    let line =
-        assert_one_line_error(&quiet(&dir.path().join("r4"), "random", "task.train_data", &data.join("continual")));
+    let line = assert_one_line_error(&quiet(
+        &dir.path().join("r4"),
+        "random",
+        "task.train_data",
+        &data.join("continual"),
+    ));
     assert!(line.contains("no rows of group '0'") && line.contains("plus, plus_minus"), "{line}");
+}
+
+#[test]
+fn a_resumed_run_marks_a_restart_so_tensorboard_drops_the_lost_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let o = train(
+        &run,
+        "adaptive",
+        &[
+            "--set",
+            "trainer.total_steps=4",
+            "--set",
+            "trainer.save_freq=2",
+            "--set",
+            "trainer.keep_checkpoints=10",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // As if killed after step 4 but before its checkpoint: resume from step 2.
+    std::fs::remove_dir_all(run.join("checkpoints/step_000004")).unwrap();
+    std::fs::remove_file(run.join("summary.json")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // a new file name (seconds)
+    let o = Command::new(env!("CARGO_BIN_EXE_tzhost"))
+        .args(["resume", run.to_str().unwrap()])
+        .env("TZ_CACHE_DIR", cache_dir())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let files = events::event_files(&run);
+    assert_eq!(files.len(), 2, "{files:?}");
+    let second = events::read_events(&files[1]);
+    assert_eq!(
+        (second[1].session_status, second[1].step),
+        (Some(1), 3),
+        "a START event at the first re-run step"
+    );
+    // TensorBoard's reading: a START at step s drops earlier events of steps >= s.
+    let mut kept: Vec<events::Event> = Vec::new();
+    for e in files.iter().flat_map(|f| events::read_events(f)) {
+        if e.session_status == Some(1) {
+            kept.retain(|k| k.step < e.step);
+        } else if !e.scalars.is_empty() {
+            kept.push(e);
+        }
+    }
+    let score = |e: &events::Event| e.scalars.iter().find(|(t, _)| t == "critic/score/mean").map(|(_, v)| *v);
+    let seen: Vec<(i64, f32)> = kept.iter().filter_map(|e| Some((e.step, score(e)?))).collect();
+    let want: Vec<(i64, f32)> = metrics(&run)
+        .iter()
+        .filter_map(|l| Some((l["step"].as_i64()?, l["critic/score/mean"].as_f64()? as f32)))
+        .collect();
+    assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(seen, want);
+    let log = std::fs::read_to_string(run.join("train.log")).unwrap();
+    assert!(log.contains("resuming") && log.matches("before training").count() == 1, "{log}");
 }

@@ -131,7 +131,12 @@ impl RunData {
     }
 
     /// `samples` without those whose prompt is in `exclude`, renumbered.
-    pub fn without(&self, task: &TaskBox, samples: Vec<Sample>, exclude: &HashSet<String>) -> Result<Vec<Sample>> {
+    pub fn without(
+        &self,
+        task: &TaskBox,
+        samples: Vec<Sample>,
+        exclude: &HashSet<String>,
+    ) -> Result<Vec<Sample>> {
         let mut kept = Vec::with_capacity(samples.len());
         for s in samples {
             if !exclude.contains(&prompt_key(task, &s, &self.template)?) {

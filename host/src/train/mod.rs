@@ -252,8 +252,6 @@ impl<'r> Trainer<'r> {
                 kept
             }
         };
-        let tensorboard =
-            if cfg.logging.tensorboard { Some(tensorboard::EventWriter::create(&run.tensorboard())?) } else { None };
 
         if let Some(ckpt) = checkpoint {
             state = TrainerState::load(ckpt)?;
@@ -265,6 +263,15 @@ impl<'r> Trainer<'r> {
                 }
             }
         }
+        let tensorboard = if cfg.logging.tensorboard {
+            let mut w = tensorboard::EventWriter::create(&run.tensorboard())?;
+            if checkpoint.is_some() {
+                w.write_restart(state.step + 1)?;
+            }
+            Some(w)
+        } else {
+            None
+        };
         let metrics = JsonlWriter::append(&run.metrics())?;
         Ok(Trainer {
             cfg,
@@ -301,7 +308,8 @@ impl<'r> Trainer<'r> {
         let seed = self.cfg.trainer.seed.wrapping_mul(7919).wrapping_add(stage.round as u64);
         let mut samples = prompts::generate(&self.task, &groups, size, seed, &exclude)?;
         if self.data.val.is_some() {
-            samples = self.data.without(&self.task, samples, &self.data.keys(&self.task, &self.val_samples)?)?;
+            samples =
+                self.data.without(&self.task, samples, &self.data.keys(&self.task, &self.val_samples)?)?;
         }
         Ok(prompts::SamplePool::new(samples, seed))
     }
@@ -375,7 +383,8 @@ impl<'r> Trainer<'r> {
             self.log(0, &m)?;
         }
         let budget_s = cfg.trainer.max_minutes * 60.0;
-        let mut bar = progress::TrainProgress::start(cfg.logging.progress, cfg.trainer.total_steps, self.state.step);
+        let mut bar =
+            progress::TrainProgress::start(cfg.logging.progress, cfg.trainer.total_steps, self.state.step);
         let plan = self.curricula.plan.clone();
         let mut stop_reason = "plan finished".to_string();
         'stages: while self.state.stage < plan.len() {

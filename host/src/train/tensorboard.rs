@@ -6,9 +6,10 @@
 //! (little endian), where `data` is an `Event` message. The first event of a
 //! file carries `file_version = "brain.Event:2"`; each later one a `Summary`
 //! of `simple_value` scalars, one per metric, for one step. TensorBoard reads
-//! every file whose name contains `tfevents`; a resumed run starts a new
-//! file, and TensorBoard drops the killed run's steps past the resume point
-//! when it sees the step go back.
+//! every file whose name contains `tfevents`. A resumed run starts a new
+//! file with a `SessionLog START` event at its first step, on which
+//! TensorBoard drops what the killed run logged from that step on (as
+//! PyTorch's `SummaryWriter(purge_step=...)` does).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -38,6 +39,12 @@ impl EventWriter {
         Ok(w)
     }
 
+    /// Marks a restart: readers drop the events of steps `>= step` written
+    /// before this one (the killed run's steps past its last checkpoint).
+    pub fn write_restart(&mut self, step: u64) -> Result<()> {
+        self.write_event(&encode_event(wall_time(), step as i64, EventBody::SessionStart))
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -63,6 +70,8 @@ impl EventWriter {
 /// What an event holds besides its time and step.
 pub enum EventBody<'a> {
     FileVersion(&'a str),
+    /// `session_log { status: START }`.
+    SessionStart,
     /// `(tag, value)` pairs, one `Summary.Value` each.
     Scalars(&'a [(&'a str, f32)]),
 }
@@ -86,7 +95,7 @@ pub fn masked_crc32c(data: &[u8]) -> u32 {
 }
 
 /// `tensorflow.Event`: wall_time = 1 (double), step = 2 (int64),
-/// file_version = 3 (string), summary = 5 (Summary).
+/// file_version = 3 (string), summary = 5 (Summary), session_log = 7.
 pub fn encode_event(wall_time: f64, step: i64, body: EventBody) -> Vec<u8> {
     let mut out = Vec::new();
     key(&mut out, 1, WIRE_FIXED64);
@@ -97,6 +106,8 @@ pub fn encode_event(wall_time: f64, step: i64, body: EventBody) -> Vec<u8> {
     }
     match body {
         EventBody::FileVersion(v) => bytes_field(&mut out, 3, v.as_bytes()),
+        // SessionLog: status = 1 (enum; START = 1).
+        EventBody::SessionStart => bytes_field(&mut out, 7, &[0x08, 0x01]),
         EventBody::Scalars(values) => {
             // Summary: repeated Value value = 1; Value: tag = 1 (string), simple_value = 2 (float).
             let mut summary = Vec::new();

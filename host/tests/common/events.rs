@@ -11,6 +11,8 @@ pub struct Event {
     pub wall_time: f64,
     pub step: i64,
     pub file_version: Option<String>,
+    /// `session_log.status` (1 = START).
+    pub session_status: Option<u64>,
     /// `(tag, simple_value)` of the summary.
     pub scalars: Vec<(String, f32)>,
 }
@@ -84,7 +86,8 @@ fn fields(mut data: &[u8]) -> Vec<(u64, u8, Vec<u8>)> {
 }
 
 fn decode_event(data: &[u8]) -> Event {
-    let mut e = Event { wall_time: 0.0, step: 0, file_version: None, scalars: Vec::new() };
+    let mut e =
+        Event { wall_time: 0.0, step: 0, file_version: None, session_status: None, scalars: Vec::new() };
     for (field, _, p) in fields(data) {
         match field {
             1 => e.wall_time = f64::from_le_bytes(p.try_into().unwrap()),
@@ -103,6 +106,13 @@ fn decode_event(data: &[u8]) -> Event {
                         }
                     }
                     e.scalars.push((tag, v));
+                }
+            }
+            7 => {
+                for (f, _, v) in fields(&p) {
+                    if f == 1 {
+                        e.session_status = Some(u64::from_le_bytes(v.try_into().unwrap()));
+                    }
                 }
             }
             other => panic!("unexpected Event field {other}"),
