@@ -7,7 +7,9 @@
 //! layout, or `tzhost data split-random`'s `0..N-1`), where `<split>` is
 //! `train` for `train_data` and `test` for `val_data`. Rows are read with
 //! `tz-data` and turned into samples by the task's `sample_from_row`, so any
-//! file in the TinyZero/veRL layout works.
+//! file in the TinyZero/veRL layout works. The rows' own `prompt` column is
+//! not used: prompts are rendered from each row's problem in the run's
+//! `task.template`, as for generated problems.
 //!
 //! Groups: a row's group is its `group` column, else the name of the
 //! `<group>/` directory it came from. A curriculum stage of group `g` trains
@@ -23,6 +25,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use serde_json::Value;
 use tz_sdk::ffi::TaskBox;
 use tz_sdk::{Sample, Stage};
 
@@ -122,7 +125,18 @@ impl RunData {
             tracing::info!("held-out data: {} rows from {}", val.len(), cfg.task.val_data);
             Some(val)
         };
-        Ok(RunData { train, val, template: cfg.task.template.clone() })
+        let data = RunData { train, val, template: cfg.task.template.clone() };
+        if let (Some(train), Some(val)) = (&data.train, &data.val) {
+            let train_keys = data.keys(task, &train.samples)?;
+            let shared = data.keys(task, val)?.iter().filter(|k| train_keys.contains(*k)).count();
+            if shared > 0 {
+                tracing::warn!(
+                    "{shared} of the {} held-out problems also occur in task.train_data; val/acc overstates generalisation",
+                    val.len()
+                );
+            }
+        }
+        Ok(data)
     }
 
     /// The prompt keys of `samples`.
@@ -209,12 +223,9 @@ fn read_all(
     let mut out = Vec::with_capacity(files.len());
     let mut next_index = 0u64;
     for (path, dir_group) in files {
-        let rows = tz_data::read_rows(path).with_context(|| key.to_string())?;
-        if rows.is_empty() {
-            bail!("{key} {}: the file has no rows", path.display());
-        }
-        let mut samples = Vec::with_capacity(rows.len());
-        for (i, row) in rows.iter().enumerate() {
+        let mut samples = Vec::new();
+        for (i, row) in rows_of(path).with_context(|| key.to_string())?.enumerate() {
+            let row = row.with_context(|| key.to_string())?;
             let mut sample = task
                 .sample_from_row(row.to_string().as_str().into())
                 .into_result()
@@ -229,9 +240,27 @@ fn read_all(
             next_index += 1;
             samples.push((sample, row_group || dir_group.is_some()));
         }
+        if samples.is_empty() {
+            bail!("{key} {}: the file has no rows", path.display());
+        }
         out.push(samples);
     }
     Ok(out)
+}
+
+/// The rows of a file, one at a time. Parquet is turned into JSON one
+/// record batch at a time, so a large file never exists as JSON all at once.
+fn rows_of(path: &Path) -> Result<Box<dyn Iterator<Item = Result<Value>>>> {
+    let is_json = matches!(path.extension().and_then(|e| e.to_str()), Some("jsonl" | "json" | "ndjson"));
+    if is_json {
+        return Ok(Box::new(tz_data::read_jsonl(path)?.into_iter().map(Ok)));
+    }
+    let (_, batches) = tz_data::rows::read_batches(path, None)?;
+    let display = path.display().to_string();
+    Ok(Box::new(batches.into_iter().flat_map(move |batch| match tz_data::rows::batch_to_json(&batch) {
+        Ok(rows) => rows.into_iter().map(Ok).collect::<Vec<_>>(),
+        Err(e) => vec![Err(e.context(format!("{display}: converting rows to JSON")))],
+    })))
 }
 
 /// Up to `cap` samples taken from the lists in turn (a balanced held-out
