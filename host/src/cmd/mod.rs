@@ -5,6 +5,7 @@ pub mod data;
 pub mod doctor;
 pub mod generate;
 pub mod plugins;
+pub mod report;
 pub mod resume;
 pub mod reward;
 pub mod sweep;

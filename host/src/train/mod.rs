@@ -11,8 +11,14 @@ mod policy;
 mod prompts;
 mod rollout;
 mod run_dir;
+mod snapshots;
+mod stage_eval;
+mod stage_groups;
+mod stage_records;
+mod stages;
 mod state;
 mod step;
+mod weight_change;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -56,6 +62,8 @@ pub fn apply_tiny_defaults(cfg: &mut RunConfig) {
 struct Curricula {
     list: Vec<(String, CurriculumBox)>,
     plan: Vec<Stage>,
+    /// A curriculum planned the stages (else one stage over `all`).
+    planned: bool,
 }
 
 impl Curricula {
@@ -82,8 +90,9 @@ impl Curricula {
             }
             list.push((name.clone(), c));
         }
+        let planned = plan.is_some();
         let plan = plan.unwrap_or_else(|| vec![Stage { round: 1, group: "all".into(), epochs: 1 }]);
-        Ok(Curricula { list, plan })
+        Ok(Curricula { list, plan, planned })
     }
 
     /// The window for the next batch: the first curriculum with an opinion, else the max.
@@ -114,6 +123,8 @@ struct Trainer<'r> {
     state: TrainerState,
     val_samples: Vec<Sample>,
     groups: Vec<String>,
+    /// Snapshots, evaluations and records at stage boundaries (planned runs).
+    stages: Option<stages::StageTracker>,
     _registry: &'r Registry,
 }
 
@@ -227,6 +238,12 @@ impl<'r> Trainer<'r> {
             &HashSet::new(),
         )?;
 
+        let stages = if curricula.planned {
+            Some(stages::StageTracker::new(&run.root, &cfg, &task, &groups, &curricula.plan, &model_path)?)
+        } else {
+            None
+        };
+
         if let Some(ckpt) = checkpoint {
             state = TrainerState::load(ckpt)?;
             opt.load(&ckpt.join("optimizer.safetensors"))?;
@@ -254,19 +271,42 @@ impl<'r> Trainer<'r> {
             state,
             val_samples,
             groups,
+            stages,
             _registry: registry,
         })
     }
 
     /// Training problems of a stage's group (`all` = every group).
     fn stage_pool(&self, stage: &Stage) -> Result<prompts::SamplePool> {
-        let groups =
-            if stage.group.as_str() == "all" { self.groups.clone() } else { vec![stage.group.to_string()] };
-        let exclude: HashSet<String> = self.val_samples.iter().map(|s| s.data.to_string()).collect();
-        let size = self.cfg.task.train_size * groups.len();
+        let mut exclude: HashSet<String> = self.val_samples.iter().map(|s| s.data.to_string()).collect();
         let seed = self.cfg.trainer.seed.wrapping_mul(7919).wrapping_add(stage.round as u64);
-        let samples = prompts::generate(&self.task, &groups, size, seed, &exclude)?;
+        let samples = match &self.stages {
+            Some(t) if stage.group.as_str() != "all" => {
+                exclude.extend(t.test_contents());
+                t.train_problems(&self.task, stage.group.as_str(), self.cfg.task.train_size, seed, &exclude)?
+            }
+            _ => {
+                let size = self.cfg.task.train_size * self.groups.len();
+                prompts::generate(&self.task, &self.groups, size, seed, &exclude)?
+            }
+        };
         Ok(prompts::SamplePool::new(samples, seed))
+    }
+
+    /// The start (`start`) or end of stage `index` of a planned run.
+    fn stage_boundary(&mut self, index: usize, start: bool, complete: bool) -> Result<()> {
+        let Some(tracker) = self.stages.as_mut() else { return Ok(()) };
+        let ctx = stages::BoundaryCtx {
+            task: &self.task,
+            policy: &self.policy,
+            cfg: &self.cfg,
+            step: self.state.step,
+        };
+        if start {
+            tracker.begin(index, self.state.stage_step > 0, &ctx)
+        } else {
+            tracker.end(index, complete, &ctx)
+        }
     }
 
     fn log(&mut self, step: u64, metrics: &BTreeMap<String, f64>) -> Result<()> {
@@ -365,6 +405,7 @@ impl<'r> Trainer<'r> {
             } else {
                 pool.steps_per_epoch(cfg.rollout.prompts_per_step) * stage.epochs as u64
             };
+            self.stage_boundary(self.state.stage, true, false)?;
             while self.state.stage_step < stage_steps {
                 if cfg.trainer.total_steps > 0 && self.state.step >= cfg.trainer.total_steps {
                     stop_reason = format!("{} steps done", cfg.trainer.total_steps);
@@ -464,9 +505,14 @@ impl<'r> Trainer<'r> {
                     break 'stages;
                 }
             }
+            self.stage_boundary(self.state.stage, false, true)?;
             self.state.stage += 1;
             self.state.stage_step = 0;
             self.state.pool = None;
+        }
+        if self.state.stage < plan.len() && self.state.stage_step > 0 {
+            // Stopped inside a stage: its end is where the run stopped.
+            self.stage_boundary(self.state.stage, false, false)?;
         }
         bar.finish_and_clear();
         self.state.elapsed_s = elapsed_before + started.elapsed().as_secs_f64();
