@@ -387,6 +387,27 @@ mod tests {
     }
 
     #[test]
+    fn heatmaps_of_several_runs_sit_side_by_side() {
+        let dir = tempfile::tempdir().unwrap();
+        let map = |title: &str| Heatmap {
+            title: title.into(),
+            x_label: "evaluated group".into(),
+            y_label: "after stage".into(),
+            col_labels: vec!["0".into(), "1".into(), "2".into(), "3".into()],
+            row_labels: vec!["start".into(), "R1 0".into()],
+            values: vec![vec![Some(0.1); 4], vec![Some(0.2), None, Some(0.3), Some(0.4)]],
+            range: Some((0.0, 1.0)),
+        };
+        let one = dir.path().join("one.png");
+        let two = dir.path().join("two.png");
+        heatmap(&one, &map("continual")).unwrap();
+        heatmaps(&two, &[map("continual"), map("random")]).unwrap();
+        let (w1, h1) = png_size(&one);
+        assert_eq!(png_size(&two), (2 * w1, h1));
+        assert!(heatmaps(&two, &[]).is_err());
+    }
+
+    #[test]
     fn ranges_never_collapse() {
         assert_eq!(padded_range([].into_iter(), 0.05), (0.0, 1.0));
         let (lo, hi) = padded_range([2.0, 2.0].into_iter(), 0.05);

@@ -5,6 +5,7 @@
 //! see the same schedule over the same amount of data.
 
 use std::collections::HashSet;
+use std::path::Path;
 
 use anyhow::{bail, Result};
 use rand::seq::SliceRandom;
@@ -94,9 +95,47 @@ pub fn problems(
     }
 }
 
-/// The held-out test set of every group (`count` each): one generation per
-/// task group, or one mixed pool split into the random groups.
+/// The held-out test set of every group (`count` each): the first `count`
+/// rows of `<layout>/<group>/test.parquet` where that file exists (seed 001's
+/// data layout), else generated: one generation per task group, or one mixed
+/// pool split into the random groups.
 pub fn test_sets(
+    task: &TaskBox,
+    source: &GroupSource,
+    groups: &[String],
+    count: usize,
+    seed: u64,
+    layout: Option<&Path>,
+) -> Result<Vec<(String, Vec<Sample>)>> {
+    let mut sets = generated_test_sets(task, source, groups, count, seed)?;
+    let Some(layout) = layout else { return Ok(sets) };
+    for (group, samples) in sets.iter_mut() {
+        let file = layout.join(group.as_str()).join("test.parquet");
+        if file.is_file() {
+            *samples = read_samples(task, &file, count)?;
+        }
+    }
+    Ok(sets)
+}
+
+/// The first `count` rows of a data file as the task's samples.
+fn read_samples(task: &TaskBox, file: &Path, count: usize) -> Result<Vec<Sample>> {
+    let rows = tz_data::read_rows(file)?;
+    rows.iter()
+        .take(count)
+        .enumerate()
+        .map(|(i, row)| {
+            let mut s = task
+                .sample_from_row(row.to_string().as_str().into())
+                .into_result()
+                .map_err(|e| anyhow::anyhow!("{} row {i}: {e}", file.display()))?;
+            s.index = i as u64;
+            Ok(s)
+        })
+        .collect()
+}
+
+fn generated_test_sets(
     task: &TaskBox,
     source: &GroupSource,
     groups: &[String],

@@ -68,13 +68,11 @@ impl StageTracker {
             );
         }
         let tests = if cfg.stages.eval_size > 0 {
-            stage_groups::test_sets(
-                task,
-                &source,
-                &groups,
-                cfg.stages.eval_size,
-                cfg.trainer.seed ^ 0x7E57_5E75,
-            )?
+            // Seed 001's layout: <val_data>/<group>/test.parquet where present.
+            let layout = Path::new(&cfg.task.val_data);
+            let layout = (!cfg.task.val_data.is_empty() && layout.is_dir()).then_some(layout);
+            let seed = cfg.trainer.seed ^ 0x7E57_5E75;
+            stage_groups::test_sets(task, &source, &groups, cfg.stages.eval_size, seed, layout)?
         } else {
             Vec::new()
         };
