@@ -192,7 +192,7 @@ pub fn report(dirs: &[PathBuf], opts: &ReportOptions) -> Result<ReportFiles> {
         files.success_matrix = Some(path);
     }
     files.consolidated = opts.out.join("consolidated_metrics.json");
-    let runs_json: Vec<Value> = runs.iter().map(|r| run_json(r)).collect();
+    let runs_json: Vec<Value> = runs.iter().map(run_json).collect();
     let doc = json!({ "runs": runs_json });
     crate::train::write_atomic(&files.consolidated, serde_json::to_string_pretty(&doc)?.as_bytes())?;
     Ok(files)

@@ -150,7 +150,7 @@ fn generated_test_sets(
         }
         GroupSource::Task => groups
             .iter()
-            .map(|g| Ok((g.clone(), prompts::generate(task, &[g.clone()], count, seed, &none)?)))
+            .map(|g| Ok((g.clone(), prompts::generate(task, std::slice::from_ref(g), count, seed, &none)?)))
             .collect(),
     }
 }

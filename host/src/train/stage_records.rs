@@ -145,7 +145,9 @@ impl SuccessMatrix {
         }
         for r in records {
             if let Some(f) = &r.final_ {
-                push(r.label(), f);
+                // A run stopped inside a stage (step or time budget) ends it early.
+                let label = if r.finished { r.label() } else { format!("{} (partial)", r.label()) };
+                push(label, f);
             }
         }
         m
@@ -261,6 +263,10 @@ mod tests {
             ),
             record(2, "a", boundary(8, &[("a", 0.4), ("b", 0.7)]), None),
         ];
+        let mut stopped = records.clone();
+        stopped[2].final_ = Some(boundary(9, &[("a", 0.5), ("b", 0.6)]));
+        let m = SuccessMatrix::from_records(&groups, &stopped);
+        assert_eq!(m.rows[3], "R1 a (partial)", "a stage the run stopped in is marked");
         let m = SuccessMatrix::from_records(&groups, &records);
         assert_eq!(m.rows, ["start", "R1 a", "R1 b"]);
         assert_eq!(m.steps, [0, 4, 8]);
