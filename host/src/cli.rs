@@ -50,6 +50,8 @@ pub enum Command {
     Sweep(cmd::sweep::SweepArgs),
     /// Check libtorch, CUDA, the plugins and optionally a model and a data file.
     Doctor(cmd::doctor::DoctorArgs),
+    /// Plots and consolidated metrics of runs (overlaid), with the success matrix of staged runs.
+    Report(cmd::report::ReportArgs),
     /// Continue a killed run from its newest checkpoint.
     Resume(cmd::resume::ResumeArgs),
     /// Make and inspect data sets (veRL/TinyZero parquet): gen, split-random, show.

@@ -41,6 +41,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Config(args)) => cmd::config::run(args, registry),
         Some(Command::Sweep(args)) => cmd::sweep::run(args, &cli.global, registry),
         Some(Command::Doctor(args)) => cmd::doctor::run(args, &cli.global, env_path.as_deref()),
+        Some(Command::Report(args)) => cmd::report::run(args),
         Some(Command::Resume(args)) => cmd::resume::run(args, &registry()?),
         Some(Command::Data(args)) => cmd::data::run(args, &registry, !cli.global.quiet),
         Some(Command::Reward(args)) => cmd::reward::run(args, &registry()?, !cli.global.quiet),

@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod eval;
 pub mod generate;
 pub mod plugins;
+pub mod report;
 pub mod resume;
 pub mod reward;
 pub mod sweep;

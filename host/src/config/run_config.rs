@@ -20,6 +20,7 @@ pub struct RunConfig {
     pub rollout: RolloutSection,
     pub trainer: TrainerSection,
     pub eval: EvalSection,
+    pub stages: StagesSection,
     pub logging: LoggingSection,
 }
 
@@ -137,6 +138,24 @@ pub struct EvalSection {
     pub greedy: bool,
 }
 
+/// Stage boundaries of a planned curriculum (`continual`, `random`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StagesSection {
+    /// Model snapshots at stage boundaries: `all` (snapshots/initial_* and
+    /// final_*), `final` (final_* only), `none`.
+    pub snapshots: String,
+    /// Held-out problems per group evaluated at every stage boundary (the
+    /// success matrix); 0 = no boundary evaluation.
+    pub eval_size: usize,
+}
+
+impl Default for StagesSection {
+    fn default() -> Self {
+        StagesSection { snapshots: "all".into(), eval_size: 100 }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LoggingSection {
@@ -162,6 +181,7 @@ impl Default for RunConfig {
             rollout: RolloutSection::default(),
             trainer: TrainerSection::default(),
             eval: EvalSection::default(),
+            stages: StagesSection::default(),
             logging: LoggingSection::default(),
         }
     }

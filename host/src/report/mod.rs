@@ -1,9 +1,10 @@
 //! Reports over run directories: reading runs ([`runs`]), statistics
-//! ([`stats`]), PNG plots ([`plot`]: overlay lines, heatmaps) and the sweep
-//! summary ([`sweep_report`]). Other reports (curricula, evaluation) reuse
-//! the same pieces.
+//! ([`stats`]), PNG plots ([`plot`]: overlay lines, heatmaps), the sweep
+//! summary ([`sweep_report`]) and the overlay report of `tzhost report`
+//! ([`run_report`]). Other reports (evaluation) reuse the same pieces.
 
 pub mod plot;
+pub mod run_report;
 pub mod runs;
 pub mod stats;
 pub mod sweep_report;

@@ -84,8 +84,13 @@ pub struct LinePlot {
     pub series: Vec<Series>,
 }
 
-/// Renders `plot` to a PNG at `path` (written atomically).
+/// Renders `plot` to a 960×600 PNG at `path` (written atomically).
 pub fn line_plot(path: &Path, plot: &LinePlot) -> Result<()> {
+    line_plot_sized(path, plot, (960, 600))
+}
+
+/// Renders `plot` to a PNG of `size` pixels at `path` (written atomically).
+pub fn line_plot_sized(path: &Path, plot: &LinePlot, size: (u32, u32)) -> Result<()> {
     let xs = plot.series.iter().flat_map(|s| s.points.iter().map(|p| p.0).chain(s.band.iter().map(|b| b.0)));
     let ys = plot
         .series
@@ -93,7 +98,7 @@ pub fn line_plot(path: &Path, plot: &LinePlot) -> Result<()> {
         .flat_map(|s| s.points.iter().map(|p| p.1).chain(s.band.iter().flat_map(|b| [b.1, b.2])));
     let (x0, x1) = padded_range(xs, 0.0);
     let (y0, y1) = padded_range(ys, 0.05);
-    render(path, (960, 600), |root| {
+    render(path, size, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(&plot.title, ("sans-serif", 24))
             .margin(16)
@@ -161,11 +166,47 @@ pub struct Heatmap {
 
 /// Renders `map` to a PNG at `path` (written atomically).
 pub fn heatmap(path: &Path, map: &Heatmap) -> Result<()> {
+    heatmaps(path, std::slice::from_ref(map))
+}
+
+/// Renders several heatmaps side by side in one PNG (e.g. one per run).
+pub fn heatmaps(path: &Path, maps: &[Heatmap]) -> Result<()> {
+    if maps.is_empty() {
+        return Err(anyhow!("no heatmap to draw"));
+    }
+    let mut sizes = Vec::with_capacity(maps.len());
+    for map in maps {
+        sizes.push(heatmap_size(map)?);
+    }
+    let width = sizes.iter().map(|s| s.0).sum();
+    let height = sizes.iter().map(|s| s.1).max().unwrap_or(320);
+    render(path, (width, height), |root| {
+        let mut rest = root.clone();
+        for (map, size) in maps.iter().zip(&sizes) {
+            let (left, right) = rest.split_horizontally(size.0);
+            draw_heatmap(&left, map)?;
+            rest = right;
+        }
+        Ok(())
+    })
+}
+
+/// A heatmap's pixel size (checking its shape).
+fn heatmap_size(map: &Heatmap) -> Result<(u32, u32)> {
     let rows = map.row_labels.len();
     let cols = map.col_labels.len();
     if rows == 0 || cols == 0 || map.values.len() != rows || map.values.iter().any(|r| r.len() != cols) {
         return Err(anyhow!("heatmap '{}': values must be {rows} rows of {cols} columns", map.title));
     }
+    let label_width = map.row_labels.iter().map(|l| l.len()).max().unwrap_or(4) as u32 * 8 + 24;
+    let width = (160 + label_width.min(320) + 130 * cols as u32).clamp(480, 2400);
+    let height = (140 + 48 * rows as u32).clamp(320, 1800);
+    Ok((width, height))
+}
+
+fn draw_heatmap(root: &DrawingArea<BitMapBackend, Shift>, map: &Heatmap) -> Result<()> {
+    let rows = map.row_labels.len();
+    let cols = map.col_labels.len();
     let (lo, hi) = map.range.unwrap_or_else(|| {
         let all = map.values.iter().flatten().flatten().copied();
         let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
@@ -175,10 +216,8 @@ pub fn heatmap(path: &Path, map: &Heatmap) -> Result<()> {
             (0.0, 1.0)
         }
     });
-    let width = (160 + 90 * cols as u32).clamp(480, 2400);
-    let height = (140 + 48 * rows as u32).clamp(320, 1800);
     let label_width = map.row_labels.iter().map(|l| l.len()).max().unwrap_or(4) as u32 * 8 + 24;
-    render(path, (width, height), |root| {
+    {
         let mut chart = ChartBuilder::on(root)
             .caption(&map.title, ("sans-serif", 22))
             .margin(16)
@@ -233,7 +272,7 @@ pub fn heatmap(path: &Path, map: &Heatmap) -> Result<()> {
             }
         }
         Ok(())
-    })
+    }
 }
 
 /// The label of the cell whose centre is at `pos` (labels sit at i + 0.5).
@@ -345,6 +384,27 @@ mod tests {
         map.values.pop();
         let err = heatmap(&path, &map).unwrap_err().to_string();
         assert!(err.contains("3 rows of 2 columns"), "{err}");
+    }
+
+    #[test]
+    fn heatmaps_of_several_runs_sit_side_by_side() {
+        let dir = tempfile::tempdir().unwrap();
+        let map = |title: &str| Heatmap {
+            title: title.into(),
+            x_label: "evaluated group".into(),
+            y_label: "after stage".into(),
+            col_labels: vec!["0".into(), "1".into(), "2".into(), "3".into()],
+            row_labels: vec!["start".into(), "R1 0".into()],
+            values: vec![vec![Some(0.1); 4], vec![Some(0.2), None, Some(0.3), Some(0.4)]],
+            range: Some((0.0, 1.0)),
+        };
+        let one = dir.path().join("one.png");
+        let two = dir.path().join("two.png");
+        heatmap(&one, &map("continual")).unwrap();
+        heatmaps(&two, &[map("continual"), map("random")]).unwrap();
+        let (w1, h1) = png_size(&one);
+        assert_eq!(png_size(&two), (2 * w1, h1));
+        assert!(heatmaps(&two, &[]).is_err());
     }
 
     #[test]

@@ -16,9 +16,15 @@ mod progress;
 mod prompts;
 mod rollout;
 mod run_dir;
+mod snapshots;
+mod stage_eval;
+mod stage_groups;
+mod stage_records;
+mod stages;
 mod state;
 mod step;
 pub mod tensorboard;
+mod weight_change;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -63,6 +69,8 @@ pub fn apply_tiny_defaults(cfg: &mut RunConfig) {
 struct Curricula {
     list: Vec<(String, CurriculumBox)>,
     plan: Vec<Stage>,
+    /// A curriculum planned the stages (else one stage over `all`).
+    planned: bool,
 }
 
 impl Curricula {
@@ -89,8 +97,9 @@ impl Curricula {
             }
             list.push((name.clone(), c));
         }
+        let planned = plan.is_some();
         let plan = plan.unwrap_or_else(|| vec![Stage { round: 1, group: "all".into(), epochs: 1 }]);
-        Ok(Curricula { list, plan })
+        Ok(Curricula { list, plan, planned })
     }
 
     /// The window for the next batch: the first curriculum with an opinion, else the max.
@@ -123,6 +132,8 @@ struct Trainer<'r> {
     groups: Vec<String>,
     data: data_source::RunData,
     tensorboard: Option<tensorboard::EventWriter>,
+    /// Snapshots, evaluations and records at stage boundaries (planned runs).
+    stages: Option<stages::StageTracker>,
     _registry: &'r Registry,
 }
 
@@ -255,6 +266,12 @@ impl<'r> Trainer<'r> {
             }
         };
 
+        let stages = if curricula.planned {
+            Some(stages::StageTracker::new(&run.root, &cfg, &task, &groups, &curricula.plan, &model_path)?)
+        } else {
+            None
+        };
+
         if let Some(ckpt) = checkpoint {
             state = TrainerState::load(ckpt)?;
             opt.load(&ckpt.join("optimizer.safetensors"))?;
@@ -293,27 +310,49 @@ impl<'r> Trainer<'r> {
             groups,
             data,
             tensorboard,
+            stages,
             _registry: registry,
         })
     }
 
     /// Training problems of a stage's group (`all` = every group).
     fn stage_pool(&self, stage: &Stage) -> Result<prompts::SamplePool> {
+        let seed = self.cfg.trainer.seed.wrapping_mul(7919).wrapping_add(stage.round as u64);
         if let Some(train) = &self.data.train {
-            let seed = self.cfg.trainer.seed.wrapping_mul(7919).wrapping_add(stage.round as u64);
             return Ok(prompts::SamplePool::new(train.for_stage(stage), seed));
         }
-        let groups =
-            if stage.group.as_str() == "all" { self.groups.clone() } else { vec![stage.group.to_string()] };
-        let exclude: HashSet<String> = self.val_samples.iter().map(|s| s.data.to_string()).collect();
-        let size = self.cfg.task.train_size * groups.len();
-        let seed = self.cfg.trainer.seed.wrapping_mul(7919).wrapping_add(stage.round as u64);
-        let mut samples = prompts::generate(&self.task, &groups, size, seed, &exclude)?;
+        let mut exclude: HashSet<String> = self.val_samples.iter().map(|s| s.data.to_string()).collect();
+        let mut samples = match &self.stages {
+            Some(t) if stage.group.as_str() != "all" => {
+                exclude.extend(t.test_contents());
+                t.train_problems(&self.task, stage.group.as_str(), self.cfg.task.train_size, seed, &exclude)?
+            }
+            _ => {
+                let size = self.cfg.task.train_size * self.groups.len();
+                prompts::generate(&self.task, &self.groups, size, seed, &exclude)?
+            }
+        };
         if self.data.val.is_some() {
             samples =
                 self.data.without(&self.task, samples, &self.data.keys(&self.task, &self.val_samples)?)?;
         }
         Ok(prompts::SamplePool::new(samples, seed))
+    }
+
+    /// The start (`start`) or end of stage `index` of a planned run.
+    fn stage_boundary(&mut self, index: usize, start: bool, complete: bool) -> Result<()> {
+        let Some(tracker) = self.stages.as_mut() else { return Ok(()) };
+        let ctx = stages::BoundaryCtx {
+            task: &self.task,
+            policy: &self.policy,
+            cfg: &self.cfg,
+            step: self.state.step,
+        };
+        if start {
+            tracker.begin(index, self.state.stage_step > 0, &ctx)
+        } else {
+            tracker.end(index, complete, &ctx)
+        }
     }
 
     fn log(&mut self, step: u64, metrics: &BTreeMap<String, f64>) -> Result<()> {
@@ -403,6 +442,7 @@ impl<'r> Trainer<'r> {
             } else {
                 pool.steps_per_epoch(cfg.rollout.prompts_per_step) * stage.epochs as u64
             };
+            self.stage_boundary(self.state.stage, true, false)?;
             while self.state.stage_step < stage_steps {
                 if cfg.trainer.total_steps > 0 && self.state.step >= cfg.trainer.total_steps {
                     stop_reason = format!("{} steps done", cfg.trainer.total_steps);
@@ -495,9 +535,14 @@ impl<'r> Trainer<'r> {
                     break 'stages;
                 }
             }
+            self.stage_boundary(self.state.stage, false, true)?;
             self.state.stage += 1;
             self.state.stage_step = 0;
             self.state.pool = None;
+        }
+        if self.state.stage < plan.len() && self.state.stage_step > 0 {
+            // Stopped inside a stage: its end is where the run stopped.
+            self.stage_boundary(self.state.stage, false, false)?;
         }
         bar.finish();
         self.state.elapsed_s = elapsed_before + started.elapsed().as_secs_f64();

@@ -1,0 +1,57 @@
+//! The evaluation at a stage boundary: every group's held-out test set with
+//! the run's validation settings (mean@k at the rollout temperature, and
+//! greedy when `eval.greedy`), always with the same sampling seed so two
+//! boundaries differ only by their weights.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use tz_sdk::ffi::TaskBox;
+use tz_sdk::Sample;
+
+use super::evaluate::validate;
+use super::policy::Policy;
+use crate::config::RunConfig;
+
+/// One group's figures at one boundary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupEval {
+    /// Success rate: mean over k samples per problem (`val/acc`).
+    pub acc: f64,
+    /// Greedy success rate (`val/acc_greedy`); absent when greedy is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acc_greedy: Option<f64>,
+    /// Mean reward (`val/test_score`).
+    pub score: f64,
+    /// Problems evaluated.
+    pub problems: usize,
+}
+
+/// Evaluates the policy on each `(group, test set)`.
+pub fn evaluate_groups(
+    task: &TaskBox,
+    policy: &Policy,
+    tests: &[(String, Vec<Sample>)],
+    cfg: &RunConfig,
+    seed: u64,
+) -> Result<BTreeMap<String, GroupEval>> {
+    let mut out = BTreeMap::new();
+    for (group, samples) in tests {
+        if samples.is_empty() {
+            continue;
+        }
+        let v = validate(task, policy, samples, cfg, seed)?;
+        let get = |k: &str| v.metrics.get(k).copied();
+        out.insert(
+            group.clone(),
+            GroupEval {
+                acc: get("val/acc").unwrap_or(f64::NAN),
+                acc_greedy: get("val/acc_greedy"),
+                score: get("val/test_score").unwrap_or(f64::NAN),
+                problems: samples.len(),
+            },
+        );
+    }
+    Ok(out)
+}
