@@ -89,7 +89,11 @@ fn check(name: &str, system: &str, answer: &serde_json::Value) {
     let pairs = pairs();
     let one_by_one = load(name, system, 1);
     for (i, (p, r)) in pairs.iter().enumerate() {
-        assert_eq!(one_by_one.render(p, r).unwrap(), answer["texts"][i].as_str().unwrap(), "{name} pair {i}: text");
+        assert_eq!(
+            one_by_one.render(p, r).unwrap(),
+            answer["texts"][i].as_str().unwrap(),
+            "{name} pair {i}: text"
+        );
         let ids: Vec<u32> = one_by_one.encode(p, r).unwrap().iter().map(|&t| t as u32).collect();
         assert_eq!(ids, reference::ids(&answer["ids"][i]), "{name} pair {i}: token ids");
     }
