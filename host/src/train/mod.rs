@@ -13,6 +13,7 @@ mod rollout;
 mod run_dir;
 mod state;
 mod step;
+mod warm_up;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -177,7 +178,7 @@ impl<'r> Trainer<'r> {
         let task = registry.task(
             &cfg.task.name,
             &RunConfig::plugin_json(&cfg.task.plugins, &cfg.task.name),
-            TracingHost::handle(),
+            TracingHost::for_run(&cfg.reward_model),
         )?;
         let chain = AlgorithmChain::build(registry, &cfg.algorithm.chain, &|n| {
             RunConfig::plugin_json(&cfg.algorithm.plugins, n)
@@ -235,6 +236,9 @@ impl<'r> Trainer<'r> {
                 if let Some(s) = state.curricula.get(name) {
                     c.restore(s.as_str().into()).into_result().map_err(anyhow::Error::msg)?;
                 }
+            }
+            if let Some(s) = &state.task {
+                task.restore(s.as_str().into()).into_result().map_err(anyhow::Error::msg)?;
             }
         }
         let metrics = JsonlWriter::append(&run.metrics())?;
@@ -312,6 +316,7 @@ impl<'r> Trainer<'r> {
             let s = c.state().into_result().map_err(anyhow::Error::msg)?;
             self.state.curricula.insert(name.clone(), s.to_string());
         }
+        self.state.task = Some(self.task.state().into_result().map_err(anyhow::Error::msg)?.into_string());
         self.state.save(&tmp)?;
         std::fs::rename(&tmp, &final_dir)
             .with_context(|| format!("cannot rename {} to {}", tmp.display(), final_dir.display()))?;
@@ -324,8 +329,12 @@ impl<'r> Trainer<'r> {
         let started = Instant::now();
         let elapsed_before = self.state.elapsed_s;
         if self.state.step == 0 {
-            let m = self.validate(0)?;
+            let window = self.curricula.window(cfg.rollout.max_response_length)?;
+            let warm =
+                warm_up::warm_up(&self.task, &self.policy, &cfg, &self.groups, &self.val_samples, window)?;
+            let mut m = self.validate(0)?;
             self.state.before = m.clone();
+            m.extend(warm);
             tracing::info!(
                 "before training: val/acc {:.3}, val/acc_greedy {:.3} on {} held-out problems",
                 m.get("val/acc").copied().unwrap_or(0.0),
@@ -412,6 +421,10 @@ impl<'r> Trainer<'r> {
                     },
                 )?;
                 let mut m = result.metrics;
+                // After the training batch only (validation scoring is never committed).
+                for metric in self.task.end_batch().into_result().map_err(anyhow::Error::msg)?.iter() {
+                    m.insert(metric.name.to_string(), metric.value);
+                }
                 for (_, c) in self.curricula.list.iter_mut() {
                     let observed = c.observe(&result.stats).into_result().map_err(anyhow::Error::msg)?;
                     for metric in observed.iter() {
