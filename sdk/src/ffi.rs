@@ -35,8 +35,9 @@ pub trait FfiTask: Send + Sync {
     fn score(&self, batch: RSlice<'_, ScoreInput>) -> RResult<RVec<Score>, RString>;
     #[sabi(last_prefix_field)]
     fn reference_solution(&self, sample: &Sample, template: RStr<'_>) -> RResult<ROption<RString>, RString>;
-    // Appended for stateful rewards (the hybrid task). The default bodies are
-    // abi_stable's fallback when a library built before them is loaded.
+    // Appended for stateful rewards (the hybrid task), with default bodies.
+    // The vtable's layout changed with them: abi_stable refuses a library
+    // built before them at load time ("rebuild the plugin"), never a crash.
     fn warm_up_size(&self) -> RResult<u64, RString> {
         ROk(0)
     }
