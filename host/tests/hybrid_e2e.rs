@@ -61,10 +61,10 @@ fn models() -> &'static (PathBuf, PathBuf) {
     })
 }
 
-fn train(out: &Path, rm_path: &Path) -> std::process::Output {
+fn train(out: &Path, rm_path: &Path, extra: &[&str]) -> std::process::Output {
     let (policy, _) = models();
     let data = repo_root().join("examples/data/dummy_math_tasks.jsonl");
-    let sets = [
+    let mut sets = vec![
         "task.template=chat".to_string(),
         format!("task.plugins.hybrid.data={:?}", data.display().to_string()),
         "task.plugins.hybrid.warm_up_samples=8".into(),
@@ -83,6 +83,7 @@ fn train(out: &Path, rm_path: &Path) -> std::process::Output {
         "eval.greedy=false".into(),
         "logging.progress=false".into(),
     ];
+    sets.extend(extra.iter().map(|s| s.to_string()));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tzhost"));
     cmd.args(["train", "--task", "hybrid", "--algo", "grpo", "--curriculum", "fixed", "--device", "cpu"])
         .arg("--model")
@@ -108,7 +109,7 @@ fn hybrid_run_calibrates_on_a_warm_up_and_rewards_through_the_reward_model() {
     let (_, rm) = models();
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    let o = train(&run, rm);
+    let o = train(&run, rm, &[]);
     assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
     let (out, err) = (stdout(&o), stderr(&o));
     assert!(out.contains("warm-up on 8 responses") && out.contains("reward/rm_min="), "{out}");
@@ -142,7 +143,7 @@ fn hybrid_run_calibrates_on_a_warm_up_and_rewards_through_the_reward_model() {
 fn a_reward_model_that_does_not_load_falls_back_to_the_verifier_and_is_counted() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    let o = train(&run, &dir.path().join("no-such-reward-model"));
+    let o = train(&run, &dir.path().join("no-such-reward-model"), &[]);
     assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("could not be loaded") && err.contains("verifier alone"), "{err}");
@@ -150,6 +151,46 @@ fn a_reward_model_that_does_not_load_falls_back_to_the_verifier_and_is_counted()
     for step in [1, 2] {
         let s = m.iter().find(|r| r["step"] == step && r.get("reward/rm_fallback_count").is_some()).unwrap();
         assert_eq!(number(s, "reward/rm_fallback_count"), 16.0, "4 prompts x 4 samples: {s}");
+    }
+}
+
+/// Metrics that must not depend on wall-clock time.
+fn deterministic(m: &Value) -> Vec<(String, Value)> {
+    m.as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| !k.starts_with("timing_s/") && *k != "perf/throughput" && *k != "time/elapsed_s")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+#[test]
+fn a_resumed_run_rewards_exactly_as_an_uninterrupted_one() {
+    let (_, rm) = models();
+    let dir = tempfile::tempdir().unwrap();
+    let full = dir.path().join("full");
+    let o = train(&full, rm, &["trainer.total_steps=3", "trainer.keep_checkpoints=10"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The same run as if it had died right after its step-1 checkpoint.
+    let cut = dir.path().join("cut");
+    let copied = Command::new("cp").arg("-r").arg(&full).arg(&cut).status().unwrap();
+    assert!(copied.success());
+    std::fs::remove_file(cut.join("summary.json")).unwrap();
+    for step in ["step_000002", "step_000003"] {
+        std::fs::remove_dir_all(cut.join("checkpoints").join(step)).unwrap();
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_tzhost"))
+        .args(["resume", cut.to_str().unwrap()])
+        .env_remove("TZ_PLUGIN_PATH")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("warm-up on"), "no second warm-up on resume: {}", stdout(&o));
+    // Steps 2 and 3 need the restored bounds and σ̄ to match.
+    let (a, b) = (metrics(&full), metrics(&cut));
+    assert_eq!(a.len(), b.len(), "same number of metric lines");
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(deterministic(x), deterministic(y), "step {} differs", x["step"]);
     }
 }
 
