@@ -56,7 +56,11 @@ fn models() -> &'static (PathBuf, PathBuf) {
         use std::io::Write;
         child.stdin.take().unwrap().write_all(request.to_string().as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "making the tiny models failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "making the tiny models failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         (policy, rm)
     })
 }
@@ -97,7 +101,11 @@ fn train(out: &Path, rm_path: &Path, extra: &[&str]) -> std::process::Output {
 }
 
 fn metrics(run: &Path) -> Vec<Value> {
-    std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn number(m: &Value, key: &str) -> f64 {
@@ -116,7 +124,10 @@ fn hybrid_run_calibrates_on_a_warm_up_and_rewards_through_the_reward_model() {
     assert!(err.contains("RM bounds: min="), "{err}");
 
     let m = metrics(&run);
-    let step0 = m.iter().find(|r| r["step"] == 0 && r.get("reward/rm_min").is_some()).expect("warm-up metrics at step 0");
+    let step0 = m
+        .iter()
+        .find(|r| r["step"] == 0 && r.get("reward/rm_min").is_some())
+        .expect("warm-up metrics at step 0");
     let (lo, hi) = (number(step0, "reward/rm_min"), number(step0, "reward/rm_max"));
     assert!(lo < hi, "calibrated bounds {lo} .. {hi}");
     for step in [1, 2] {
@@ -130,9 +141,10 @@ fn hybrid_run_calibrates_on_a_warm_up_and_rewards_through_the_reward_model() {
         assert_eq!(number(s, "reward/rm_min"), lo);
     }
 
-    let state: Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("checkpoints/step_000002/trainer_state.json")).unwrap())
-            .unwrap();
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join("checkpoints/step_000002/trainer_state.json")).unwrap(),
+    )
+    .unwrap();
     let task: Value = serde_json::from_str(state["task"].as_str().expect("task state saved")).unwrap();
     assert_eq!(task["bounds"]["min_rm"].as_f64(), Some(lo));
     assert_eq!(task["bounds"]["max_rm"].as_f64(), Some(hi));
@@ -201,7 +213,10 @@ fn config_show_lists_every_reward_model_key() {
     let out = stdout(&o);
     assert!(out.contains("[reward_model]"), "{out}");
     for key in ["path", "device", "dtype", "batch_size", "max_length", "system_prompt"] {
-        assert!(out.lines().any(|l| l.starts_with(&format!("{key} ="))), "reward_model.{key} missing:\n{out}");
+        assert!(
+            out.lines().any(|l| l.starts_with(&format!("{key} ="))),
+            "reward_model.{key} missing:\n{out}"
+        );
     }
     assert!(out.contains("batch_size = 4") && out.contains("--set reward_model.batch_size=4"), "{out}");
 }

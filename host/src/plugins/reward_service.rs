@@ -31,12 +31,7 @@ impl RewardService {
             msg
         });
         if model.is_ok() {
-            tracing::info!(
-                "reward model {} loaded ({} on {})",
-                section.path,
-                section.dtype,
-                section.device
-            );
+            tracing::info!("reward model {} loaded ({} on {})", section.path, section.dtype, section.device);
         }
         RewardService { model }
     }
@@ -64,7 +59,8 @@ impl RewardService {
     pub fn score(&self, batch: &[RewardModelRequest]) -> std::result::Result<Vec<f32>, String> {
         let model = self.model.as_ref().map_err(Clone::clone)?;
         let model = model.lock().unwrap_or_else(|p| p.into_inner());
-        let pairs: Vec<(&str, &str)> = batch.iter().map(|r| (r.prompt.as_str(), r.response.as_str())).collect();
+        let pairs: Vec<(&str, &str)> =
+            batch.iter().map(|r| (r.prompt.as_str(), r.response.as_str())).collect();
         let scores = catch_unwind(AssertUnwindSafe(|| model.score(&pairs)))
             .map_err(|p| {
                 let what = p
