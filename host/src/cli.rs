@@ -58,4 +58,6 @@ pub enum Command {
     Reward(cmd::reward::RewardArgs),
     /// Complete a prompt with a model (a directory, a hub id, or the tiny preset).
     Generate(cmd::generate::GenerateArgs),
+    /// Evaluate a model on a task: mean@k, pass@k, maj@k, by difficulty and group.
+    Eval(cmd::eval::EvalArgs),
 }

@@ -4,8 +4,9 @@
 //! losses, checkpoints) and `tz-sdk` (the plugin ABI). This crate finds and
 //! loads plugin libraries ([`plugins`]), turns command-line flags and config
 //! files into settings ([`config`]), and drives the core. Each subcommand is
-//! one file in [`cmd`]; sweeps ([`sweep`]), reports and plots ([`report`])
-//! and the set-up checks ([`doctor`]) have their own modules.
+//! one file in [`cmd`]; sweeps ([`sweep`]), reports and plots ([`report`]),
+//! the set-up checks ([`doctor`]) and offline evaluation with pass@k
+//! ([`eval`]) have their own modules.
 
 pub mod atomic;
 pub mod cli;
@@ -13,6 +14,7 @@ pub mod cmd;
 pub mod config;
 pub mod device;
 pub mod doctor;
+pub mod eval;
 pub mod logging;
 pub mod plugins;
 pub mod report;

@@ -1,24 +1,89 @@
-//! Console logging through tracing; `TZ_LOG` (or `RUST_LOG`) overrides the level.
+//! Logging through tracing: to the console (stderr) and, once a run
+//! directory exists, to `<run>/train.log`.
+//!
+//! * Console lines go through tracing-indicatif's writer, which hides the
+//!   progress bars while a line is printed, so log lines and the training
+//!   bar never tear each other. Colours only when stderr is a terminal.
+//! * The file gets plain text (no colour codes), at least at `info` level
+//!   even under `--quiet`, appended line by line so a killed run keeps
+//!   everything it logged.
+//! * Only spans that carry an `indicatif.pb_show` field get a progress bar
+//!   (see [`crate::train`]'s progress module); `TZ_LOG` (or `RUST_LOG`)
+//!   overrides the level of both outputs.
 
-use tracing_subscriber::EnvFilter;
+use std::fs::{File, OpenOptions};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::Mutex;
 
-/// Installs the console subscriber on stderr. `verbosity`: -1 quiet, 0 info,
-/// 1 debug, 2+ trace.
+use anyhow::{Context, Result};
+use tracing_indicatif::filter::{hide_indicatif_span_fields, IndicatifFilter};
+use tracing_indicatif::IndicatifLayer;
+use tracing_subscriber::fmt::format::DefaultFields;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{fmt, EnvFilter, Layer};
+
+/// The run's log file, once [`log_to_file`] has named one.
+static LOG_FILE: Mutex<Option<File>> = Mutex::new(None);
+
+/// Installs the subscriber. `verbosity`: -1 quiet, 0 info, 1 debug, 2+ trace
+/// (the console's level; the file's is never below info).
 pub fn init(verbosity: i8) {
-    let default = match verbosity {
+    let level = |v: i8| match v {
         i8::MIN..=-1 => "warn",
         0 => "info",
         1 => "debug",
         _ => "trace",
     };
-    let filter = std::env::var("TZ_LOG")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .ok()
-        .and_then(|s| EnvFilter::try_new(s).ok())
-        .unwrap_or_else(|| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    let user = std::env::var("TZ_LOG").or_else(|_| std::env::var("RUST_LOG")).ok();
+    let filter = |default: &str| {
+        user.as_deref().and_then(|s| EnvFilter::try_new(s).ok()).unwrap_or_else(|| EnvFilter::new(default))
+    };
+    let bars =
+        IndicatifLayer::new().with_span_field_formatter(hide_indicatif_span_fields(DefaultFields::new()));
+    let console = fmt::layer()
+        .with_writer(bars.get_stderr_writer())
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .fmt_fields(hide_indicatif_span_fields(DefaultFields::new()))
+        .with_filter(filter(level(verbosity)));
+    let file = fmt::layer()
+        .with_writer(|| FileSink)
+        .with_target(false)
+        .with_ansi(false)
+        .fmt_fields(hide_indicatif_span_fields(DefaultFields::new()))
+        .with_filter(filter(level(verbosity.max(0))));
+    let _ = tracing_subscriber::registry()
+        .with(console)
+        .with(file)
+        .with(bars.with_filter(IndicatifFilter::new(false)))
         .try_init();
+}
+
+/// From now on, also appends log lines to `path` (replacing an earlier file).
+pub fn log_to_file(path: &Path) -> Result<()> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open the log file {}", path.display()))?;
+    *LOG_FILE.lock().unwrap_or_else(|e| e.into_inner()) = Some(file);
+    Ok(())
+}
+
+/// Writes each formatted event (one `write` call per event) to the log
+/// file, or nowhere before one is set.
+struct FileSink;
+
+impl Write for FileSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(file) = LOG_FILE.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            file.write_all(buf)?;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -45,5 +45,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Data(args)) => cmd::data::run(args, &registry, !cli.global.quiet),
         Some(Command::Reward(args)) => cmd::reward::run(args, &registry()?, !cli.global.quiet),
         Some(Command::Generate(args)) => cmd::generate::run(args),
+        Some(Command::Eval(args)) => cmd::eval::run(args, &registry()?),
     }
 }

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod data;
 pub mod doctor;
+pub mod eval;
 pub mod generate;
 pub mod plugins;
 pub mod resume;

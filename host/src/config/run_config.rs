@@ -47,10 +47,15 @@ pub struct TaskSection {
     pub name: String,
     /// Prompt template (`compact` for the tiny model, `base`, `qwen-instruct`, `chat`).
     pub template: String,
-    /// Training data: a parquet file, or a directory with `<group>/train.parquet`;
-    /// empty = generated on the fly by the task plugin.
+    /// Training data: a parquet (or JSONL) file in the TinyZero/veRL layout,
+    /// or a directory with `train.parquet` or `<group>/train.parquet`; empty =
+    /// generated on the fly by the task plugin. A curriculum stage of group
+    /// `g` trains on the rows whose `group` column (else directory) is `g`;
+    /// rows with no group are in every stage.
     pub train_data: String,
-    /// Held-out data (file or directory with `<group>/test.parquet`); empty = generated.
+    /// Held-out data: a file, or a directory with `test.parquet` or
+    /// `<group>/test.parquet` (groups taken in turn); at most `eval.size`
+    /// rows (0 = all); empty = generated.
     pub val_data: String,
     /// Generated training problems per data group (when `train_data` is empty).
     pub train_size: usize,
@@ -140,9 +145,9 @@ pub struct LoggingSection {
     pub runs_dir: PathBuf,
     /// The run directory's name; empty = `<task>-<algos>-<curricula>-<timestamp>`.
     pub run_name: String,
-    /// Write TensorBoard event files beside metrics.jsonl.
+    /// Write TensorBoard event files to `<run>/tensorboard/` (the same scalars as metrics.jsonl).
     pub tensorboard: bool,
-    /// Show a progress bar.
+    /// Show a progress bar with live reward and success (only when stderr is a terminal).
     pub progress: bool,
     /// Prompt/response samples written to samples.jsonl per validation.
     pub samples_to_log: usize,

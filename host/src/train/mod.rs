@@ -3,16 +3,22 @@
 //! Each step: the curriculum picks the data stage and the rollout window;
 //! the task renders prompts; the core samples `n` responses per prompt; the
 //! task scores them; the algorithm chain shapes rewards and estimates
-//! advantages; the core updates the actor. Metrics go to metrics.jsonl,
+//! advantages; the core updates the actor. Metrics go to metrics.jsonl and
+//! TensorBoard event files (`tensorboard/`), logs to `train.log`,
 //! checkpoints (HF layout + trainer state) to `checkpoints/step_N`.
+//! Problems come from the task's generator or from data files
+//! ([`data_source`]).
 
+mod data_source;
 mod evaluate;
 mod policy;
+mod progress;
 mod prompts;
 mod rollout;
 mod run_dir;
 mod state;
 mod step;
+pub mod tensorboard;
 mod warm_up;
 
 use std::collections::{BTreeMap, HashSet};
@@ -20,7 +26,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 use tz_core::kl::KlController;
 use tz_core::optim::{AdamW, AdamWConfig, Decay};
@@ -33,7 +38,9 @@ use tz_sdk::{Sample, Stage};
 use crate::cmd::train::AlgorithmChain;
 use crate::config::RunConfig;
 use crate::plugins::{Registry, TracingHost};
-pub use policy::{parse_dtype, Policy};
+pub use policy::{parse_dtype, resolve_model_path, Policy};
+pub use prompts::generate as generate_samples;
+pub use rollout::{rollout_and_score, Scored};
 pub use run_dir::{write_atomic, JsonlWriter, RunDir};
 use state::TrainerState;
 
@@ -115,6 +122,8 @@ struct Trainer<'r> {
     state: TrainerState,
     val_samples: Vec<Sample>,
     groups: Vec<String>,
+    data: data_source::RunData,
+    tensorboard: Option<tensorboard::EventWriter>,
     _registry: &'r Registry,
 }
 
@@ -137,6 +146,7 @@ pub fn run_config(cfg: &RunConfig, registry: &Registry) -> Result<()> {
         cfg.logging.run_name.clone()
     };
     let root = cfg.logging.runs_dir.join(&name);
+    data_source::check_paths(&cfg)?;
     let run = RunDir::create(root)?;
     if run.list_checkpoints().last().is_some() || run.summary().exists() {
         bail!(
@@ -164,6 +174,7 @@ pub fn resume(dir: &Path, registry: &Registry) -> Result<()> {
             bail!("the run in {} has finished; nothing to resume", dir.display());
         }
     }
+    crate::logging::log_to_file(&run.log_file())?;
     tracing::info!("resuming {} from step {step}", dir.display());
     run.truncate_metrics_after(step)?;
     let mut trainer = Trainer::new(cfg, registry, run, Some(&ckpt))?;
@@ -187,8 +198,10 @@ impl<'r> Trainer<'r> {
         let groups: Vec<String> =
             task.groups().into_result().map_err(anyhow::Error::msg)?.iter().map(|g| g.to_string()).collect();
         let mut curricula = Curricula::build(registry, &cfg, &groups)?;
-        if !cfg.task.train_data.is_empty() || !cfg.task.val_data.is_empty() {
-            bail!("task.train_data / task.val_data: reading parquet data in training is not implemented yet; leave them empty to generate problems");
+        crate::logging::log_to_file(&run.log_file())?;
+        let data = data_source::RunData::load(&task, &cfg)?;
+        if let Some(train) = &data.train {
+            train.check_plan(&curricula.plan)?;
         }
 
         let model_path = policy::resolve_model_path(
@@ -219,14 +232,29 @@ impl<'r> Trainer<'r> {
         let mut kl = KlController::from_settings(&loss.kl);
         let mut state = TrainerState::new(cfg.trainer.seed);
 
-        // Held-out problems: generated with another seed, none seen in training.
-        let val_samples = prompts::generate(
-            &task,
-            &groups,
-            cfg.eval.size,
-            cfg.trainer.seed ^ 0x5EED_7E57,
-            &HashSet::new(),
-        )?;
+        // Held-out problems: from val_data, or generated with another seed; none seen in training.
+        let val_samples = match (&data.val, &data.train) {
+            (Some(val), _) => val.clone(),
+            (None, None) => prompts::generate(
+                &task,
+                &groups,
+                cfg.eval.size,
+                cfg.trainer.seed ^ 0x5EED_7E57,
+                &HashSet::new(),
+            )?,
+            (None, Some(train)) => {
+                let generated = prompts::generate(
+                    &task,
+                    &groups,
+                    cfg.eval.size + cfg.eval.size / 4 + 16,
+                    cfg.trainer.seed ^ 0x5EED_7E57,
+                    &HashSet::new(),
+                )?;
+                let mut kept = data.without(&task, generated, &data.keys(&task, &train.samples)?)?;
+                kept.truncate(cfg.eval.size);
+                kept
+            }
+        };
 
         if let Some(ckpt) = checkpoint {
             state = TrainerState::load(ckpt)?;
@@ -241,6 +269,15 @@ impl<'r> Trainer<'r> {
                 task.restore(s.as_str().into()).into_result().map_err(anyhow::Error::msg)?;
             }
         }
+        let tensorboard = if cfg.logging.tensorboard {
+            let mut w = tensorboard::EventWriter::create(&run.tensorboard())?;
+            if checkpoint.is_some() {
+                w.write_restart(state.step + 1)?;
+            }
+            Some(w)
+        } else {
+            None
+        };
         let metrics = JsonlWriter::append(&run.metrics())?;
         Ok(Trainer {
             cfg,
@@ -258,18 +295,28 @@ impl<'r> Trainer<'r> {
             state,
             val_samples,
             groups,
+            data,
+            tensorboard,
             _registry: registry,
         })
     }
 
     /// Training problems of a stage's group (`all` = every group).
     fn stage_pool(&self, stage: &Stage) -> Result<prompts::SamplePool> {
+        if let Some(train) = &self.data.train {
+            let seed = self.cfg.trainer.seed.wrapping_mul(7919).wrapping_add(stage.round as u64);
+            return Ok(prompts::SamplePool::new(train.for_stage(stage), seed));
+        }
         let groups =
             if stage.group.as_str() == "all" { self.groups.clone() } else { vec![stage.group.to_string()] };
         let exclude: HashSet<String> = self.val_samples.iter().map(|s| s.data.to_string()).collect();
         let size = self.cfg.task.train_size * groups.len();
         let seed = self.cfg.trainer.seed.wrapping_mul(7919).wrapping_add(stage.round as u64);
-        let samples = prompts::generate(&self.task, &groups, size, seed, &exclude)?;
+        let mut samples = prompts::generate(&self.task, &groups, size, seed, &exclude)?;
+        if self.data.val.is_some() {
+            samples =
+                self.data.without(&self.task, samples, &self.data.keys(&self.task, &self.val_samples)?)?;
+        }
         Ok(prompts::SamplePool::new(samples, seed))
     }
 
@@ -278,6 +325,9 @@ impl<'r> Trainer<'r> {
         obj.insert("step".into(), json!(step));
         for (k, v) in metrics {
             obj.insert(k.clone(), if v.is_finite() { json!(v) } else { Value::Null });
+        }
+        if let Some(tb) = &mut self.tensorboard {
+            tb.write_scalars(step, metrics)?;
         }
         self.metrics.write(&Value::Object(obj))
     }
@@ -330,8 +380,12 @@ impl<'r> Trainer<'r> {
         let elapsed_before = self.state.elapsed_s;
         if self.state.step == 0 {
             let window = self.curricula.window(cfg.rollout.max_response_length)?;
-            let warm =
-                warm_up::warm_up(&self.task, &self.policy, &cfg, &self.groups, &self.val_samples, window)?;
+            let warm = match self.curricula.plan.first().cloned() {
+                Some(stage) => {
+                    warm_up::warm_up(&self.task, &self.policy, &cfg, window, || self.stage_pool(&stage))?
+                }
+                None => BTreeMap::new(),
+            };
             let mut m = self.validate(0)?;
             self.state.before = m.clone();
             m.extend(warm);
@@ -344,20 +398,8 @@ impl<'r> Trainer<'r> {
             self.log(0, &m)?;
         }
         let budget_s = cfg.trainer.max_minutes * 60.0;
-        let bar = if cfg.logging.progress {
-            let b = if cfg.trainer.total_steps > 0 {
-                ProgressBar::new(cfg.trainer.total_steps)
-            } else {
-                ProgressBar::new_spinner()
-            };
-            b.set_style(
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] step {pos} {msg}").unwrap(),
-            );
-            b.set_position(self.state.step);
-            b
-        } else {
-            ProgressBar::hidden()
-        };
+        let mut bar =
+            progress::TrainProgress::start(cfg.logging.progress, cfg.trainer.total_steps, self.state.step);
         let plan = self.curricula.plan.clone();
         let mut stop_reason = "plan finished".to_string();
         'stages: while self.state.stage < plan.len() {
@@ -453,14 +495,7 @@ impl<'r> Trainer<'r> {
                     m.extend(self.validate(step)?);
                 }
                 self.log(step, &m)?;
-                bar.set_position(step);
-                bar.set_message(format!(
-                    "acc {:.2} reward {:.3} len {:.1} window {window} ({:.2}s/step)",
-                    m.get("train/acc").copied().unwrap_or(0.0),
-                    m.get("critic/score/mean").copied().unwrap_or(0.0),
-                    m.get("response_length/mean").copied().unwrap_or(0.0),
-                    step_s
-                ));
+                bar.update(step, &m, window, step_s);
                 self.state.elapsed_s = elapsed_before + started.elapsed().as_secs_f64();
                 if cfg.trainer.save_freq > 0 && step % cfg.trainer.save_freq == 0 {
                     self.save_checkpoint(step)?;
@@ -481,7 +516,7 @@ impl<'r> Trainer<'r> {
             self.state.stage_step = 0;
             self.state.pool = None;
         }
-        bar.finish_and_clear();
+        bar.finish();
         self.state.elapsed_s = elapsed_before + started.elapsed().as_secs_f64();
         let after = self.validate(self.state.step)?;
         self.log(self.state.step, &after)?;

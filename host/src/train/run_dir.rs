@@ -69,6 +69,14 @@ impl RunDir {
     pub fn samples(&self) -> PathBuf {
         self.root.join("samples.jsonl")
     }
+    /// The log file (plain text, appended by every session of the run).
+    pub fn log_file(&self) -> PathBuf {
+        self.root.join("train.log")
+    }
+    /// TensorBoard event files (one per session of the run).
+    pub fn tensorboard(&self) -> PathBuf {
+        self.root.join("tensorboard")
+    }
     pub fn summary(&self) -> PathBuf {
         self.root.join("summary.json")
     }

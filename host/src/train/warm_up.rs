@@ -4,41 +4,42 @@
 //! are not trained on. Runs once per run, never again on resume: what the
 //! task learned is in its saved state.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use anyhow::Result;
 use tz_core::sampling::SamplingParams;
 use tz_sdk::abi_stable::std_types::RSlice;
 use tz_sdk::ffi::TaskBox;
-use tz_sdk::Sample;
 
 use super::policy::Policy;
-use super::prompts;
+use super::prompts::SamplePool;
 use super::rollout::rollout;
 use crate::config::RunConfig;
 
-/// Seed offset of the warm-up prompts and sampling (apart from training's).
+/// Seed offset of the warm-up's prompt order and sampling (apart from training's).
 const WARM_UP_SEED: u64 = 0x3A8F_11C0;
 
 /// Samples `task.warm_up_size()` responses (rounded up to whole groups of
-/// `rollout.n`) on training prompts not in `held_out`, hands them to the
-/// task, and returns its metrics (empty when the task wants no warm-up).
+/// `rollout.n`) on prompts of the first stage's training pool (`pool`, built
+/// only when the task wants a warm-up; held-out problems are not in it),
+/// hands them to the task, and returns its metrics (empty when the task
+/// wants no warm-up).
 pub fn warm_up(
     task: &TaskBox,
     policy: &Policy,
     cfg: &RunConfig,
-    groups: &[String],
-    held_out: &[Sample],
     window: usize,
+    pool: impl FnOnce() -> Result<SamplePool>,
 ) -> Result<BTreeMap<String, f64>> {
     let size = task.warm_up_size().into_result().map_err(anyhow::Error::msg)? as usize;
     if size == 0 {
         return Ok(BTreeMap::new());
     }
     let n = cfg.rollout.n.max(1);
-    let exclude: HashSet<String> = held_out.iter().map(|s| s.data.to_string()).collect();
     let seed = cfg.trainer.seed ^ WARM_UP_SEED;
-    let samples = prompts::generate(task, groups, size.div_ceil(n), seed, &exclude)?;
+    let mut pool = SamplePool::new(pool()?.samples, seed);
+    let samples = pool.next_batch(size.div_ceil(n));
+    anyhow::ensure!(!samples.is_empty(), "the warm-up found no training problems");
     let params = SamplingParams {
         temperature: cfg.rollout.temperature,
         top_p: cfg.rollout.top_p,

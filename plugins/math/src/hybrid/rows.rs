@@ -1,12 +1,12 @@
 //! The hybrid task's problems: rows of a JSONL file, served through the
 //! task's generator.
 //!
-//! The trainer draws training and held-out problems from a task's
-//! `generate` (it does not read data files for training yet), so the hybrid
-//! task reads its `data` file once and `generate(count, seed)` returns a
-//! seeded permutation of its rows, repeated when `count` exceeds them. The
-//! trainer keeps held-out problems out of the training pool by content, so
-//! with `eval.size` below the row count the two sets are disjoint.
+//! With `task.plugins.hybrid.data` set, one file serves both training and
+//! held-out problems: the trainer draws both from the task's `generate`,
+//! which returns a seeded permutation of the file's rows (repeated when
+//! `count` exceeds them), and keeps held-out problems out of the training
+//! pool by content, so with `eval.size` below the row count the two sets are
+//! disjoint. (`task.train_data` / `task.val_data` work too, as for `math`.)
 
 use std::path::Path;
 
