@@ -20,6 +20,7 @@
 //! - [`optim`]: AdamW over tensors with an exactly restorable state.
 //! - [`sft`]: supervised fine-tuning on (prompt, response) pairs.
 //! - [`presets`]: the embedded `tiny` model and its countdown warm start.
+//! - [`reward_model`]: a sequence-classification reward model scoring (prompt, response) pairs.
 //! - [`rl_batch`]: a rolled-out batch as tensors (prompt + response rows).
 //! - [`rl_update`]: the PPO-style actor update (epochs, mini- and micro-batches).
 
@@ -34,6 +35,7 @@ pub mod loss;
 pub mod model;
 pub mod optim;
 pub mod presets;
+pub mod reward_model;
 pub mod rl_batch;
 pub mod rl_update;
 pub mod rollout;
@@ -47,4 +49,5 @@ pub use config::Qwen2Config;
 pub use generation_config::GenerationConfig;
 pub use kv_cache::KvCache;
 pub use model::Qwen2;
+pub use reward_model::{RewardModel, RewardModelOptions};
 pub use tokenizer::TextTokenizer;

@@ -119,6 +119,25 @@ impl<T: Task> FfiTask for TaskAdapter<T> {
             Ok(self.0.reference_solution(sample, template.as_str())?.map(RString::from).into())
         })
     }
+    fn warm_up_size(&self) -> RResult<u64, RString> {
+        guard(T::NAME, "warm_up_size", || Ok(self.0.warm_up_size()))
+    }
+    fn warm_up(&self, batch: RSlice<'_, ScoreInput>) -> RResult<RVec<Metric>, RString> {
+        guard(T::NAME, "warm_up", || self.0.warm_up(batch.as_slice()).map(RVec::from))
+    }
+    fn state(&self) -> RResult<RString, RString> {
+        guard(T::NAME, "state", || Ok(RString::from(self.0.state()?.to_string())))
+    }
+    fn restore(&self, state_json: RStr<'_>) -> RResult<(), RString> {
+        guard(T::NAME, "restore", || {
+            let state: serde_json::Value = serde_json::from_str(state_json.as_str())
+                .map_err(|e| format!("saved state is not valid JSON: {e}"))?;
+            self.0.restore(&state)
+        })
+    }
+    fn end_batch(&self) -> RResult<RVec<Metric>, RString> {
+        guard(T::NAME, "end_batch", || Ok(RVec::from(self.0.end_batch())))
+    }
 }
 
 /// An [`Algorithm`] behind [`FfiAlgorithm`].

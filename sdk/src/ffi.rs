@@ -18,7 +18,7 @@ use abi_stable::library::RootModule;
 use abi_stable::package_version_strings;
 use abi_stable::sabi_trait;
 use abi_stable::sabi_types::VersionStrings;
-use abi_stable::std_types::{RArc, RBox, ROption, RResult, RSlice, RStr, RString, RVec};
+use abi_stable::std_types::{RArc, RBox, ROk, ROption, RResult, RSlice, RStr, RString, RVec};
 use abi_stable::{declare_root_module_statics, StableAbi};
 
 use crate::types::*;
@@ -35,6 +35,24 @@ pub trait FfiTask: Send + Sync {
     fn score(&self, batch: RSlice<'_, ScoreInput>) -> RResult<RVec<Score>, RString>;
     #[sabi(last_prefix_field)]
     fn reference_solution(&self, sample: &Sample, template: RStr<'_>) -> RResult<ROption<RString>, RString>;
+    // Appended for stateful rewards (the hybrid task), with default bodies.
+    // The vtable's layout changed with them: abi_stable refuses a library
+    // built before them at load time ("rebuild the plugin"), never a crash.
+    fn warm_up_size(&self) -> RResult<u64, RString> {
+        ROk(0)
+    }
+    fn warm_up(&self, _batch: RSlice<'_, ScoreInput>) -> RResult<RVec<Metric>, RString> {
+        ROk(RVec::new())
+    }
+    fn state(&self) -> RResult<RString, RString> {
+        ROk(RString::from("null"))
+    }
+    fn restore(&self, _state_json: RStr<'_>) -> RResult<(), RString> {
+        ROk(())
+    }
+    fn end_batch(&self) -> RResult<RVec<Metric>, RString> {
+        ROk(RVec::new())
+    }
 }
 
 /// An algorithm instance across the boundary (see [`crate::plugin::Algorithm`]).

@@ -60,6 +60,36 @@ pub trait Task: Plugin {
     fn reference_solution(&self, _sample: &Sample, _template: &str) -> PluginResult<Option<String>> {
         Ok(None)
     }
+
+    // Stateful rewards (e.g. the hybrid task's reward-model calibration).
+    // Scoring takes `&self`, so a task that keeps state uses interior
+    // mutability (a `Mutex`); the host calls these from one thread.
+
+    /// Responses of the initial policy the task wants to see before training
+    /// (0 = no warm-up). The host samples them on training prompts, once per
+    /// run (not again on resume), and passes them to [`Task::warm_up`].
+    fn warm_up_size(&self) -> u64 {
+        0
+    }
+    /// Calibrates from the warm-up responses (they are not trained on);
+    /// returns metrics to log at step 0.
+    fn warm_up(&self, _batch: &[ScoreInput]) -> PluginResult<Vec<Metric>> {
+        Ok(Vec::new())
+    }
+    /// Serialisable state, saved with checkpoints (in trainer_state.json).
+    fn state(&self) -> PluginResult<serde_json::Value> {
+        Ok(serde_json::Value::Null)
+    }
+    /// Restores what [`Task::state`] returned (on resume, before any scoring).
+    fn restore(&self, _state: &serde_json::Value) -> PluginResult<()> {
+        Ok(())
+    }
+    /// Called by the host once after scoring each *training* batch (never
+    /// after validation scoring): the task commits per-batch state (running
+    /// statistics of the last scored batch) and returns metrics for the step.
+    fn end_batch(&self) -> Vec<Metric> {
+        Vec::new()
+    }
 }
 
 /// Reward shaping or advantage estimation over plain arrays.

@@ -22,6 +22,7 @@ pub struct RunConfig {
     pub eval: EvalSection,
     pub stages: StagesSection,
     pub logging: LoggingSection,
+    pub reward_model: RewardModelSection,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -171,6 +172,40 @@ pub struct LoggingSection {
     pub samples_to_log: usize,
 }
 
+/// The neural reward model served to task plugins (`HostServices::reward_model_score`),
+/// e.g. for the `hybrid` task. Loaded only when `path` is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RewardModelSection {
+    /// A `Qwen2ForSequenceClassification` directory or hub id (one label,
+    /// with a chat template); empty = no reward model.
+    pub path: String,
+    /// `auto`, `cpu`, `cuda`, `cuda:N`, independent of `model.device`.
+    pub device: String,
+    /// `f32` or `bf16`.
+    pub dtype: String,
+    /// (prompt, response) pairs per forward pass.
+    pub batch_size: usize,
+    /// Longest input in tokens; longer ones keep their last tokens.
+    pub max_length: usize,
+    /// System message before the question (AceMath-RM: "Please reason step
+    /// by step, and check your final answer within \\boxed{}."); empty = none.
+    pub system_prompt: String,
+}
+
+impl Default for RewardModelSection {
+    fn default() -> Self {
+        RewardModelSection {
+            path: String::new(),
+            device: "auto".into(),
+            dtype: "f32".into(),
+            batch_size: 8,
+            max_length: 4096,
+            system_prompt: String::new(),
+        }
+    }
+}
+
 impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
@@ -183,6 +218,7 @@ impl Default for RunConfig {
             eval: EvalSection::default(),
             stages: StagesSection::default(),
             logging: LoggingSection::default(),
+            reward_model: RewardModelSection::default(),
         }
     }
 }

@@ -24,6 +24,7 @@ mod stages;
 mod state;
 mod step;
 pub mod tensorboard;
+mod warm_up;
 mod weight_change;
 
 use std::collections::{BTreeMap, HashSet};
@@ -199,7 +200,7 @@ impl<'r> Trainer<'r> {
         let task = registry.task(
             &cfg.task.name,
             &RunConfig::plugin_json(&cfg.task.plugins, &cfg.task.name),
-            TracingHost::handle(),
+            TracingHost::for_run(&cfg.reward_model),
         )?;
         let chain = AlgorithmChain::build(registry, &cfg.algorithm.chain, &|n| {
             RunConfig::plugin_json(&cfg.algorithm.plugins, n)
@@ -280,6 +281,9 @@ impl<'r> Trainer<'r> {
                 if let Some(s) = state.curricula.get(name) {
                     c.restore(s.as_str().into()).into_result().map_err(anyhow::Error::msg)?;
                 }
+            }
+            if let Some(s) = &state.task {
+                task.restore(s.as_str().into()).into_result().map_err(anyhow::Error::msg)?;
             }
         }
         let tensorboard = if cfg.logging.tensorboard {
@@ -401,6 +405,7 @@ impl<'r> Trainer<'r> {
             let s = c.state().into_result().map_err(anyhow::Error::msg)?;
             self.state.curricula.insert(name.clone(), s.to_string());
         }
+        self.state.task = Some(self.task.state().into_result().map_err(anyhow::Error::msg)?.into_string());
         self.state.save(&tmp)?;
         std::fs::rename(&tmp, &final_dir)
             .with_context(|| format!("cannot rename {} to {}", tmp.display(), final_dir.display()))?;
@@ -413,8 +418,16 @@ impl<'r> Trainer<'r> {
         let started = Instant::now();
         let elapsed_before = self.state.elapsed_s;
         if self.state.step == 0 {
-            let m = self.validate(0)?;
+            let window = self.curricula.window(cfg.rollout.max_response_length)?;
+            let warm = match self.curricula.plan.first().cloned() {
+                Some(stage) => {
+                    warm_up::warm_up(&self.task, &self.policy, &cfg, window, || self.stage_pool(&stage))?
+                }
+                None => BTreeMap::new(),
+            };
+            let mut m = self.validate(0)?;
             self.state.before = m.clone();
+            m.extend(warm);
             tracing::info!(
                 "before training: val/acc {:.3}, val/acc_greedy {:.3} on {} held-out problems",
                 m.get("val/acc").copied().unwrap_or(0.0),
@@ -490,6 +503,10 @@ impl<'r> Trainer<'r> {
                     },
                 )?;
                 let mut m = result.metrics;
+                // After the training batch only (validation scoring is never committed).
+                for metric in self.task.end_batch().into_result().map_err(anyhow::Error::msg)?.iter() {
+                    m.insert(metric.name.to_string(), metric.value);
+                }
                 for (_, c) in self.curricula.list.iter_mut() {
                     let observed = c.observe(&result.stats).into_result().map_err(anyhow::Error::msg)?;
                     for metric in observed.iter() {

@@ -32,8 +32,19 @@ impl Scored {
     }
 }
 
-/// Renders, generates `n` responses per sample and scores them.
-pub fn rollout_and_score(
+/// Responses to a batch of samples, ready to score (prompt-major order).
+pub struct Rolled {
+    pub samples: Vec<Sample>,
+    pub prompts: Vec<Prompt>,
+    pub completions: Vec<Completion>,
+    /// The response text the task scores.
+    pub texts: Vec<String>,
+    pub inputs: Vec<ScoreInput>,
+    pub gen_seconds: f64,
+}
+
+/// Renders and generates `n` responses per sample, without scoring them.
+pub fn rollout(
     task: &TaskBox,
     policy: &Policy,
     samples: Vec<Sample>,
@@ -41,7 +52,7 @@ pub fn rollout_and_score(
     n: usize,
     params: &SamplingParams,
     extra_stop: &[String],
-) -> Result<Scored> {
+) -> Result<Rolled> {
     let prompts =
         samples.iter().map(|s| render(task, &policy.tokenizer, s, template)).collect::<Result<Vec<_>>>()?;
     let mut stop: Vec<String> = prompts.first().map(|p| p.stop.clone()).unwrap_or_default();
@@ -52,7 +63,6 @@ pub fn rollout_and_score(
     let completions = generate(&policy.model, &ids, n, params, &criteria)?;
     let gen_seconds = start.elapsed().as_secs_f64();
 
-    let start = Instant::now();
     // TinyZero scores the decode with special tokens kept; the compact
     // template (ours, for character-level models) scores the bare text.
     let texts: Vec<String> = if template == "compact" {
@@ -74,6 +84,22 @@ pub fn rollout_and_score(
             },
         })
         .collect();
+    Ok(Rolled { samples, prompts, completions, texts, inputs, gen_seconds })
+}
+
+/// Renders, generates `n` responses per sample and scores them.
+pub fn rollout_and_score(
+    task: &TaskBox,
+    policy: &Policy,
+    samples: Vec<Sample>,
+    template: &str,
+    n: usize,
+    params: &SamplingParams,
+    extra_stop: &[String],
+) -> Result<Scored> {
+    let Rolled { samples, prompts, completions, texts, inputs, gen_seconds } =
+        rollout(task, policy, samples, template, n, params, extra_stop)?;
+    let start = Instant::now();
     let scores =
         task.score(RSlice::from_slice(&inputs)).into_result().map_err(anyhow::Error::msg)?.into_vec();
     let reward_seconds = start.elapsed().as_secs_f64();

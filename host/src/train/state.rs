@@ -22,6 +22,9 @@ pub struct TrainerState {
     pub pool: Option<PoolState>,
     /// Each curriculum's own state (JSON text), by name.
     pub curricula: BTreeMap<String, String>,
+    /// The task's own state (JSON text; e.g. the hybrid task's RM bounds).
+    #[serde(default)]
+    pub task: Option<String>,
     pub kl: KlController,
     pub elapsed_s: f64,
     pub tokens: u64,
@@ -49,6 +52,7 @@ impl TrainerState {
             stage_step: 0,
             pool: None,
             curricula: BTreeMap::new(),
+            task: None,
             kl: KlController::from_settings(&off),
             elapsed_s: 0.0,
             tokens: 0,

@@ -9,8 +9,15 @@
 //! ([`normalize`], [`verify`]): correct, incorrect or unparseable.
 //!
 //! `Sample.data` is `{"question": "What is 5 + 3?", "answer": "8"}`.
+//!
+//! The library also exports the [`hybrid`] task: the same problems rewarded
+//! by this verifier and the host's neural reward model together (seed 003).
+//! It lives here, not in a crate of its own, because it reuses the verifier:
+//! a second plugin crate linking this one would also register `math` and
+//! the host refuses a plugin name exported twice.
 
 pub mod extract;
+pub mod hybrid;
 pub mod normalize;
 pub mod templates;
 pub mod verify;
@@ -48,10 +55,33 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn from_sample(sample: &Sample) -> Result<Problem, String> {
+    pub fn from_sample(sample: &Sample) -> Result<Problem, String> {
         serde_json::from_str(&sample.data)
             .map_err(|e| format!("sample {}: data is not a math problem: {e}", sample.index))
     }
+}
+
+/// The verifier's score of one response (shared with the `hybrid` task).
+pub fn verify_input(config: &MathConfig, input: &ScoreInput) -> PluginResult<Score> {
+    let p = Problem::from_sample(&input.sample)?;
+    Template::from_name(&input.template)?;
+    // Only the response: the prompt's instructions mention the tags themselves.
+    let (reward, correct, answer, reason) = match verify::verify(&input.response, &p.answer, config.tolerance)
+    {
+        Verdict::Correct { answer } => (config.correct_score, true, Some(answer), "correct".to_string()),
+        Verdict::Incorrect { answer } => {
+            let gold = verify::canonical(extract::gold_answer(&p.answer));
+            (config.format_score, false, Some(answer.clone()), format!("{answer} is not {gold}"))
+        }
+        Verdict::Unparseable => (0.0, false, None, "no <answer>...</answer> or \\boxed{...}".to_string()),
+    };
+    Ok(Score {
+        reward,
+        correct,
+        formatted: answer.is_some(),
+        answer: answer.map(RString::from).into(),
+        reason: reason.into(),
+    })
 }
 
 /// The math task plugin.
@@ -159,39 +189,7 @@ impl Task for Math {
     }
 
     fn score(&self, batch: &[ScoreInput]) -> PluginResult<Vec<Score>> {
-        batch
-            .iter()
-            .map(|input| {
-                let p = Problem::from_sample(&input.sample)?;
-                Template::from_name(&input.template)?;
-                // Only the response: the prompt's instructions mention the tags themselves.
-                let (reward, correct, answer, reason) =
-                    match verify::verify(&input.response, &p.answer, self.config.tolerance) {
-                        Verdict::Correct { answer } => {
-                            (self.config.correct_score, true, Some(answer), "correct".to_string())
-                        }
-                        Verdict::Incorrect { answer } => {
-                            let gold = verify::canonical(extract::gold_answer(&p.answer));
-                            (
-                                self.config.format_score,
-                                false,
-                                Some(answer.clone()),
-                                format!("{answer} is not {gold}"),
-                            )
-                        }
-                        Verdict::Unparseable => {
-                            (0.0, false, None, "no <answer>...</answer> or \\boxed{...}".to_string())
-                        }
-                    };
-                Ok(Score {
-                    reward,
-                    correct,
-                    formatted: answer.is_some(),
-                    answer: answer.map(RString::from).into(),
-                    reason: reason.into(),
-                })
-            })
-            .collect()
+        batch.iter().map(|input| verify_input(&self.config, input)).collect()
     }
 
     fn reference_solution(&self, sample: &Sample, template: &str) -> PluginResult<Option<String>> {

@@ -1,0 +1,136 @@
+//! Parity of the reward-model service with transformers'
+//! `Qwen2ForSequenceClassification` (float32, CPU) on small random
+//! checkpoints made by core/tests/python/reward_model_reference.py:
+//!
+//! - the chat-template rendering and the token ids equal transformers';
+//! - scores agree within 1e-4 with pairs scored one by one and with a
+//!   right-padded batch, for a config with a `pad_token_id` (the score is read
+//!   at the right-most non-pad token) and one without (the last real token);
+//! - our own batching (sorted by length, several batches) gives the same
+//!   scores as one pair at a time;
+//! - a causal-LM checkpoint (no `score.weight`) is refused with a clear error.
+
+mod reference;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use serde_json::json;
+use tz_core::{RewardModel, RewardModelOptions};
+
+const SYSTEM: &str = "Please reason step by step, and check your final answer within \\boxed{}.";
+
+fn pairs() -> Vec<(String, String)> {
+    [
+        ("What is 5 + 3?", "<think> 5 plus 3 </think>\n<answer> 8 </answer>"),
+        ("What is 12 - 7?", "5"),
+        ("A box holds 8 pencils. How many pencils are in 3 boxes?", "<answer> 24 </answer><|endoftext|>"),
+        ("Hi", ""),
+        ("What is 3 divided by 4, as a fraction?", "\\boxed{\\frac{3}{4}} — ¾ naïve"),
+    ]
+    .iter()
+    .map(|(p, r)| (p.to_string(), r.to_string()))
+    .collect()
+}
+
+fn config(pad: Option<u32>) -> serde_json::Value {
+    let mut c = json!({
+        "vocab_size": 260, "hidden_size": 40, "intermediate_size": 72, "num_hidden_layers": 2,
+        "num_attention_heads": 5, "num_key_value_heads": 1, "max_position_embeddings": 512,
+        "rms_norm_eps": 1e-6, "rope_theta": 10000.0,
+    });
+    if let Some(p) = pad {
+        c["pad_token_id"] = json!(p);
+    }
+    c
+}
+
+fn work_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("reward_model_parity")
+}
+
+/// The two RM checkpoints, an LM checkpoint, and transformers' answers.
+fn reference() -> &'static serde_json::Value {
+    static ANSWER: OnceLock<serde_json::Value> = OnceLock::new();
+    ANSWER.get_or_init(|| {
+        let _ = std::fs::remove_dir_all(work_dir());
+        std::fs::create_dir_all(work_dir()).unwrap();
+        let dir = |n: &str| work_dir().join(n);
+        let request = json!({
+            "make": [
+                {"dir": dir("rm_pad"), "kind": "rm", "seed": 3, "config": config(Some(256))},
+                {"dir": dir("rm_nopad"), "kind": "rm", "seed": 4, "config": config(None)},
+                {"dir": dir("lm"), "kind": "lm", "seed": 5, "config": config(Some(256))},
+            ],
+            "score": [
+                {"dir": dir("rm_pad"), "system": SYSTEM, "pairs": pairs()},
+                {"dir": dir("rm_nopad"), "system": "", "pairs": pairs()},
+            ],
+        });
+        reference::run_python("reward_model_reference.py", &request)
+    })
+}
+
+fn load(name: &str, system: &str, batch_size: usize) -> RewardModel {
+    let opts = RewardModelOptions { system_prompt: system.into(), batch_size, ..Default::default() };
+    RewardModel::load(&work_dir().join(name), opts).unwrap()
+}
+
+fn floats(v: &serde_json::Value) -> Vec<f32> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+fn check(name: &str, system: &str, answer: &serde_json::Value) {
+    let pairs = pairs();
+    let one_by_one = load(name, system, 1);
+    for (i, (p, r)) in pairs.iter().enumerate() {
+        assert_eq!(
+            one_by_one.render(p, r).unwrap(),
+            answer["texts"][i].as_str().unwrap(),
+            "{name} pair {i}: text"
+        );
+        let ids: Vec<u32> = one_by_one.encode(p, r).unwrap().iter().map(|&t| t as u32).collect();
+        assert_eq!(ids, reference::ids(&answer["ids"][i]), "{name} pair {i}: token ids");
+    }
+    let refs: Vec<(&str, &str)> = pairs.iter().map(|(p, r)| (p.as_str(), r.as_str())).collect();
+    let want = floats(&answer["single"]);
+    let single = one_by_one.score(&refs).unwrap();
+    assert!(max_diff(&single, &want) < 1e-4, "{name}: one by one {single:?} vs transformers {want:?}");
+    // Several padded batches (sizes 2, 2, 1 after sorting by length).
+    let batched = load(name, system, 2).score(&refs).unwrap();
+    assert!(max_diff(&batched, &want) < 1e-4, "{name}: batched {batched:?} vs transformers {want:?}");
+    if !answer["batched"].is_null() {
+        let theirs = floats(&answer["batched"]);
+        assert!(max_diff(&batched, &theirs) < 1e-4, "{name}: batched vs transformers' batch {theirs:?}");
+    }
+    assert!(want.windows(2).any(|w| (w[0] - w[1]).abs() > 1e-3), "{name}: scores must differ between pairs");
+}
+
+#[test]
+fn scores_match_transformers_when_the_config_has_a_pad_token() {
+    check("rm_pad", SYSTEM, &reference()["scores"][0]);
+}
+
+#[test]
+fn scores_match_transformers_when_the_config_has_no_pad_token() {
+    check("rm_nopad", "", &reference()["scores"][1]);
+}
+
+#[test]
+fn a_causal_lm_checkpoint_is_refused_as_a_reward_model() {
+    let _ = reference();
+    let err = RewardModel::load(&work_dir().join("lm"), RewardModelOptions::default()).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("num_labels") || msg.contains("score.weight"), "{msg}");
+}
+
+#[test]
+fn a_missing_directory_is_a_clear_error() {
+    let err = RewardModel::load(&work_dir().join("nope"), RewardModelOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err:#}");
+}
