@@ -6,6 +6,7 @@
 //! advantages; the core updates the actor. Metrics go to metrics.jsonl,
 //! checkpoints (HF layout + trainer state) to `checkpoints/step_N`.
 
+mod critic;
 mod evaluate;
 mod policy;
 mod prompts;
@@ -50,6 +51,7 @@ pub fn apply_tiny_defaults(cfg: &mut RunConfig) {
     let adaptive = cfg.curriculum.plugins.entry("adaptive".into()).or_default();
     adaptive.entry("min_window").or_insert(toml::Value::Integer(8));
     adaptive.entry("step_size").or_insert(toml::Value::Integer(2));
+    critic::apply_tiny_ppo_defaults(cfg);
 }
 
 /// The curricula of a run: at most one plans data stages, any may set the window.
@@ -106,6 +108,7 @@ struct Trainer<'r> {
     curricula: Curricula,
     policy: Policy,
     reference: Option<Policy>,
+    critic: Option<critic::CriticRun>,
     model_path: PathBuf,
     opt: AdamW,
     kl: KlController,
@@ -204,6 +207,7 @@ impl<'r> Trainer<'r> {
         } else {
             None
         };
+        let critic = critic::CriticRun::create(&loss, &cfg, &model_path, checkpoint, device, kind)?;
         let opt_cfg = AdamWConfig {
             lr: cfg.trainer.lr,
             beta1: cfg.trainer.betas.0,
@@ -246,6 +250,7 @@ impl<'r> Trainer<'r> {
             curricula,
             policy,
             reference,
+            critic,
             model_path,
             opt,
             kl,
@@ -306,6 +311,9 @@ impl<'r> Trainer<'r> {
         let dtype = self.policy.model.kind();
         self.policy.dir.save_like(&self.policy.vs, &tmp, &SaveOptions { dtype, ..SaveOptions::default() })?;
         self.opt.save(&tmp.join("optimizer.safetensors"))?;
+        if let Some(critic) = &self.critic {
+            critic.save(&tmp)?;
+        }
         self.state.kl = self.kl;
         self.state.curricula.clear();
         for (name, c) in &self.curricula.list {
@@ -406,6 +414,7 @@ impl<'r> Trainer<'r> {
                         reference: self.reference.as_ref(),
                         opt: &mut self.opt,
                         kl: &mut self.kl,
+                        critic: self.critic.as_mut(),
                         device: self.policy.model.device(),
                         step,
                         window,
