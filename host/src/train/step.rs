@@ -235,7 +235,12 @@ pub fn train_on(scored: &Scored, mut inp: StepInputs) -> Result<StepResult> {
         let actor = update_actor(
             &inp.policy.model,
             inp.opt,
-            &ActorInputs { batch: &batch, old_logp: &old_logp, advantages: &advantages, ref_logp: kl_loss_ref },
+            &ActorInputs {
+                batch: &batch,
+                old_logp: &old_logp,
+                advantages: &advantages,
+                ref_logp: kl_loss_ref,
+            },
             inp.loss,
             inp.kl.coef(),
             &update_cfg,
