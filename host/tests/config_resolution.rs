@@ -341,10 +341,19 @@ fn tiny_ppo_defaults_are_marked_and_the_users_values_win() {
         key("kl_coef")
     );
     assert!(key("critic_clip_value").ends_with("# default of plugin ppo"));
+    let trainer = out.find("[trainer]\n").unwrap();
+    let lr = out[trainer..].lines().find(|l| l.starts_with("lr = ")).unwrap();
+    assert!(lr.starts_with("lr = 0.0001 ") && lr.ends_with("# default for the tiny model"), "{lr}");
     // A value the user sets is kept.
     let o = tzhost(&["config", "show", "--algo", "ppo", "--set", "algorithm.plugins.ppo.critic_lr=1e-5"]);
     let out = stdout(&o);
     let line = out.lines().find(|l| l.starts_with("critic_lr = ")).unwrap();
     assert!(line.contains("1e-5") || line.contains("0.00001"), "{line}");
     assert!(!line.contains("tiny model"), "{line}");
+    // GRPO keeps its own recipe.
+    let o = tzhost(&["config", "show", "--algo", "grpo"]);
+    let out = stdout(&o);
+    assert!(!out.contains("[algorithm.plugins.ppo]"), "{out}");
+    let trainer = out.find("[trainer]\n").unwrap();
+    assert!(out[trainer..].lines().any(|l| l.starts_with("lr = 0.0002 ")), "{out}");
 }

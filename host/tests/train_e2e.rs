@@ -167,6 +167,7 @@ fn main_job_runs_a_few_ppo_steps_with_a_critic() {
     // Step 1 is the critic's warmup: the actor does not train.
     assert!(m[1].get("actor/pg_loss").is_none(), "actor trained during critic warmup: {}", m[1]);
     assert!(m[2]["actor/pg_loss"].is_number() && m[3]["actor/grad_norm"].is_number());
+    assert_eq!(m[2]["actor/lr"].as_f64().unwrap(), 1e-4, "the tiny model's PPO actor lr");
     // The tiny model's PPO has no KL, so no reference model runs.
     assert!(m[2].get("timing_s/ref").is_none(), "{}", m[2]);
     // The first values come from a zero-initialised head.
