@@ -23,10 +23,12 @@
 //! - [`reward_model`]: a sequence-classification reward model scoring (prompt, response) pairs.
 //! - [`rl_batch`]: a rolled-out batch as tensors (prompt + response rows).
 //! - [`rl_update`]: the PPO-style actor update (epochs, mini- and micro-batches).
+//! - [`critic`]: the PPO critic (value model on its own copy of the backbone) and its update.
 
 pub mod chat_template;
 pub mod checkpoint;
 pub mod config;
+pub mod critic;
 pub mod generation_config;
 pub mod hub;
 pub mod kl;

@@ -317,3 +317,43 @@ fn config_show_prints_each_value_with_its_origin() {
     let line = assert_one_line_error(&o);
     assert!(line.contains("did you mean 'trainer.lr'?"), "{line}");
 }
+
+#[test]
+fn tiny_ppo_defaults_are_marked_and_the_users_values_win() {
+    let o = tzhost(&["config", "show", "--algo", "ppo", "--set", "algorithm.plugins.ppo.kl_coef=0.01"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let start = out.find("[algorithm.plugins.ppo]\n").unwrap_or_else(|| panic!("no ppo table:\n{out}"));
+    let key = |k: &str| -> String {
+        out[start..].lines().find(|l| l.starts_with(&format!("{k} = "))).unwrap().to_string()
+    };
+    assert!(
+        key("critic_lr").starts_with("critic_lr = 0.001")
+            && key("critic_lr").ends_with("# default for the tiny model")
+    );
+    assert!(
+        key("kl_placement").contains("\"none\"")
+            && key("kl_placement").ends_with("# default for the tiny model")
+    );
+    assert!(
+        key("kl_coef").ends_with("# flag --set algorithm.plugins.ppo.kl_coef=0.01"),
+        "{}",
+        key("kl_coef")
+    );
+    assert!(key("critic_clip_value").ends_with("# default of plugin ppo"));
+    let trainer = out.find("[trainer]\n").unwrap();
+    let lr = out[trainer..].lines().find(|l| l.starts_with("lr = ")).unwrap();
+    assert!(lr.starts_with("lr = 0.0001 ") && lr.ends_with("# default for the tiny model"), "{lr}");
+    // A value the user sets is kept.
+    let o = tzhost(&["config", "show", "--algo", "ppo", "--set", "algorithm.plugins.ppo.critic_lr=1e-5"]);
+    let out = stdout(&o);
+    let line = out.lines().find(|l| l.starts_with("critic_lr = ")).unwrap();
+    assert!(line.contains("1e-5") || line.contains("0.00001"), "{line}");
+    assert!(!line.contains("tiny model"), "{line}");
+    // GRPO keeps its own recipe.
+    let o = tzhost(&["config", "show", "--algo", "grpo"]);
+    let out = stdout(&o);
+    assert!(!out.contains("[algorithm.plugins.ppo]"), "{out}");
+    let trainer = out.find("[trainer]\n").unwrap();
+    assert!(out[trainer..].lines().any(|l| l.starts_with("lr = 0.0002 ")), "{out}");
+}

@@ -16,36 +16,30 @@ fn cache_dir() -> PathBuf {
 }
 
 fn train_cmd(out: &Path, extra: &[&str]) -> Command {
+    train_cmd_with(out, "grpo", extra)
+}
+
+fn train_cmd_with(out: &Path, algo: &str, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tzhost"));
-    cmd.args([
-        "--task",
-        "countdown",
-        "--algo",
-        "grpo",
-        "--curriculum",
-        "adaptive",
-        "--device",
-        "cpu",
-        "--out",
-    ])
-    .arg(out)
-    .args([
-        "--set",
-        "model.tiny_sft_steps=30",
-        "--set",
-        "eval.size=16",
-        "--set",
-        "eval.samples=2",
-        "--set",
-        "rollout.prompts_per_step=8",
-        "--set",
-        "rollout.n=4",
-        "--set",
-        "logging.progress=false",
-    ])
-    .args(extra)
-    .env("TZ_CACHE_DIR", cache_dir())
-    .env_remove("TZ_PLUGIN_PATH");
+    cmd.args(["--task", "countdown", "--algo", algo, "--curriculum", "adaptive", "--device", "cpu", "--out"])
+        .arg(out)
+        .args([
+            "--set",
+            "model.tiny_sft_steps=30",
+            "--set",
+            "eval.size=16",
+            "--set",
+            "eval.samples=2",
+            "--set",
+            "rollout.prompts_per_step=8",
+            "--set",
+            "rollout.n=4",
+            "--set",
+            "logging.progress=false",
+        ])
+        .args(extra)
+        .env("TZ_CACHE_DIR", cache_dir())
+        .env_remove("TZ_PLUGIN_PATH");
     cmd
 }
 
@@ -120,6 +114,78 @@ fn main_job_runs_a_few_grpo_steps_and_writes_the_run_directory() {
 
 #[test]
 fn resume_after_kill_gives_the_same_metrics_as_an_uninterrupted_run() {
+    assert_resume_after_kill_matches("grpo");
+}
+
+#[test]
+fn ppo_resume_after_kill_restores_the_critic_exactly() {
+    assert_resume_after_kill_matches("ppo");
+}
+
+/// Names of the tensors in a safetensors file (from its JSON header).
+fn safetensors_names(path: &Path) -> Vec<String> {
+    let bytes = std::fs::read(path).unwrap();
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+    header.as_object().unwrap().keys().filter(|k| *k != "__metadata__").cloned().collect()
+}
+
+#[test]
+fn main_job_runs_a_few_ppo_steps_with_a_critic() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let o = train_cmd_with(
+        &run,
+        "ppo",
+        &["--set", "trainer.total_steps=3", "--set", "algorithm.plugins.ppo.critic_warmup_steps=1"],
+    )
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = metrics(&run);
+    let steps: Vec<u64> = m.iter().map(|l| l["step"].as_u64().unwrap()).collect();
+    assert_eq!(steps, [0, 1, 2, 3, 3]);
+    for line in &m[1..4] {
+        for key in [
+            "critic/vf_loss",
+            "critic/vf_clipfrac",
+            "critic/vpred_mean",
+            "critic/grad_norm",
+            "critic/lr",
+            "critic/vf_explained_var",
+            "critic/values/mean",
+            "critic/returns/mean",
+            "timing_s/update_critic",
+        ] {
+            // Non-finite values are written as null.
+            assert!(line[key].is_number(), "{key} missing or not finite in {line}");
+        }
+        assert!(line["critic/grad_norm"].as_f64().unwrap() > 0.0, "the critic learns: {line}");
+    }
+    // The tiny model's PPO default critic lr (the user set none).
+    assert_eq!(m[1]["critic/lr"].as_f64().unwrap() as f32, 1e-3);
+    // Step 1 is the critic's warmup: the actor does not train.
+    assert!(m[1].get("actor/pg_loss").is_none(), "actor trained during critic warmup: {}", m[1]);
+    assert!(m[2]["actor/pg_loss"].is_number() && m[3]["actor/grad_norm"].is_number());
+    assert_eq!(m[2]["actor/lr"].as_f64().unwrap(), 1e-4, "the tiny model's PPO actor lr");
+    // The tiny model's PPO has no KL, so no reference model runs.
+    assert!(m[2].get("timing_s/ref").is_none(), "{}", m[2]);
+    // The first values come from a zero-initialised head.
+    assert_eq!(m[1]["critic/values/mean"].as_f64().unwrap(), 0.0);
+    assert_ne!(m[3]["critic/values/mean"].as_f64().unwrap(), 0.0);
+
+    let critic = run.join("checkpoints/step_000003/critic");
+    for f in ["config.json", "model.safetensors", "tokenizer.json", "critic_optimizer.safetensors"] {
+        assert!(critic.join(f).is_file(), "{f} missing in {}", critic.display());
+    }
+    let names = safetensors_names(&critic.join("model.safetensors"));
+    for n in ["value_head.weight", "value_head.bias", "model.embed_tokens.weight", "model.norm.weight"] {
+        assert!(names.iter().any(|x| x == n), "{n} missing from the critic's weights: {names:?}");
+    }
+    assert!(!names.iter().any(|x| x == "lm_head.weight"), "the critic has no LM head");
+}
+
+fn assert_resume_after_kill_matches(algo: &str) {
     let dir = tempfile::tempdir().unwrap();
     let common = [
         "--set",
@@ -130,12 +196,12 @@ fn resume_after_kill_gives_the_same_metrics_as_an_uninterrupted_run() {
         "trainer.keep_checkpoints=10",
     ];
     let full = dir.path().join("full");
-    let o = train_cmd(&full, &common).output().unwrap();
+    let o = train_cmd_with(&full, algo, &common).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
 
     // Start the same run, kill -9 it once its first checkpoint exists.
     let killed = dir.path().join("killed");
-    let mut child = train_cmd(&killed, &common)
+    let mut child = train_cmd_with(&killed, algo, &common)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

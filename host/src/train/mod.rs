@@ -9,6 +9,7 @@
 //! Problems come from the task's generator or from data files
 //! ([`data_source`]).
 
+mod critic;
 mod data_source;
 mod evaluate;
 mod policy;
@@ -64,6 +65,7 @@ pub fn apply_tiny_defaults(cfg: &mut RunConfig) {
     let adaptive = cfg.curriculum.plugins.entry("adaptive".into()).or_default();
     adaptive.entry("min_window").or_insert(toml::Value::Integer(8));
     adaptive.entry("step_size").or_insert(toml::Value::Integer(2));
+    critic::apply_tiny_ppo_defaults(cfg);
 }
 
 /// The curricula of a run: at most one plans data stages, any may set the window.
@@ -123,6 +125,7 @@ struct Trainer<'r> {
     curricula: Curricula,
     policy: Policy,
     reference: Option<Policy>,
+    critic: Option<critic::CriticRun>,
     model_path: PathBuf,
     opt: AdamW,
     kl: KlController,
@@ -229,6 +232,7 @@ impl<'r> Trainer<'r> {
         } else {
             None
         };
+        let critic = critic::CriticRun::create(&loss, &cfg, &model_path, checkpoint, device, kind)?;
         let opt_cfg = AdamWConfig {
             lr: cfg.trainer.lr,
             beta1: cfg.trainer.betas.0,
@@ -304,6 +308,7 @@ impl<'r> Trainer<'r> {
             curricula,
             policy,
             reference,
+            critic,
             model_path,
             opt,
             kl,
@@ -399,6 +404,9 @@ impl<'r> Trainer<'r> {
         let dtype = self.policy.model.kind();
         self.policy.dir.save_like(&self.policy.vs, &tmp, &SaveOptions { dtype, ..SaveOptions::default() })?;
         self.opt.save(&tmp.join("optimizer.safetensors"))?;
+        if let Some(critic) = &self.critic {
+            critic.save(&tmp)?;
+        }
         self.state.kl = self.kl;
         self.state.curricula.clear();
         for (name, c) in &self.curricula.list {
@@ -497,6 +505,7 @@ impl<'r> Trainer<'r> {
                         reference: self.reference.as_ref(),
                         opt: &mut self.opt,
                         kl: &mut self.kl,
+                        critic: self.critic.as_mut(),
                         device: self.policy.model.device(),
                         step,
                         window,

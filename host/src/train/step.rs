@@ -13,6 +13,7 @@ use tz_core::rl_update::{update_actor, ActorInputs, ActorUpdateConfig};
 use tz_core::rollout::FinishReason;
 use tz_sdk::{AdvantageInput, BatchStats, KlPlacement, LossSettings, ShapeInput};
 
+use super::critic::CriticRun;
 use super::policy::Policy;
 use super::rollout::Scored;
 use crate::cmd::train::AlgorithmChain;
@@ -53,10 +54,33 @@ pub struct StepInputs<'a> {
     pub reference: Option<&'a Policy>,
     pub opt: &'a mut AdamW,
     pub kl: &'a mut KlController,
+    /// The PPO critic, when the estimator asks for one.
+    pub critic: Option<&'a mut CriticRun>,
     pub device: Device,
     pub step: u64,
     /// The max-new-token limit the batch was generated with.
     pub window: usize,
+}
+
+/// Per-response slices of a flat per-token array (`offsets` as in
+/// [`AdvantageInput`]) laid into right-padded `[rows, r]` rows.
+fn padded(flat: &[f32], offsets: &[u32], r: usize) -> Vec<f32> {
+    let rows = offsets.len() - 1;
+    let mut out = vec![0f32; rows * r];
+    for i in 0..rows {
+        let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
+        out[i * r..i * r + (b - a)].copy_from_slice(&flat[a..b]);
+    }
+    out
+}
+
+/// The valid (unpadded) entries of a right-padded `[rows, r]` array.
+fn unpadded(rows: &[f32], lengths: &[u32], r: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(lengths.iter().sum::<u32>() as usize);
+    for (i, len) in lengths.iter().enumerate() {
+        out.extend_from_slice(&rows[i * r..i * r + *len as usize]);
+    }
+    out
 }
 
 fn plugin_err(e: tz_sdk::abi_stable::std_types::RString) -> anyhow::Error {
@@ -64,7 +88,7 @@ fn plugin_err(e: tz_sdk::abi_stable::std_types::RString) -> anyhow::Error {
 }
 
 /// Shapes, estimates advantages and updates the actor on a scored batch.
-pub fn train_on(scored: &Scored, inp: StepInputs) -> Result<StepResult> {
+pub fn train_on(scored: &Scored, mut inp: StepInputs) -> Result<StepResult> {
     let cfg = inp.cfg;
     let n_per = scored.n();
     let rows = scored.completions.len();
@@ -128,63 +152,103 @@ pub fn train_on(scored: &Scored, inp: StepInputs) -> Result<StepResult> {
         }
     }
 
+    // Critic values for GAE (value of token t read at position t − 1).
+    let r_us = r as usize;
+    let old_values = match inp.critic.as_deref() {
+        Some(critic) => {
+            let t0 = Instant::now();
+            let v = critic.values(&batch, micro);
+            m.insert("timing_s/values".into(), t0.elapsed().as_secs_f64());
+            Some(v)
+        }
+        None if inp.loss.needs_critic() => {
+            anyhow::bail!("'{}' needs a critic, but none was created", inp.chain.estimator.0)
+        }
+        None => None,
+    };
+    let flat_values: Vec<f32> = match &old_values {
+        Some(v) => unpadded(&Vec::<f32>::try_from(v.to_device(Device::Cpu).flatten(0, -1))?, &lengths, r_us),
+        None => Vec::new(),
+    };
+
     // Advantages from the chain's estimator, over flat per-token arrays.
     let t0 = Instant::now();
     let mut offsets = vec![0u32];
-    let mut flat = Vec::with_capacity(lengths.iter().sum::<u32>() as usize);
-    let tr: Vec<f32> = token_rewards.flatten(0, -1).try_into()?;
-    for (i, len) in lengths.iter().enumerate() {
-        flat.extend_from_slice(&tr[i * r as usize..i * r as usize + *len as usize]);
+    for len in &lengths {
         offsets.push(offsets.last().unwrap() + len);
     }
-    let (est_name, estimator) = &inp.chain.estimator;
-    if inp.loss.needs_critic() {
-        anyhow::bail!(
-            "'{est_name}' needs a critic (value model), which this trainer does not implement yet; use grpo"
-        );
-    }
+    let tr: Vec<f32> = token_rewards.flatten(0, -1).try_into()?;
+    let flat = unpadded(&tr, &lengths, r_us);
+    let (_, estimator) = &inp.chain.estimator;
     let out = estimator
         .estimate(&AdvantageInput {
             token_rewards: flat.into(),
             offsets: offsets.clone().into(),
             group_ids: group_ids.clone().into(),
-            values: Vec::new().into(),
+            values: flat_values.clone().into(),
         })
         .into_result()
         .map_err(plugin_err)?;
-    let mut adv = vec![0f32; rows * r as usize];
-    for i in 0..rows {
-        let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
-        adv[i * r as usize..i * r as usize + (b - a)].copy_from_slice(&out.advantages[a..b]);
-    }
+    let adv = padded(&out.advantages, &offsets, r_us);
     let advantages = Tensor::from_slice(&adv).view([rows as i64, r]).to_device(inp.device);
     for metric in out.metrics.iter() {
         m.insert(format!("algo/{}", metric.name), metric.value);
     }
     m.insert("timing_s/adv".into(), t0.elapsed().as_secs_f64());
 
-    // The update.
-    let t0 = Instant::now();
-    let update_cfg = ActorUpdateConfig {
-        ppo_epochs: cfg.trainer.ppo_epochs,
-        mini_batch_size: cfg.trainer.mini_batch_size,
-        micro_batch_size: cfg.trainer.micro_batch_size,
-        logit_chunk: cfg.trainer.logit_chunk,
-        norm_len: inp.window as f64,
-        seed: cfg.trainer.seed.wrapping_mul(1_000_003).wrapping_add(inp.step),
-    };
-    let kl_loss_ref = if inp.loss.kl.placement == KlPlacement::Loss { ref_logp.as_ref() } else { None };
-    let actor = update_actor(
-        &inp.policy.model,
-        inp.opt,
-        &ActorInputs { batch: &batch, old_logp: &old_logp, advantages: &advantages, ref_logp: kl_loss_ref },
-        inp.loss,
-        inp.kl.coef(),
-        &update_cfg,
-    );
-    m.insert("timing_s/update_actor".into(), t0.elapsed().as_secs_f64());
-    for (k, v) in actor.named() {
-        m.insert(k.into(), v);
+    // The critic learns from the estimator's returns (before the actor, as veRL).
+    let mut actor_trains = true;
+    if let (Some(critic), Some(old_values)) = (inp.critic.as_deref_mut(), &old_values) {
+        anyhow::ensure!(
+            out.returns.len() == out.advantages.len(),
+            "'{}' returned {} value targets for {} tokens",
+            inp.chain.estimator.0,
+            out.returns.len(),
+            out.advantages.len()
+        );
+        let returns = Tensor::from_slice(&padded(&out.returns, &offsets, r_us))
+            .view([rows as i64, r])
+            .to_device(inp.device);
+        let t0 = Instant::now();
+        for (k, v) in critic.update(&batch, old_values, &returns, cfg, inp.step) {
+            m.insert(k.into(), v);
+        }
+        m.insert("timing_s/update_critic".into(), t0.elapsed().as_secs_f64());
+        let f = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+        put_stats(&mut m, "critic/values", &f(&flat_values));
+        put_stats(&mut m, "critic/returns", &f(&out.returns));
+        actor_trains = !critic.warming_up(inp.step);
+    }
+
+    // The actor update (not during the critic's warmup).
+    if actor_trains {
+        let t0 = Instant::now();
+        let update_cfg = ActorUpdateConfig {
+            ppo_epochs: cfg.trainer.ppo_epochs,
+            mini_batch_size: cfg.trainer.mini_batch_size,
+            micro_batch_size: cfg.trainer.micro_batch_size,
+            logit_chunk: cfg.trainer.logit_chunk,
+            norm_len: inp.window as f64,
+            seed: cfg.trainer.seed.wrapping_mul(1_000_003).wrapping_add(inp.step),
+        };
+        let kl_loss_ref = if inp.loss.kl.placement == KlPlacement::Loss { ref_logp.as_ref() } else { None };
+        let actor = update_actor(
+            &inp.policy.model,
+            inp.opt,
+            &ActorInputs {
+                batch: &batch,
+                old_logp: &old_logp,
+                advantages: &advantages,
+                ref_logp: kl_loss_ref,
+            },
+            inp.loss,
+            inp.kl.coef(),
+            &update_cfg,
+        );
+        m.insert("timing_s/update_actor".into(), t0.elapsed().as_secs_f64());
+        for (k, v) in actor.named() {
+            m.insert(k.into(), v);
+        }
     }
     if inp.loss.kl.placement == KlPlacement::Loss {
         m.insert("actor/kl_coef".into(), inp.kl.coef());
