@@ -350,6 +350,12 @@ fn tiny_ppo_defaults_are_marked_and_the_users_values_win() {
     let line = out.lines().find(|l| l.starts_with("critic_lr = ")).unwrap();
     assert!(line.contains("1e-5") || line.contains("0.00001"), "{line}");
     assert!(!line.contains("tiny model"), "{line}");
+    // A learning rate the user sets is kept, even when it equals GRPO's default.
+    let o = tzhost(&["config", "show", "--algo", "ppo", "--set", "trainer.lr=2e-4"]);
+    let out = stdout(&o);
+    let trainer = out.find("[trainer]\n").unwrap();
+    let lr = out[trainer..].lines().find(|l| l.starts_with("lr = ")).unwrap();
+    assert!(lr.starts_with("lr = 0.0002 ") && lr.contains("flag"), "{lr}");
     // GRPO keeps its own recipe.
     let o = tzhost(&["config", "show", "--algo", "grpo"]);
     let out = stdout(&o);

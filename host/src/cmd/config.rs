@@ -39,6 +39,7 @@ pub fn run(args: &ConfigArgs, registry: impl FnOnce() -> Result<Registry>) -> Re
     let mut resolved = show.train.resolve()?;
     // What the trainer adds for the embedded tiny model, shown as such.
     resolved.apply(Origin::Preset("the tiny model".into()), crate::train::apply_tiny_defaults);
+    crate::train::apply_tiny_ppo_lr(&mut resolved);
     if !show.no_plugins {
         fill_plugin_defaults(&mut resolved, &registry()?)?;
     }

@@ -125,7 +125,8 @@ impl AlgorithmChain {
 /// `tzhost train`: resolve the config (defaults < file < flags), check the
 /// plugin tables against the plugins, train.
 pub fn run(args: &TrainArgs, registry: &Registry) -> Result<()> {
-    let resolved = args.resolve()?;
+    let mut resolved = args.resolve()?;
+    crate::train::apply_tiny_ppo_lr(&mut resolved);
     config::check_plugin_tables(&resolved, registry)?;
     crate::train::run_config(&resolved.config, registry)
 }

@@ -81,7 +81,10 @@ pub fn expand(spec: &SweepSpec, sets: &[String], out: Option<&Path>) -> Result<P
         layers.set_value("logging.runs_dir", Value::String(dir.display().to_string()), here.clone())?;
         layers.set_value("logging.run_name", Value::String(name.clone()), here.clone())?;
         layers.set_value("logging.progress", Value::Boolean(false), here)?;
-        let resolved = layers.resolve().map_err(|e| anyhow!("run '{name}': {e}"))?;
+        let mut resolved = layers.resolve().map_err(|e| anyhow!("run '{name}': {e}"))?;
+        // The child trains from the fully written config, where every key
+        // looks user-set: origin-dependent defaults are applied here.
+        crate::train::apply_tiny_ppo_lr(&mut resolved);
         if let Some(other) = runs.iter().find(|r| r.name == name) {
             bail!(
                 "two runs are both named '{}'; give the variants or axis values distinct labels",

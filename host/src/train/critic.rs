@@ -21,7 +21,7 @@ use tz_core::rl_batch::SequenceBatch;
 use tz_core::ModelDir;
 use tz_sdk::{CriticSettings, LossSettings};
 
-use crate::config::{RunConfig, TrainerSection};
+use crate::config::{Origin, Resolved, RunConfig};
 
 /// The critic's directory inside a checkpoint.
 pub const CRITIC_DIR: &str = "critic";
@@ -133,12 +133,9 @@ impl CriticRun {
 /// - `kl_placement = "none"`: TinyZero's k1 penalty of 0.001 in the reward
 ///   is ~1e-5 per token here, far below the 0.1/1 rewards, yet it costs a
 ///   reference-model forward each step; the tiny GRPO recipe has no KL either.
-/// - `trainer.lr` 1e-4 instead of the GRPO recipe's 2e-4 when it is still at
-///   the built-in default: whitened per-token advantages give every token a
-///   unit-scale signal (GRPO's are zero on groups with equal rewards), and
-///   at 2e-4 the policy's entropy collapsed and greedy success fell by about
-///   5 points within 300 steps. (An explicit 2e-4 cannot be told from the
-///   default; set e.g. 2.01e-4 to keep it.)
+///
+/// The actor learning rate is set where origins are known:
+/// [`apply_tiny_ppo_lr`].
 pub fn apply_tiny_ppo_defaults(cfg: &mut RunConfig) {
     if !cfg.model.path.is_empty() || !cfg.algorithm.chain.iter().any(|a| a == "ppo") {
         return;
@@ -146,8 +143,22 @@ pub fn apply_tiny_ppo_defaults(cfg: &mut RunConfig) {
     let ppo = cfg.algorithm.plugins.entry("ppo".into()).or_default();
     ppo.entry("critic_lr").or_insert(toml::Value::Float(1e-3));
     ppo.entry("kl_placement").or_insert(toml::Value::String("none".into()));
-    if cfg.trainer.lr == TrainerSection::default().lr {
-        cfg.trainer.lr = TINY_PPO_ACTOR_LR;
+}
+
+/// `trainer.lr` 1e-4 instead of the GRPO recipe's 2e-4 for PPO on the tiny
+/// model, unless the user set a learning rate (in a file, a flag or a sweep):
+/// whitened per-token advantages give every token a unit-scale signal
+/// (GRPO's are zero on groups with equal rewards), and at 2e-4 the policy's
+/// entropy collapsed and greedy success fell by about 5 points within 300
+/// steps. Needs the origins, so it runs on the resolved config before the
+/// trainer starts (`tzhost train`, `config show`); a resumed run reads the
+/// value from its saved config.
+pub fn apply_tiny_ppo_lr(resolved: &mut Resolved) {
+    let cfg = &resolved.config;
+    let tiny_ppo = cfg.model.path.is_empty() && cfg.algorithm.chain.iter().any(|a| a == "ppo");
+    let user_set = !matches!(resolved.origins.get("trainer.lr"), None | Some(Origin::Default));
+    if tiny_ppo && !user_set {
+        resolved.apply(Origin::Preset("the tiny model".into()), |c| c.trainer.lr = TINY_PPO_ACTOR_LR);
     }
 }
 

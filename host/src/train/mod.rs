@@ -47,6 +47,7 @@ use crate::config::RunConfig;
 use crate::plugins::{Registry, TracingHost};
 pub use policy::{parse_dtype, resolve_model_path, Policy};
 pub use prompts::generate as generate_samples;
+pub use critic::apply_tiny_ppo_lr;
 pub use rollout::{rollout_and_score, Scored};
 pub use run_dir::{write_atomic, JsonlWriter, RunDir};
 use state::TrainerState;
