@@ -1,7 +1,7 @@
 //! `tzhost report RUN_DIR [RUN_DIR ...]`: the plots seeds 000/001/002 make
 //! from their training logs, with several runs overlaid (legend = run name):
 //! success rate (`train/acc`, `val/acc`), policy-gradient loss, grad norm,
-//! response length and the adaptive window; the success matrix of each
+//! response length and the rollout window; the success matrix of each
 //! planned run as a heatmap (side by side for several runs); and one
 //! `consolidated_metrics.json` over all runs.
 
@@ -20,7 +20,9 @@ pub const CURVES: [(&str, &str, &str); 6] = [
     ("actor/pg_loss", "pg_loss", "Policy-gradient loss"),
     ("actor/grad_norm", "grad_norm", "Gradient norm"),
     ("response_length/mean", "response_length", "Mean response length (tokens)"),
-    ("adaptive_window/current_window", "window", "Rollout window (max new tokens)"),
+    // The window each step was generated with, logged for every run, so
+    // adaptive, fixed and full overlay (adaptive_window/* only exists for one).
+    ("train/window", "window", "Rollout window (max new tokens)"),
 ];
 
 /// Options of a report.
