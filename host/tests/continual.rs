@@ -6,48 +6,29 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
 
-fn cache_dir() -> PathBuf {
-    bin_dir().join("tz-test-cache")
-}
-
 /// A tiny planned run: `curriculum` over `groups`, `rounds` rounds, one step per stage.
 fn staged_cmd(out: &Path, curriculum: &str, groups: &str, rounds: u32, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tzhost"));
-    cmd.args([
-        "--task",
-        "countdown",
-        "--algo",
-        "grpo",
-        "--curriculum",
-        curriculum,
-        "--device",
-        "cpu",
-        "--out",
-    ])
-    .arg(out)
-    .args(["--set", &format!("curriculum.plugins.{curriculum}.groups={groups}")])
-    .args(["--set", &format!("curriculum.plugins.{curriculum}.rounds={rounds}")])
-    .args(["--set", &format!("curriculum.plugins.{curriculum}.epochs_per_group=1")]);
+    let mut cmd = tiny_train_cmd(out, "grpo", curriculum);
+    cmd.args(["--set", &format!("curriculum.plugins.{curriculum}.groups={groups}")])
+        .args(["--set", &format!("curriculum.plugins.{curriculum}.rounds={rounds}")])
+        .args(["--set", &format!("curriculum.plugins.{curriculum}.epochs_per_group=1")]);
     for kv in [
-        "model.tiny_sft_steps=30",
         "task.train_size=8",
         "rollout.prompts_per_step=8",
         "rollout.n=4",
         "eval.size=8",
         "eval.samples=2",
         "stages.eval_size=6",
-        "logging.progress=false",
     ] {
         cmd.args(["--set", kv]);
     }
-    cmd.args(extra).env("TZ_CACHE_DIR", cache_dir()).env_remove("TZ_PLUGIN_PATH");
+    cmd.args(extra);
     cmd
 }
 
@@ -183,29 +164,10 @@ fn resume_after_kill_keeps_the_stage_records_of_an_uninterrupted_run() {
 
     // Kill -9 once the second stage's checkpoint exists (after stage boundaries were written).
     let killed = dir.path().join("killed");
-    let mut child = staged_cmd(&killed, "continual", groups, 2, &extra)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     let marker = killed.join("checkpoints/step_000002/trainer_state.json");
-    let start = Instant::now();
-    while !marker.exists() {
-        assert!(start.elapsed() < Duration::from_secs(600), "no checkpoint after 10 minutes");
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.kill().unwrap_or(());
-    let _ = child.wait();
-    assert!(!killed.join("summary.json").exists(), "the run finished before it could be killed");
+    kill_once_written(&mut staged_cmd(&killed, "continual", groups, 2, &extra), &marker, &killed);
 
-    let o = Command::new(env!("CARGO_BIN_EXE_tzhost"))
-        .args(["resume", killed.to_str().unwrap()])
-        .env("TZ_CACHE_DIR", cache_dir())
-        .output()
-        .unwrap();
+    let o = tiny_resume(&killed);
     assert!(o.status.success(), "{}", stderr(&o));
     for f in
         ["success_matrix.json", "metrics_1_plus.json", "metrics_2_plus.json", "metrics_2_plus_minus.json"]

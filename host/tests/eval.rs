@@ -4,18 +4,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 use serde_json::Value;
 
-/// The warm-start cache train_e2e uses (same 30-step recipe: built once).
-fn cache_dir() -> PathBuf {
-    bin_dir().join("tz-test-cache")
-}
-
 fn eval(args: &[&str]) -> std::process::Output {
-    let cache = cache_dir();
+    let cache = tiny_cache_dir();
     let mut all = vec!["eval", "--device", "cpu", "--tiny-sft-steps", "30", "--no-progress"];
     all.extend_from_slice(args);
     tzhost_env(&all, &[("TZ_CACHE_DIR", cache.to_str().unwrap())])

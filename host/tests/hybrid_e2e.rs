@@ -100,14 +100,6 @@ fn train(out: &Path, rm_path: &Path, extra: &[&str]) -> std::process::Output {
     cmd.env_remove("TZ_PLUGIN_PATH").output().unwrap()
 }
 
-fn metrics(run: &Path) -> Vec<Value> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn number(m: &Value, key: &str) -> f64 {
     m[key].as_f64().unwrap_or_else(|| panic!("{key} missing or not a number in {m}"))
 }
@@ -164,16 +156,6 @@ fn a_reward_model_that_does_not_load_falls_back_to_the_verifier_and_is_counted()
         let s = m.iter().find(|r| r["step"] == step && r.get("reward/rm_fallback_count").is_some()).unwrap();
         assert_eq!(number(s, "reward/rm_fallback_count"), 16.0, "4 prompts x 4 samples: {s}");
     }
-}
-
-/// Metrics that must not depend on wall-clock time.
-fn deterministic(m: &Value) -> Vec<(String, Value)> {
-    m.as_object()
-        .unwrap()
-        .iter()
-        .filter(|(k, _)| !k.starts_with("timing_s/") && *k != "perf/throughput" && *k != "time/elapsed_s")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }
 
 #[test]

@@ -6,15 +6,10 @@ mod common;
 mod events;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::*;
 use serde_json::Value;
-
-/// The warm-start cache shared with the other end-to-end tests.
-fn cache_dir() -> PathBuf {
-    bin_dir().join("tz-test-cache")
-}
 
 fn fixtures_dir() -> PathBuf {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
@@ -30,40 +25,7 @@ fn fixtures_dir() -> PathBuf {
 
 /// A short tiny-model run writing to `out`.
 fn train(out: &Path, curriculum: &str, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tzhost"))
-        .args([
-            "--task",
-            "countdown",
-            "--algo",
-            "grpo",
-            "--curriculum",
-            curriculum,
-            "--device",
-            "cpu",
-            "--out",
-        ])
-        .arg(out)
-        .args([
-            "--set",
-            "model.tiny_sft_steps=30",
-            "--set",
-            "eval.size=16",
-            "--set",
-            "eval.samples=2",
-            "--set",
-            "rollout.prompts_per_step=8",
-            "--set",
-            "rollout.n=4",
-            "--set",
-            "logging.progress=false",
-        ])
-        .args(extra)
-        .env("TZ_CACHE_DIR", cache_dir())
-        .env_remove("TZ_PLUGIN_PATH")
-        .env_remove("TZ_LOG")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
+    tiny_train_cmd(out, "grpo", curriculum).args(SMALL_RUN).args(extra).output().unwrap()
 }
 
 /// `tzhost data gen` into `out` (countdown: 3-number problems, as the tiny model learned).
@@ -88,14 +50,6 @@ fn data_gen(out: &Path, task: &str, layout: &str, train: u32, test: u32) {
         config,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-}
-
-fn metrics(run: &Path) -> Vec<Value> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 fn summary(run: &Path) -> Value {
@@ -257,11 +211,7 @@ fn a_resumed_run_marks_a_restart_so_tensorboard_drops_the_lost_steps() {
     std::fs::remove_dir_all(run.join("checkpoints/step_000004")).unwrap();
     std::fs::remove_file(run.join("summary.json")).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100)); // a new file name (seconds)
-    let o = Command::new(env!("CARGO_BIN_EXE_tzhost"))
-        .args(["resume", run.to_str().unwrap()])
-        .env("TZ_CACHE_DIR", cache_dir())
-        .output()
-        .unwrap();
+    let o = tiny_resume(&run);
     assert!(o.status.success(), "{}", stderr(&o));
 
     let files = events::event_files(&run);

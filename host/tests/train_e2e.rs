@@ -3,62 +3,20 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
-
-/// A warm-start cache shared by the tests of this file (built once).
-fn cache_dir() -> PathBuf {
-    bin_dir().join("tz-test-cache")
-}
 
 fn train_cmd(out: &Path, extra: &[&str]) -> Command {
     train_cmd_with(out, "grpo", extra)
 }
 
 fn train_cmd_with(out: &Path, algo: &str, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tzhost"));
-    cmd.args(["--task", "countdown", "--algo", algo, "--curriculum", "adaptive", "--device", "cpu", "--out"])
-        .arg(out)
-        .args([
-            "--set",
-            "model.tiny_sft_steps=30",
-            "--set",
-            "eval.size=16",
-            "--set",
-            "eval.samples=2",
-            "--set",
-            "rollout.prompts_per_step=8",
-            "--set",
-            "rollout.n=4",
-            "--set",
-            "logging.progress=false",
-        ])
-        .args(extra)
-        .env("TZ_CACHE_DIR", cache_dir())
-        .env_remove("TZ_PLUGIN_PATH");
+    let mut cmd = tiny_train_cmd(out, algo, "adaptive");
+    cmd.args(SMALL_RUN).args(extra);
     cmd
-}
-
-fn metrics(run: &Path) -> Vec<Value> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-/// Metrics that must not depend on wall-clock time.
-fn deterministic(m: &Value) -> Vec<(String, Value)> {
-    m.as_object()
-        .unwrap()
-        .iter()
-        .filter(|(k, _)| !k.starts_with("timing_s/") && *k != "perf/throughput" && *k != "time/elapsed_s")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }
 
 #[test]
@@ -201,29 +159,10 @@ fn assert_resume_after_kill_matches(algo: &str) {
 
     // Start the same run, kill -9 it once its first checkpoint exists.
     let killed = dir.path().join("killed");
-    let mut child = train_cmd_with(&killed, algo, &common)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     let first = killed.join("checkpoints/step_000002/trainer_state.json");
-    let start = Instant::now();
-    while !first.exists() {
-        assert!(start.elapsed() < Duration::from_secs(600), "no checkpoint after 10 minutes");
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap_or(()); // SIGKILL
-    let _ = child.wait();
-    assert!(!killed.join("summary.json").exists(), "the run finished before it could be killed");
+    kill_once_written(&mut train_cmd_with(&killed, algo, &common), &first, &killed);
 
-    let o = Command::new(env!("CARGO_BIN_EXE_tzhost"))
-        .args(["resume", killed.to_str().unwrap()])
-        .env("TZ_CACHE_DIR", cache_dir())
-        .output()
-        .unwrap();
+    let o = tiny_resume(&killed);
     assert!(o.status.success(), "{}", stderr(&o));
 
     let a = metrics(&full);

@@ -2,7 +2,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The directory that holds `tzhost` and the plugin libraries built beside it.
 pub fn bin_dir() -> PathBuf {
@@ -61,4 +62,84 @@ pub fn assert_one_line_error(o: &Output) -> String {
     assert!(lines[0].starts_with("error: "), "unexpected error line: {}", lines[0]);
     assert!(!err.contains("panicked at") && !err.contains("RUST_BACKTRACE"), "panic trace leaked:\n{err}");
     lines[0].to_string()
+}
+
+/// The warm-start cache of the tiny-model tests: every test binary uses the
+/// same 30-step recipe, so the model is built once and shared.
+pub fn tiny_cache_dir() -> PathBuf {
+    bin_dir().join("tz-test-cache")
+}
+
+/// `tzhost --task countdown --algo ALGO --curriculum CURRICULUM` on the tiny
+/// model with the short warm start, on the CPU, into `out`, without a
+/// progress bar, log filters or plugins from the environment.
+pub fn tiny_train_cmd(out: &Path, algo: &str, curriculum: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tzhost"));
+    cmd.args(["--task", "countdown", "--algo", algo, "--curriculum", curriculum, "--device", "cpu", "--out"])
+        .arg(out)
+        .args(["--set", "model.tiny_sft_steps=30", "--set", "logging.progress=false"])
+        .env("TZ_CACHE_DIR", tiny_cache_dir())
+        .env_remove("TZ_PLUGIN_PATH")
+        .env_remove("TZ_LOG")
+        .env_remove("RUST_LOG");
+    cmd
+}
+
+/// The batch and held-out sizes of the few-step runs.
+pub const SMALL_RUN: [&str; 8] = [
+    "--set",
+    "eval.size=16",
+    "--set",
+    "eval.samples=2",
+    "--set",
+    "rollout.prompts_per_step=8",
+    "--set",
+    "rollout.n=4",
+];
+
+/// `tzhost resume RUN` with the tiny-model cache.
+pub fn tiny_resume(run: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tzhost"))
+        .arg("resume")
+        .arg(run)
+        .env("TZ_CACHE_DIR", tiny_cache_dir())
+        .env_remove("TZ_PLUGIN_PATH")
+        .output()
+        .unwrap()
+}
+
+/// Starts `cmd` and kills it with SIGKILL as soon as `marker` exists (or it
+/// exited by itself); asserts that it did not finish its run (`summary.json`).
+pub fn kill_once_written(cmd: &mut Command, marker: &Path, run: &Path) {
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let start = Instant::now();
+    while !marker.exists() {
+        assert!(start.elapsed() < Duration::from_secs(600), "no {} after 10 minutes", marker.display());
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap_or(()); // SIGKILL
+    let _ = child.wait();
+    assert!(!run.join("summary.json").exists(), "the run finished before it could be killed");
+}
+
+/// The lines of a run's metrics.jsonl.
+pub fn metrics(run: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A metrics line without what depends on wall-clock time.
+pub fn deterministic(m: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    m.as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| !k.starts_with("timing_s/") && *k != "perf/throughput" && *k != "time/elapsed_s")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
