@@ -9,7 +9,7 @@
 //! directly to see DEP_TCH_LIBTORCH_LIB.
 use std::path::PathBuf;
 
-fn main() {
+pub fn main() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     let Ok(dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
         println!("cargo:warning=DEP_TCH_LIBTORCH_LIB is not set: run scripts/setup.sh");
@@ -30,4 +30,5 @@ fn main() {
         println!("cargo:rustc-link-arg=-Wl,--as-needed");
     }
     println!("cargo:rustc-check-cfg=cfg(tz_libtorch_cuda)");
+
 }

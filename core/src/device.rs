@@ -1,7 +1,8 @@
-//! Choosing the libtorch device, with no silent CPU fallback.
+//! Choosing the libtorch device (with no silent CPU fallback) and dtype, and
+//! seeding libtorch's own generator.
 
 use anyhow::{bail, Result};
-use tch::{Cuda, Device};
+use tch::{Cuda, Device, Kind};
 
 /// Parses `auto`, `cpu`, `cuda` or `cuda:N`. `auto` takes the first GPU when
 /// one is usable; asking for CUDA where none is usable is an error rather
@@ -26,6 +27,21 @@ pub fn parse_device(spec: &str) -> Result<Device> {
         }
     }
     Ok(device)
+}
+
+/// `f32` or `bf16` (also `float32`, `bfloat16`).
+pub fn parse_dtype(name: &str) -> Result<Kind> {
+    match name {
+        "f32" | "float32" => Ok(Kind::Float),
+        "bf16" | "bfloat16" => Ok(Kind::BFloat16),
+        other => bail!("model.dtype '{other}' is not one of f32, bf16"),
+    }
+}
+
+/// Seeds libtorch's global generator (weight init of fresh heads; sampling
+/// and shuffles use their own seeded generators).
+pub fn manual_seed(seed: u64) {
+    tch::manual_seed(seed as i64);
 }
 
 /// Whether this binary links libtorch_cuda (see build-support/link_libtorch.rs).

@@ -24,11 +24,18 @@
 //! - [`rl_batch`]: a rolled-out batch as tensors (prompt + response rows).
 //! - [`rl_update`]: the PPO-style actor update (epochs, mini- and micro-batches).
 //! - [`critic`]: the PPO critic (value model on its own copy of the backbone) and its update.
+//! - [`policy`]: a model directory loaded for training or sampling, with its tokenizer.
+//! - [`device`]: `--device` and `--dtype` values, libtorch's seed.
+//! - [`weight_change`]: copies of a model's weights and the relative change between two.
+//!
+//! `Device` and `Kind` (the dtype) are re-exported: they appear in this
+//! crate's API, so callers need no direct tch dependency.
 
 pub mod chat_template;
 pub mod checkpoint;
 pub mod config;
 pub mod critic;
+pub mod device;
 pub mod generation_config;
 pub mod hub;
 pub mod kl;
@@ -36,6 +43,7 @@ pub mod kv_cache;
 pub mod loss;
 pub mod model;
 pub mod optim;
+pub mod policy;
 pub mod presets;
 pub mod reward_model;
 pub mod rl_batch;
@@ -44,6 +52,7 @@ pub mod rollout;
 pub mod sampling;
 pub mod sft;
 pub mod tokenizer;
+pub mod weight_change;
 
 pub use chat_template::{ChatMessage, ChatTemplate};
 pub use checkpoint::{save_pretrained, ModelDir, SaveOptions};
@@ -52,4 +61,6 @@ pub use generation_config::GenerationConfig;
 pub use kv_cache::KvCache;
 pub use model::Qwen2;
 pub use reward_model::{RewardModel, RewardModelOptions};
+pub use policy::Policy;
+pub use tch::{Device, Kind};
 pub use tokenizer::TextTokenizer;

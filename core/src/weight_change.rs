@@ -4,10 +4,46 @@
 //! as seed 001's evaluation reports between checkpoints.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
-use anyhow::{ensure, Result};
+use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
-use tch::{Kind, Tensor};
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+
+/// Parameter name → tensor (CPU, f32), sorted by name.
+pub type Weights = Vec<(String, Tensor)>;
+
+/// Deep CPU f32 copies of the parameters of `vs`.
+pub fn current_weights(vs: &VarStore) -> Weights {
+    let _g = tch::no_grad_guard();
+    let mut out: Weights = vs
+        .variables()
+        .into_iter()
+        .map(|(name, t)| (name, t.to_device(Device::Cpu).to_kind(Kind::Float).copy()))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// The weights of a model directory (every `*.safetensors` but the optimizer state).
+pub fn read_weights(dir: &Path) -> Result<Weights> {
+    let mut out = Weights::new();
+    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.ends_with(".safetensors") && name != "optimizer.safetensors" {
+            let tensors = Tensor::read_safetensors(entry.path())
+                .with_context(|| format!("cannot read {}", entry.path().display()))?;
+            out.extend(tensors.into_iter().map(|(n, t)| (n, t.to_kind(Kind::Float))));
+        }
+    }
+    if out.is_empty() {
+        bail!("{} holds no model weights (*.safetensors)", dir.display());
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
 
 /// The layer type of a Qwen2 parameter name (HF naming).
 pub fn layer_type(name: &str) -> &'static str {
@@ -61,8 +97,8 @@ pub fn weight_change(previous: &[(String, Tensor)], current: &[(String, Tensor)]
             old.size(),
             cur.size()
         );
-        let old = old.to_device(tch::Device::Cpu).to_kind(Kind::Double);
-        let cur = cur.to_device(tch::Device::Cpu).to_kind(Kind::Double);
+        let old = old.to_device(Device::Cpu).to_kind(Kind::Double);
+        let cur = cur.to_device(Device::Cpu).to_kind(Kind::Double);
         let diff = (&cur - &old).square().sum(Kind::Double).double_value(&[]);
         let base = old.square().sum(Kind::Double).double_value(&[]);
         let e = sums.entry(layer_type(name)).or_default();

@@ -8,7 +8,7 @@
 //!
 //! The command logic behind `tzhost data gen|split-random|show` and
 //! `tzhost reward` lives in [`commands`] as plain functions over a loaded
-//! task ([`tz_sdk::ffi::TaskBox`]), so the CLI only parses arguments.
+//! task ([`tz_sdk::handle::Task`]), so the CLI only parses arguments.
 
 pub mod commands;
 pub mod progress;

@@ -138,12 +138,18 @@ pub fn atomic_write(path: &Path, write: impl FnOnce(File) -> Result<()>) -> Resu
     let name = path.file_name().with_context(|| format!("{} is not a file path", path.display()))?;
     let tmp: PathBuf = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
     let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let result = write(file).with_context(|| format!("writing {}", path.display()));
+    let result = write(file.try_clone()?)
+        .and_then(|()| Ok(file.sync_all()?))
+        .with_context(|| format!("writing {}", path.display()));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
         return result;
     }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))?;
+    // Durable like tz-run-dir's write_atomic: the rename itself survives a crash.
+    #[cfg(unix)]
+    File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("cannot sync {}", dir.display()))?;
+    Ok(())
 }
 
 #[cfg(test)]

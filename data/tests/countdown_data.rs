@@ -14,18 +14,18 @@ use tz_data::commands::show::show;
 use tz_data::commands::split::{split_random, SplitOptions};
 use tz_data::rows::parquet_row_count;
 use tz_data::{read_rows, write_parquet};
-use tz_sdk::ffi::TaskBox;
+use tz_sdk::handle::Task as TaskHandle;
 use tz_sdk::{FinishReason, ScoreInput};
 
 use common::{fixture_files, run_python};
 
-fn countdown() -> TaskBox {
+fn countdown() -> TaskHandle {
     let _ = std::any::type_name::<tz_countdown::Countdown>();
     common::task("countdown", "")
 }
 
-fn ok<T>(r: abi_stable::std_types::RResult<T, abi_stable::std_types::RString>) -> T {
-    r.into_result().unwrap()
+fn ok<T>(r: Result<T, tz_sdk::handle::CallError>) -> T {
+    r.unwrap()
 }
 
 #[test]
@@ -37,12 +37,12 @@ fn every_fixture_loads_and_its_prompts_are_our_templates_verbatim() {
         assert!(rows.len() >= 16, "{}", path.display());
         let template = if path.to_string_lossy().contains("instruct") { "qwen-instruct" } else { "base" };
         for row in &rows {
-            let sample = ok(task.sample_from_row(row.to_string().as_str().into()));
+            let sample = ok(task.sample_from_row(&row));
             let theirs = row["prompt"][0]["content"].as_str().unwrap();
-            let ours = ok(task.prompt(&sample, template.into())).text;
+            let ours = ok(task.prompt(&sample, template)).text;
             assert_eq!(ours.as_str(), theirs, "{}", path.display());
             // The solver finds a solution for TinyZero's rows, and it scores 1.
-            let response = ok(task.reference_solution(&sample, template.into())).expect("solvable");
+            let response = ok(task.reference_solution(&sample, template)).expect("solvable");
             let input = ScoreInput {
                 sample: sample.clone(),
                 template: template.into(),
@@ -50,7 +50,7 @@ fn every_fixture_loads_and_its_prompts_are_our_templates_verbatim() {
                 response,
                 finish: FinishReason::Stop,
             };
-            let score = ok(task.score(std::slice::from_ref(&input).into())).pop().unwrap();
+            let score = ok(task.score(std::slice::from_ref(&input))).pop().unwrap();
             assert_eq!(score.reward, 1.0, "{score:?} {row}");
         }
     }
@@ -71,8 +71,8 @@ print(extra)
 fn files_we_write_load_in_pyarrow_with_the_fixture_column_types() {
     let task = countdown();
     let dir = tempfile::tempdir().unwrap();
-    let samples = ok(task.generate("all".into(), 50, 1));
-    let rows: Vec<Value> = samples.iter().map(|s| serde_json::from_str(&ok(task.sample_to_row(s, "base".into()))).unwrap()).collect();
+    let samples = ok(task.generate("all", 50, 1));
+    let rows: Vec<Value> = samples.iter().map(|s| ok(task.sample_to_row(s, "base"))).collect();
     let ours = dir.path().join("ours.parquet");
     write_parquet(&ours, &rows).unwrap();
     for fixture in fixture_files() {
@@ -242,8 +242,8 @@ fn reward_command_scores_lines_and_joins_with_parquet() {
     // Rows of a parquet by index, with the row's prompt as the prompt.
     let parquet = common::fixtures_dir().join("countdown-tinyzero-base-test.parquet");
     let rows = read_rows(&parquet).unwrap();
-    let sample = ok(task.sample_from_row(rows[3].to_string().as_str().into()));
-    let answer = ok(task.reference_solution(&sample, "base".into())).unwrap();
+    let sample = ok(task.sample_from_row(&rows[3]));
+    let answer = ok(task.reference_solution(&sample, "base")).unwrap();
     let line = json!({"index": 3, "response": answer}).to_string();
     let mut out = Vec::new();
     score_lines(&task, &mut line.as_bytes(), "in.jsonl", Some(&parquet), "base", &mut out, false).unwrap();

@@ -59,7 +59,7 @@ pub enum Command {
     /// Score recorded responses with a task's reward, one JSON result per line.
     Reward(cmd::reward::RewardArgs),
     /// Complete a prompt with a model (a directory, a hub id, or the tiny preset).
-    Generate(cmd::generate::GenerateArgs),
+    Generate(tz_eval::generate::GenerateArgs),
     /// Evaluate a model on a task: mean@k, pass@k, maj@k, by difficulty and group.
-    Eval(cmd::eval::EvalArgs),
+    Eval(tz_eval::command::EvalArgs),
 }

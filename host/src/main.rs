@@ -4,8 +4,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tz_host::cli::{Cli, Command};
-use tz_host::plugins::{search_dirs, Registry};
-use tz_host::{cmd, logging};
+use tz_host::cmd;
+use tz_logging as logging;
+use tz_plugin_host::{search_dirs, Registry};
 
 fn main() -> ExitCode {
     // A bug must still end in one readable line, not a backtrace.
@@ -33,7 +34,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let env_path = std::env::var("TZ_PLUGIN_PATH").ok();
-    let registry = || Registry::discover(&search_dirs(&cli.global.plugin_dirs, env_path.as_deref())?);
+    let registry = || -> anyhow::Result<Registry> {
+        Ok(Registry::discover(&search_dirs(&cli.global.plugin_dirs, env_path.as_deref())?)?)
+    };
     match &cli.command {
         None => cmd::train::run(&cli.train, &registry()?),
         Some(Command::Train(args)) => cmd::train::run(args, &registry()?),
@@ -45,7 +48,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Resume(args)) => cmd::resume::run(args, &registry()?),
         Some(Command::Data(args)) => cmd::data::run(args, &registry, !cli.global.quiet),
         Some(Command::Reward(args)) => cmd::reward::run(args, &registry()?, !cli.global.quiet),
-        Some(Command::Generate(args)) => cmd::generate::run(args),
-        Some(Command::Eval(args)) => cmd::eval::run(args, &registry()?),
+        Some(Command::Generate(args)) => tz_eval::generate::run(args),
+        Some(Command::Eval(args)) => tz_eval::command::run(args, &registry()?),
     }
 }

@@ -19,7 +19,7 @@ fn several_libraries_from_plugin_dirs_and_env_are_all_listed() {
     assert!(o.status.success(), "{}", stderr(&o));
     let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let names: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    for expected in ["reverse", "echo", "echo-algo", "echo-curriculum", "panicky"] {
+    for expected in ["reverse", "echo", "echo-algo", "echo-shaper", "echo-curriculum", "panicky"] {
         assert!(names.contains(&expected), "{expected} missing from {names:?}");
     }
     let reverse = list.as_array().unwrap().iter().find(|p| p["name"] == "reverse").unwrap();
@@ -44,6 +44,7 @@ fn one_library_exports_several_plugins_of_different_kinds() {
             ("echo".into(), PluginKind::Task),
             ("echo-algo".into(), PluginKind::Algorithm),
             ("echo-curriculum".into(), PluginKind::Curriculum),
+            ("echo-shaper".into(), PluginKind::Algorithm),
             ("panicky".into(), PluginKind::Task),
         ]
     );

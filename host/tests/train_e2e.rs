@@ -71,6 +71,31 @@ fn main_job_runs_a_few_grpo_steps_and_writes_the_run_directory() {
 }
 
 #[test]
+fn a_redirected_run_logs_progress_lines_and_validates_during_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    // Output is captured (not a terminal): progress lines instead of a bar,
+    // here after every step; validation by time, here after every step.
+    let every_step = ["--set", "logging.progress_every_s=0", "--set", "trainer.test_every_minutes=0.0000001"];
+    let o = train_cmd(&run, &["--set", "trainer.total_steps=3"]).args(every_step).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let log = std::fs::read_to_string(run.join("train.log")).unwrap();
+    for step in 1..=3 {
+        let line = log.lines().find(|l| l.contains(&format!("step {step}/3 reward "))).unwrap_or_else(|| {
+            panic!("no progress line for step {step} in train.log:\n{log}");
+        });
+        assert!(line.contains(" success ") && line.contains(" win ") && line.contains(" ETA "), "{line}");
+    }
+    assert!(stderr(&o).contains("step 3/3 reward "), "progress lines go to stderr too");
+    let m = metrics(&run);
+    let validated: Vec<u64> =
+        m.iter().filter(|l| l["val/acc"].is_number()).map(|l| l["step"].as_u64().unwrap()).collect();
+    assert_eq!(validated, [0, 1, 2, 3, 3], "before, during (by time) and after training");
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["val/curve"].as_array().unwrap().len(), 5);
+}
+
+#[test]
 fn resume_after_kill_gives_the_same_metrics_as_an_uninterrupted_run() {
     assert_resume_after_kill_matches("grpo");
 }

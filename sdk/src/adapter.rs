@@ -11,8 +11,8 @@ use std::sync::Once;
 
 use abi_stable::std_types::{RErr, ROk, ROption, RResult, RSlice, RStr, RString, RVec};
 
-use crate::ffi::{FfiAlgorithm, FfiCurriculum, FfiTask};
-use crate::plugin::{Algorithm, Curriculum, PluginResult, Task};
+use crate::ffi::*;
+use crate::plugin::{Curriculum, Estimator, PluginResult, Shaper, Task};
 use crate::types::*;
 
 thread_local! {
@@ -76,6 +76,14 @@ fn strings(v: Vec<String>) -> RVec<RString> {
     v.into_iter().map(RString::from).collect()
 }
 
+fn metrics(v: Vec<Metric>) -> RVec<FfiMetric> {
+    v.into_iter().map(FfiMetric::from).collect()
+}
+
+fn score_inputs(batch: RSlice<'_, FfiScoreInput>) -> Vec<ScoreInput> {
+    batch.iter().cloned().map(ScoreInput::from).collect()
+}
+
 /// A [`Task`] behind [`FfiTask`].
 pub(crate) struct TaskAdapter<T>(pub T);
 
@@ -86,73 +94,80 @@ impl<T: Task> FfiTask for TaskAdapter<T> {
     fn templates(&self) -> RResult<RVec<RString>, RString> {
         guard(T::NAME, "templates", || Ok(strings(self.0.templates())))
     }
-    fn generate(&self, group: RStr<'_>, count: u64, seed: u64) -> RResult<RVec<Sample>, RString> {
-        guard(T::NAME, "generate", || self.0.generate(group.as_str(), count, seed).map(RVec::from))
+    fn generate(&self, group: RStr<'_>, count: u64, seed: u64) -> RResult<RVec<FfiSample>, RString> {
+        guard(T::NAME, "generate", || {
+            Ok(self.0.generate(group.as_str(), count, seed)?.into_iter().map(FfiSample::from).collect())
+        })
     }
-    fn sample_from_row(&self, row_json: RStr<'_>) -> RResult<Sample, RString> {
+    fn sample_from_row(&self, row_json: RStr<'_>) -> RResult<FfiSample, RString> {
         guard(T::NAME, "sample_from_row", || {
             let row: serde_json::Value =
                 serde_json::from_str(row_json.as_str()).map_err(|e| format!("row is not valid JSON: {e}"))?;
-            self.0.sample_from_row(&row)
+            self.0.sample_from_row(&row).map(FfiSample::from)
         })
     }
-    fn sample_to_row(&self, sample: &Sample, template: RStr<'_>) -> RResult<RString, RString> {
+    fn sample_to_row(&self, sample: &FfiSample, template: RStr<'_>) -> RResult<RString, RString> {
         guard(T::NAME, "sample_to_row", || {
-            let row = self.0.sample_to_row(sample, template.as_str())?;
+            let row = self.0.sample_to_row(&sample.clone().into(), template.as_str())?;
             Ok(RString::from(row.to_string()))
         })
     }
-    fn prompt(&self, sample: &Sample, template: RStr<'_>) -> RResult<PromptSpec, RString> {
-        guard(T::NAME, "prompt", || self.0.prompt(sample, template.as_str()))
+    fn prompt(&self, sample: &FfiSample, template: RStr<'_>) -> RResult<FfiPromptSpec, RString> {
+        guard(T::NAME, "prompt", || self.0.prompt(&sample.clone().into(), template.as_str()).map(Into::into))
     }
-    fn score(&self, batch: RSlice<'_, ScoreInput>) -> RResult<RVec<Score>, RString> {
+    fn score(&self, batch: RSlice<'_, FfiScoreInput>) -> RResult<RVec<FfiScore>, RString> {
         guard(T::NAME, "score", || {
-            let scores = self.0.score(batch.as_slice())?;
+            let scores = self.0.score(&score_inputs(batch))?;
             if scores.len() != batch.len() {
                 return Err(format!("score returned {} results for {} inputs", scores.len(), batch.len()));
             }
-            Ok(RVec::from(scores))
+            Ok(scores.into_iter().map(FfiScore::from).collect())
         })
     }
-    fn reference_solution(&self, sample: &Sample, template: RStr<'_>) -> RResult<ROption<RString>, RString> {
+    fn reference_solution(&self, sample: &FfiSample, template: RStr<'_>) -> RResult<ROption<RString>, RString> {
         guard(T::NAME, "reference_solution", || {
-            Ok(self.0.reference_solution(sample, template.as_str())?.map(RString::from).into())
+            Ok(self.0.reference_solution(&sample.clone().into(), template.as_str())?.map(RString::from).into())
         })
     }
     fn warm_up_size(&self) -> RResult<u64, RString> {
         guard(T::NAME, "warm_up_size", || Ok(self.0.warm_up_size()))
     }
-    fn warm_up(&self, batch: RSlice<'_, ScoreInput>) -> RResult<RVec<Metric>, RString> {
-        guard(T::NAME, "warm_up", || self.0.warm_up(batch.as_slice()).map(RVec::from))
+    fn warm_up(&self, batch: RSlice<'_, FfiScoreInput>) -> RResult<RVec<FfiMetric>, RString> {
+        guard(T::NAME, "warm_up", || self.0.warm_up(&score_inputs(batch)).map(metrics))
     }
     fn state(&self) -> RResult<RString, RString> {
         guard(T::NAME, "state", || Ok(RString::from(self.0.state()?.to_string())))
     }
     fn restore(&self, state_json: RStr<'_>) -> RResult<(), RString> {
-        guard(T::NAME, "restore", || {
-            let state: serde_json::Value = serde_json::from_str(state_json.as_str())
-                .map_err(|e| format!("saved state is not valid JSON: {e}"))?;
-            self.0.restore(&state)
-        })
+        guard(T::NAME, "restore", || self.0.restore(&parse_state(state_json)?))
     }
-    fn end_batch(&self) -> RResult<RVec<Metric>, RString> {
-        guard(T::NAME, "end_batch", || Ok(RVec::from(self.0.end_batch())))
+    fn end_batch(&self) -> RResult<RVec<FfiMetric>, RString> {
+        guard(T::NAME, "end_batch", || Ok(metrics(self.0.end_batch())))
     }
 }
 
-/// An [`Algorithm`] behind [`FfiAlgorithm`].
-pub(crate) struct AlgorithmAdapter<T>(pub T);
+fn parse_state(state_json: RStr<'_>) -> PluginResult<serde_json::Value> {
+    serde_json::from_str(state_json.as_str()).map_err(|e| format!("saved state is not valid JSON: {e}"))
+}
 
-impl<T: Algorithm> FfiAlgorithm for AlgorithmAdapter<T> {
+/// The error an algorithm gives when asked for the other role's work.
+fn wrong_role<R>(name: &str, what: &str) -> RResult<R, RString> {
+    RErr(format!("plugin '{name}': is not {what}").into())
+}
+
+/// A [`Shaper`] behind [`FfiAlgorithm`].
+pub(crate) struct ShaperAdapter<T>(pub T);
+
+impl<T: Shaper> FfiAlgorithm for ShaperAdapter<T> {
     fn role(&self) -> RResult<AlgorithmRole, RString> {
-        guard(T::NAME, "role", || Ok(self.0.role()))
+        ROk(AlgorithmRole::Shaper)
     }
-    fn loss_settings(&self) -> RResult<LossSettings, RString> {
-        guard(T::NAME, "loss_settings", || Ok(self.0.loss_settings()))
+    fn loss_settings(&self) -> RResult<FfiLossSettings, RString> {
+        wrong_role(T::NAME, "an advantage estimator (it has no loss settings)")
     }
-    fn shape(&self, input: &ShapeInput) -> RResult<RVec<f32>, RString> {
+    fn shape(&self, input: &FfiShapeInput) -> RResult<RVec<f32>, RString> {
         guard(T::NAME, "shape", || {
-            let out = self.0.shape(input)?;
+            let out = self.0.shape(&input.clone().into())?;
             if out.len() != input.rewards.len() {
                 return Err(format!(
                     "shape returned {} rewards for {} inputs",
@@ -163,9 +178,27 @@ impl<T: Algorithm> FfiAlgorithm for AlgorithmAdapter<T> {
             Ok(RVec::from(out))
         })
     }
-    fn estimate(&self, input: &AdvantageInput) -> RResult<AdvantageOutput, RString> {
+    fn estimate(&self, _input: &FfiAdvantageInput) -> RResult<FfiAdvantageOutput, RString> {
+        wrong_role(T::NAME, "an advantage estimator")
+    }
+}
+
+/// An [`Estimator`] behind [`FfiAlgorithm`].
+pub(crate) struct EstimatorAdapter<T>(pub T);
+
+impl<T: Estimator> FfiAlgorithm for EstimatorAdapter<T> {
+    fn role(&self) -> RResult<AlgorithmRole, RString> {
+        ROk(AlgorithmRole::Estimator)
+    }
+    fn loss_settings(&self) -> RResult<FfiLossSettings, RString> {
+        guard(T::NAME, "loss_settings", || Ok(self.0.loss_settings().into()))
+    }
+    fn shape(&self, _input: &FfiShapeInput) -> RResult<RVec<f32>, RString> {
+        wrong_role(T::NAME, "a reward shaper")
+    }
+    fn estimate(&self, input: &FfiAdvantageInput) -> RResult<FfiAdvantageOutput, RString> {
         guard(T::NAME, "estimate", || {
-            let out = self.0.estimate(input)?;
+            let out = self.0.estimate(&input.clone().into())?;
             if out.advantages.len() != input.token_rewards.len() {
                 return Err(format!(
                     "estimate returned {} advantages for {} tokens",
@@ -173,7 +206,7 @@ impl<T: Algorithm> FfiAlgorithm for AlgorithmAdapter<T> {
                     input.token_rewards.len()
                 ));
             }
-            Ok(out)
+            Ok(out.into())
         })
     }
 }
@@ -182,26 +215,22 @@ impl<T: Algorithm> FfiAlgorithm for AlgorithmAdapter<T> {
 pub(crate) struct CurriculumAdapter<T>(pub T);
 
 impl<T: Curriculum> FfiCurriculum for CurriculumAdapter<T> {
-    fn plan(&self, groups: RSlice<'_, RString>) -> RResult<ROption<Plan>, RString> {
+    fn plan(&self, groups: RSlice<'_, RString>) -> RResult<ROption<FfiPlan>, RString> {
         guard(T::NAME, "plan", || {
             let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-            Ok(self.0.plan(&groups)?.into())
+            Ok(self.0.plan(&groups)?.map(FfiPlan::from).into())
         })
     }
     fn window(&self) -> RResult<ROption<u32>, RString> {
         guard(T::NAME, "window", || Ok(self.0.window().into()))
     }
-    fn observe(&mut self, stats: &BatchStats) -> RResult<RVec<Metric>, RString> {
-        guard(T::NAME, "observe", || self.0.observe(stats).map(RVec::from))
+    fn observe(&mut self, stats: &FfiBatchStats) -> RResult<RVec<FfiMetric>, RString> {
+        guard(T::NAME, "observe", || self.0.observe(&stats.clone().into()).map(metrics))
     }
     fn state(&self) -> RResult<RString, RString> {
         guard(T::NAME, "state", || Ok(RString::from(self.0.state()?.to_string())))
     }
     fn restore(&mut self, state_json: RStr<'_>) -> RResult<(), RString> {
-        guard(T::NAME, "restore", || {
-            let state: serde_json::Value = serde_json::from_str(state_json.as_str())
-                .map_err(|e| format!("saved state is not valid JSON: {e}"))?;
-            self.0.restore(&state)
-        })
+        guard(T::NAME, "restore", || self.0.restore(&parse_state(state_json)?))
     }
 }

@@ -1,5 +1,10 @@
 //! Plugin configuration: JSON in, a typed struct out, and errors that name the
 //! plugin, the key and (for a typo) the closest valid key.
+//!
+//! Range checks of a config's values use [`require`] and its shorthands, so
+//! every plugin reports a bad value the same way:
+//! `config key 'lam': must be in [0, 1], got 1.5` (the adapter prefixes the
+//! plugin's name).
 
 use serde_json::{Map, Value};
 
@@ -15,6 +20,45 @@ pub struct ConfigKey {
     pub kind: String,
     /// The key's doc comment.
     pub doc: String,
+}
+
+/// `Err("config key 'key': <message>")` unless `ok`; the message is only
+/// built on failure.
+pub fn require(ok: bool, key: &str, message: impl FnOnce() -> String) -> Result<(), String> {
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("config key '{key}': {}", message()))
+    }
+}
+
+/// [`require`] that `value` is a finite number.
+pub fn require_finite(key: &str, value: impl Into<f64> + Copy + std::fmt::Display) -> Result<(), String> {
+    require(value.into().is_finite(), key, || format!("must be a finite number, got {value}"))
+}
+
+/// [`require`] that `value` lies in `range` (any range type: `0.0..=1.0`,
+/// `1..`, `0.0..1.0`); the message writes the range in interval notation.
+pub fn require_in<T, R>(key: &str, value: T, range: R) -> Result<(), String>
+where
+    T: PartialOrd + std::fmt::Display + Copy,
+    R: std::ops::RangeBounds<T>,
+{
+    use std::ops::Bound::*;
+    require(range.contains(&value), key, || {
+        let text = match (range.start_bound(), range.end_bound()) {
+            (Included(a), Included(b)) => format!("in [{a}, {b}]"),
+            (Included(a), Excluded(b)) => format!("in [{a}, {b})"),
+            (Excluded(a), Included(b)) => format!("in ({a}, {b}]"),
+            (Excluded(a), Excluded(b)) => format!("in ({a}, {b})"),
+            (Included(a), Unbounded) => format!(">= {a}"),
+            (Excluded(a), Unbounded) => format!("> {a}"),
+            (Unbounded, Included(b)) => format!("<= {b}"),
+            (Unbounded, Excluded(b)) => format!("< {b}"),
+            (Unbounded, Unbounded) => "any value".to_string(),
+        };
+        format!("must be {text}, got {value}")
+    })
 }
 
 /// Parses a plugin's config from JSON text (empty text means all defaults).

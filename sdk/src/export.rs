@@ -10,10 +10,10 @@ use abi_stable::prefix_type::PrefixTypeTrait;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RErr, RResult, RStr, RString, RVec};
 
-use crate::adapter::{guard, AlgorithmAdapter, CurriculumAdapter, TaskAdapter};
+use crate::adapter::{guard, CurriculumAdapter, EstimatorAdapter, ShaperAdapter, TaskAdapter};
 use crate::config::{config_schema_json, default_config_json, parse_config};
 use crate::ffi::*;
-use crate::plugin::{Algorithm, Curriculum, HostServices, Plugin, PluginResult, Task};
+use crate::plugin::{Curriculum, Estimator, HostServices, Plugin, PluginResult, Shaper, Task};
 use crate::types::{PluginDescriptor, PluginKind};
 
 /// One registered plugin. Built by the `register_*!` macros.
@@ -21,7 +21,7 @@ pub struct Registration {
     name: &'static str,
     kind: PluginKind,
     version: &'static str,
-    describe: fn(&'static str) -> PluginDescriptor,
+    describe: fn(&'static str) -> FfiPluginDescriptor,
     new_task: Option<fn(&str, HostServicesArc) -> PluginResult<TaskBox>>,
     new_algorithm: Option<fn(&str, HostServicesArc) -> PluginResult<AlgorithmBox>>,
     new_curriculum: Option<fn(&str, HostServicesArc) -> PluginResult<CurriculumBox>>,
@@ -29,15 +29,16 @@ pub struct Registration {
 
 inventory::collect!(Registration);
 
-fn describe<P: Plugin>(kind: PluginKind, version: &'static str) -> PluginDescriptor {
+fn describe<P: Plugin>(kind: PluginKind, version: &'static str) -> FfiPluginDescriptor {
     PluginDescriptor {
         name: P::NAME.into(),
         kind,
         version: version.into(),
         description: P::DESCRIPTION.into(),
-        default_config: default_config_json::<P::Config>().into(),
-        config_schema: config_schema_json::<P::Config>().into(),
+        default_config: default_config_json::<P::Config>(),
+        config_schema: config_schema_json::<P::Config>(),
     }
+    .into()
 }
 
 fn build<P: Plugin>(config_json: &str, host: HostServicesArc) -> PluginResult<P> {
@@ -48,8 +49,11 @@ fn build<P: Plugin>(config_json: &str, host: HostServicesArc) -> PluginResult<P>
 fn new_task_impl<T: Task>(config: &str, host: HostServicesArc) -> PluginResult<TaskBox> {
     Ok(FfiTask_TO::from_value(TaskAdapter(build::<T>(config, host)?), TD_Opaque))
 }
-fn new_algorithm_impl<T: Algorithm>(config: &str, host: HostServicesArc) -> PluginResult<AlgorithmBox> {
-    Ok(FfiAlgorithm_TO::from_value(AlgorithmAdapter(build::<T>(config, host)?), TD_Opaque))
+fn new_shaper_impl<T: Shaper>(config: &str, host: HostServicesArc) -> PluginResult<AlgorithmBox> {
+    Ok(FfiAlgorithm_TO::from_value(ShaperAdapter(build::<T>(config, host)?), TD_Opaque))
+}
+fn new_estimator_impl<T: Estimator>(config: &str, host: HostServicesArc) -> PluginResult<AlgorithmBox> {
+    Ok(FfiAlgorithm_TO::from_value(EstimatorAdapter(build::<T>(config, host)?), TD_Opaque))
 }
 fn new_curriculum_impl<T: Curriculum>(config: &str, host: HostServicesArc) -> PluginResult<CurriculumBox> {
     Ok(FfiCurriculum_TO::from_value(CurriculumAdapter(build::<T>(config, host)?), TD_Opaque))
@@ -68,15 +72,27 @@ impl Registration {
             new_curriculum: None,
         }
     }
-    /// Registration of an algorithm plugin (use [`crate::register_algorithm!`]).
-    pub const fn algorithm<T: Algorithm>(version: &'static str) -> Self {
+    /// Registration of a reward shaper (use [`crate::register_shaper!`]).
+    pub const fn shaper<T: Shaper>(version: &'static str) -> Self {
         Registration {
             name: T::NAME,
             kind: PluginKind::Algorithm,
             version,
             describe: |v| describe::<T>(PluginKind::Algorithm, v),
             new_task: None,
-            new_algorithm: Some(new_algorithm_impl::<T>),
+            new_algorithm: Some(new_shaper_impl::<T>),
+            new_curriculum: None,
+        }
+    }
+    /// Registration of an advantage estimator (use [`crate::register_estimator!`]).
+    pub const fn estimator<T: Estimator>(version: &'static str) -> Self {
+        Registration {
+            name: T::NAME,
+            kind: PluginKind::Algorithm,
+            version,
+            describe: |v| describe::<T>(PluginKind::Algorithm, v),
+            new_task: None,
+            new_algorithm: Some(new_estimator_impl::<T>),
             new_curriculum: None,
         }
     }
@@ -101,7 +117,7 @@ fn find(name: &str, kind: PluginKind) -> Result<&'static Registration, String> {
         .ok_or_else(|| format!("this library has no {} plugin named '{name}'", kind.as_str()))
 }
 
-extern "C" fn plugins() -> RVec<PluginDescriptor> {
+extern "C" fn plugins() -> RVec<FfiPluginDescriptor> {
     // Describing is plain serde work; a panic here would be a bug in a
     // plugin's config type, so report it as an empty list rather than abort.
     match guard("<library>", "plugins", || {
@@ -198,11 +214,19 @@ macro_rules! register_task {
     };
 }
 
-/// Registers an [`Algorithm`] type with this library.
+/// Registers a [`Shaper`] type with this library (an algorithm plugin).
 #[macro_export]
-macro_rules! register_algorithm {
+macro_rules! register_shaper {
     ($ty:ty) => {
-        $crate::inventory::submit! { $crate::export::Registration::algorithm::<$ty>(env!("CARGO_PKG_VERSION")) }
+        $crate::inventory::submit! { $crate::export::Registration::shaper::<$ty>(env!("CARGO_PKG_VERSION")) }
+    };
+}
+
+/// Registers an [`Estimator`] type with this library (an algorithm plugin).
+#[macro_export]
+macro_rules! register_estimator {
+    ($ty:ty) => {
+        $crate::inventory::submit! { $crate::export::Registration::estimator::<$ty>(env!("CARGO_PKG_VERSION")) }
     };
 }
 
@@ -214,22 +238,28 @@ macro_rules! register_curriculum {
     };
 }
 
-/// In-process access for tests and for the host's built-in plugins: create a
-/// registered plugin of this link unit directly, through the same FFI objects.
+/// In-process access for tests and for embedding the trainer: create a
+/// registered plugin of this link unit directly, through the same FFI
+/// objects (so the same adapters, conversions and panic guards run), as a
+/// typed handle ([`crate::handle`]).
 pub mod in_process {
     use super::*;
+    use crate::handle::{Algorithm, CallError, Curriculum, Task};
 
     /// Descriptors of the plugins registered in this link unit.
     pub fn descriptors() -> Vec<PluginDescriptor> {
-        plugins().into_vec()
+        plugins().into_iter().map(PluginDescriptor::from).collect()
     }
-    pub fn task(name: &str, config: &str, host: HostServicesArc) -> Result<TaskBox, String> {
-        new_task(name.into(), config.into(), host).into_result().map_err(RString::into_string)
+    pub fn task(name: &str, config: &str, host: HostServicesArc) -> Result<Task, CallError> {
+        let boxed = new_task(name.into(), config.into(), host).into_result().map_err(CallError::from)?;
+        Ok(Task::new(name, boxed))
     }
-    pub fn algorithm(name: &str, config: &str, host: HostServicesArc) -> Result<AlgorithmBox, String> {
-        new_algorithm(name.into(), config.into(), host).into_result().map_err(RString::into_string)
+    pub fn algorithm(name: &str, config: &str, host: HostServicesArc) -> Result<Algorithm, CallError> {
+        let boxed = new_algorithm(name.into(), config.into(), host).into_result().map_err(CallError::from)?;
+        Algorithm::new(name, boxed)
     }
-    pub fn curriculum(name: &str, config: &str, host: HostServicesArc) -> Result<CurriculumBox, String> {
-        new_curriculum(name.into(), config.into(), host).into_result().map_err(RString::into_string)
+    pub fn curriculum(name: &str, config: &str, host: HostServicesArc) -> Result<Curriculum, CallError> {
+        let boxed = new_curriculum(name.into(), config.into(), host).into_result().map_err(CallError::from)?;
+        Ok(Curriculum::new(name, boxed))
     }
 }

@@ -1,11 +1,14 @@
 //! The traits plugin authors implement, in plain Rust.
 //!
-//! A plugin is a type implementing one of [`Task`], [`Algorithm`] or
-//! [`Curriculum`], plus [`Plugin`] (its name, description and config type). It
-//! is registered with [`crate::register_plugin!`], and a library exports all
-//! its registered plugins with one [`crate::export_plugin_library!`].
+//! A plugin is a type implementing one of [`Task`], [`Shaper`], [`Estimator`]
+//! or [`Curriculum`], plus [`Plugin`] (its name, description and config
+//! type). It is registered with the matching macro
+//! ([`crate::register_task!`], [`crate::register_shaper!`],
+//! [`crate::register_estimator!`], [`crate::register_curriculum!`]), and a
+//! library exports all its registered plugins with one
+//! [`crate::export_plugin_library!`].
 
-use abi_stable::std_types::{RSlice, RStr, RString, RVec};
+use abi_stable::std_types::{RStr, RString, RVec};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -92,21 +95,22 @@ pub trait Task: Plugin {
     }
 }
 
-/// Reward shaping or advantage estimation over plain arrays.
-pub trait Algorithm: Plugin {
-    fn role(&self) -> AlgorithmRole;
-    /// The loss the core must apply (used from the chain's estimator).
+/// Reward shaping: new per-response rewards from the task's (an algorithm
+/// plugin; a run applies any number of shapers, in chain order).
+pub trait Shaper: Plugin {
+    /// One reward per response, in order.
+    fn shape(&self, input: &ShapeInput) -> PluginResult<Vec<f32>>;
+}
+
+/// Advantage estimation over flat per-token arrays (an algorithm plugin; a
+/// run has exactly one estimator, after its shapers).
+pub trait Estimator: Plugin {
+    /// The loss the core must apply for these advantages.
     fn loss_settings(&self) -> LossSettings {
         LossSettings::default()
     }
-    /// New per-sample rewards (shapers).
-    fn shape(&self, _input: &ShapeInput) -> PluginResult<Vec<f32>> {
-        Err(format!("'{}' is not a reward shaper", Self::NAME))
-    }
-    /// Per-token advantages (estimators).
-    fn estimate(&self, _input: &AdvantageInput) -> PluginResult<AdvantageOutput> {
-        Err(format!("'{}' is not an advantage estimator", Self::NAME))
-    }
+    /// Per-token advantages (and value targets when a critic is asked for).
+    fn estimate(&self, input: &AdvantageInput) -> PluginResult<AdvantageOutput>;
 }
 
 /// Data stages and the rollout-length window.
@@ -163,7 +167,7 @@ impl HostServices {
     /// Errors when the host has none configured or the model fails.
     pub fn reward_model_score(&self, batch: &[RewardModelRequest]) -> PluginResult<Vec<f32>> {
         self.inner
-            .reward_model_score(RSlice::from_slice(batch))
+            .reward_model_score(crate::abi_types::convert_all(batch).as_rslice())
             .into_result()
             .map(RVec::into_vec)
             .map_err(RString::into_string)

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RArc, RErr, ROk, RResult, RSlice, RStr, RString, RVec};
 
-use crate::ffi::{FfiHostServices, FfiHostServices_TO, HostServicesArc};
+use crate::ffi::{FfiHostServices, FfiHostServices_TO, FfiRewardModelRequest, HostServicesArc};
 use crate::types::{LogLevel, RewardModelRequest};
 
 /// Log lines a [`RecordingHost`] received: (level, plugin, message).
@@ -23,7 +23,7 @@ impl FfiHostServices for RecordingHost {
     fn log(&self, level: LogLevel, plugin: RStr<'_>, message: RStr<'_>) {
         self.lines.lock().unwrap().push((level, plugin.to_string(), message.to_string()));
     }
-    fn reward_model_score(&self, _batch: RSlice<'_, RewardModelRequest>) -> RResult<RVec<f32>, RString> {
+    fn reward_model_score(&self, _batch: RSlice<'_, FfiRewardModelRequest>) -> RResult<RVec<f32>, RString> {
         RErr("no reward model is configured in this host".into())
     }
 }
@@ -50,8 +50,9 @@ impl FfiHostServices for ScriptedRewardHost {
     fn log(&self, level: LogLevel, plugin: RStr<'_>, message: RStr<'_>) {
         self.lines.lock().unwrap().push((level, plugin.to_string(), message.to_string()));
     }
-    fn reward_model_score(&self, batch: RSlice<'_, RewardModelRequest>) -> RResult<RVec<f32>, RString> {
-        match (self.reward_model)(batch.as_slice()) {
+    fn reward_model_score(&self, batch: RSlice<'_, FfiRewardModelRequest>) -> RResult<RVec<f32>, RString> {
+        let batch: Vec<RewardModelRequest> = batch.iter().cloned().map(Into::into).collect();
+        match (self.reward_model)(&batch) {
             Ok(scores) => ROk(RVec::from(scores)),
             Err(e) => RErr(RString::from(e)),
         }

@@ -1,12 +1,17 @@
-//! The plain data that crosses the plugin boundary.
+//! The data plugins and the host exchange, in plain Rust.
 //!
-//! Every type here is `#[repr(C)]` and derives `StableAbi`, so abi_stable can
-//! check at load time that the host and a plugin agree on its layout. Only
-//! strings, integers, floats and vectors of them cross: never tensors (the host
-//! owns every tensor, see docs/architecture.md). Task-specific payloads travel
-//! as JSON text so the sdk does not have to know every task's fields.
+//! These are the types plugin authors read and write (`String`, `Vec`,
+//! `Option`). What actually crosses the boundary are their `#[repr(C)]`
+//! mirrors in [`crate::ffi`] (abi_stable's `RString`, `RVec`, ...); the
+//! adapters convert on each call, so no author ever touches an abi_stable
+//! type. Only strings, integers, floats and vectors of them cross: never
+//! tensors (the host owns every tensor, see docs/architecture.md).
+//! Task-specific payloads travel as JSON text so the sdk does not have to
+//! know every task's fields.
+//!
+//! The enums and the fixed-size settings structs below have no heap data:
+//! they are `#[repr]` + `StableAbi` themselves and used on both sides.
 
-use abi_stable::std_types::{ROption, RString, RVec};
 use abi_stable::StableAbi;
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +22,7 @@ use serde::{Deserialize, Serialize};
 pub enum PluginKind {
     /// Data, prompts and rewards for one problem family (countdown, math, ...).
     Task,
-    /// Reward shaping and advantage estimation, plus the loss settings.
+    /// Reward shaping or advantage estimation, plus the loss settings.
     Algorithm,
     /// Data stages over groups and per-step rollout-length control.
     Curriculum,
@@ -35,60 +40,107 @@ impl PluginKind {
 }
 
 /// What a library says about one plugin it exports.
-#[repr(C)]
-#[derive(StableAbi, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PluginDescriptor {
     /// Unique name, e.g. `countdown`, `grpo`, `adaptive`.
-    pub name: RString,
+    pub name: String,
     pub kind: PluginKind,
     /// The plugin crate's version.
-    pub version: RString,
+    pub version: String,
     /// One line for `tzhost plugins`.
-    pub description: RString,
+    pub description: String,
     /// The config struct's defaults, as JSON.
-    pub default_config: RString,
+    pub default_config: String,
     /// JSON Schema of the config struct (with each key's doc comment).
-    pub config_schema: RString,
+    pub config_schema: String,
 }
 
 /// One problem instance of a task.
-#[repr(C)]
-#[derive(StableAbi, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
     /// Position in its data set (the parquet row index, or the generator's counter).
     pub index: u64,
     /// The data group it belongs to (e.g. the operator group `plus_minus`).
-    pub group: RString,
+    pub group: String,
     /// Task-defined difficulty (countdown: the number of operands).
     pub difficulty: u32,
     /// Task-specific content as JSON, e.g. `{"target": 24, "nums": [3, 8, 1]}`.
-    pub data: RString,
+    pub data: String,
 }
 
 /// One message of a chat prompt.
-#[repr(C)]
-#[derive(StableAbi, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatMessage {
-    pub role: RString,
-    pub content: RString,
+    pub role: String,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
+        ChatMessage { role: role.into(), content: content.into() }
+    }
+    pub fn system(content: impl Into<String>) -> Self {
+        Self::new("system", content)
+    }
+    pub fn user(content: impl Into<String>) -> Self {
+        Self::new("user", content)
+    }
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self::new("assistant", content)
+    }
 }
 
 /// How to prompt the model for a sample: either ready text, or chat messages
 /// that the host renders with the model's own chat template.
-#[repr(C)]
-#[derive(StableAbi, Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+///
+/// Build one with [`PromptSpec::text`] or [`PromptSpec::chat`] and the
+/// `with_*` methods:
+///
+/// ```
+/// use tz_sdk::{ChatMessage, PromptSpec};
+/// let plain = PromptSpec::text("Reverse: abc\nAnswer: ").stop_at("\n");
+/// let chat = PromptSpec::chat(vec![ChatMessage::user("Reverse abc")]).with_generation_prompt();
+/// assert!(plain.messages.is_empty() && chat.add_generation_prompt);
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PromptSpec {
     /// The prompt text, used as is when `messages` is empty.
-    pub text: RString,
+    pub text: String,
     /// Chat messages, rendered by the model's chat template when not empty.
-    pub messages: RVec<ChatMessage>,
+    pub messages: Vec<ChatMessage>,
     /// Render with `add_generation_prompt` (start a fresh assistant turn).
     pub add_generation_prompt: bool,
     /// Leave the last (assistant) message open, as transformers'
     /// `continue_final_message=True` does.
     pub continue_final_message: bool,
     /// Generation stops once the response contains one of these strings.
-    pub stop: RVec<RString>,
+    pub stop: Vec<String>,
+}
+
+impl PromptSpec {
+    /// A plain-text prompt, used verbatim.
+    pub fn text(text: impl Into<String>) -> Self {
+        PromptSpec { text: text.into(), ..PromptSpec::default() }
+    }
+    /// A chat prompt, rendered with the model's chat template.
+    pub fn chat(messages: Vec<ChatMessage>) -> Self {
+        PromptSpec { messages, ..PromptSpec::default() }
+    }
+    /// Starts a fresh assistant turn after the messages.
+    pub fn with_generation_prompt(mut self) -> Self {
+        self.add_generation_prompt = true;
+        self
+    }
+    /// Leaves the last (assistant) message open for the model to continue.
+    pub fn continuing_final_message(mut self) -> Self {
+        self.continue_final_message = true;
+        self
+    }
+    /// Also stops generation once the response contains `stop`.
+    pub fn stop_at(mut self, stop: impl Into<String>) -> Self {
+        self.stop.push(stop.into());
+        self
+    }
 }
 
 /// Why a response ended.
@@ -103,23 +155,21 @@ pub enum FinishReason {
 }
 
 /// One (sample, response) pair to score.
-#[repr(C)]
-#[derive(StableAbi, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoreInput {
     pub sample: Sample,
     /// The prompt template the response was generated with (extraction
     /// rules can depend on it, e.g. countdown's `compact` has no tags).
-    pub template: RString,
+    pub template: String,
     /// The prompt text the model saw.
-    pub prompt: RString,
+    pub prompt: String,
     /// The decoded response (special tokens kept, as TinyZero decodes).
-    pub response: RString,
+    pub response: String,
     pub finish: FinishReason,
 }
 
 /// A task's verdict on one response.
-#[repr(C)]
-#[derive(StableAbi, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Score {
     /// The scalar reward (TinyZero countdown: 0, format_score or 1).
     pub reward: f32,
@@ -128,48 +178,45 @@ pub struct Score {
     /// An answer was found in the expected format.
     pub formatted: bool,
     /// The extracted answer, normalised, for majority voting (maj@k).
-    pub answer: ROption<RString>,
+    pub answer: Option<String>,
     /// A short reason ("correct", "no <answer> tag", "numbers differ", ...).
-    pub reason: RString,
+    pub reason: String,
 }
 
 /// Per-sample data a reward shaper sees (all vectors have one entry per response).
-#[repr(C)]
-#[derive(StableAbi, Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ShapeInput {
-    pub rewards: RVec<f32>,
-    pub response_lengths: RVec<u32>,
+    pub rewards: Vec<f32>,
+    pub response_lengths: Vec<u32>,
     /// The max new-token limit the batch was generated with.
     pub max_length: u32,
-    pub correct: RVec<bool>,
-    pub truncated: RVec<bool>,
+    pub correct: Vec<bool>,
+    pub truncated: Vec<bool>,
     /// Responses with the same id answer the same prompt.
-    pub group_ids: RVec<u32>,
+    pub group_ids: Vec<u32>,
 }
 
 /// Per-token data an advantage estimator sees. Token arrays are flattened:
 /// response `i` owns `[offsets[i], offsets[i + 1])`.
-#[repr(C)]
-#[derive(StableAbi, Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct AdvantageInput {
     /// The task score (after shaping) sits on each response's last token;
     /// a KL-in-reward penalty, when on, is already subtracted per token.
-    pub token_rewards: RVec<f32>,
+    pub token_rewards: Vec<f32>,
     /// `len = responses + 1`, starting at 0.
-    pub offsets: RVec<u32>,
-    pub group_ids: RVec<u32>,
+    pub offsets: Vec<u32>,
+    pub group_ids: Vec<u32>,
     /// Critic values per response token; empty when there is no critic.
-    pub values: RVec<f32>,
+    pub values: Vec<f32>,
 }
 
 /// An estimator's output, aligned with `AdvantageInput::offsets`.
-#[repr(C)]
-#[derive(StableAbi, Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct AdvantageOutput {
-    pub advantages: RVec<f32>,
+    pub advantages: Vec<f32>,
     /// Value targets per token (PPO); empty when there is no critic.
-    pub returns: RVec<f32>,
-    pub metrics: RVec<Metric>,
+    pub returns: Vec<f32>,
+    pub metrics: Vec<Metric>,
 }
 
 /// Whether an algorithm shapes rewards or estimates advantages.
@@ -251,8 +298,7 @@ pub struct CriticSettings {
 }
 
 /// Everything the core's loss must do for the chosen estimator.
-#[repr(C)]
-#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LossSettings {
     pub clip_low: f32,
     pub clip_high: f32,
@@ -262,7 +308,7 @@ pub struct LossSettings {
     pub entropy_coef: f32,
     pub aggregation: LossAggregation,
     /// Present when the estimator needs a value model.
-    pub critic: ROption<CriticSettings>,
+    pub critic: Option<CriticSettings>,
 }
 
 impl LossSettings {
@@ -291,33 +337,30 @@ impl Default for LossSettings {
             },
             entropy_coef: 0.0,
             aggregation: LossAggregation::TokenMean,
-            critic: ROption::RNone,
+            critic: None,
         }
     }
 }
 
 /// One stage of a data curriculum.
-#[repr(C)]
-#[derive(StableAbi, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stage {
     /// 1-based round.
     pub round: u32,
     /// The data group trained on in this stage.
-    pub group: RString,
+    pub group: String,
     /// Passes over the group's training data.
     pub epochs: u32,
 }
 
 /// The ordered data stages of a run.
-#[repr(C)]
-#[derive(StableAbi, Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Plan {
-    pub stages: RVec<Stage>,
+    pub stages: Vec<Stage>,
 }
 
 /// What a curriculum learns about the batch just trained on.
-#[repr(C)]
-#[derive(StableAbi, Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct BatchStats {
     pub step: u64,
     /// The max new-token limit the batch was generated with.
@@ -325,22 +368,21 @@ pub struct BatchStats {
     /// The largest window allowed (the run's max_response_length).
     pub max_window: u32,
     /// Response lengths in tokens.
-    pub lengths: RVec<u32>,
-    pub correct: RVec<bool>,
-    pub truncated: RVec<bool>,
+    pub lengths: Vec<u32>,
+    pub correct: Vec<bool>,
+    pub truncated: Vec<bool>,
 }
 
 /// A named scalar for metrics.jsonl and TensorBoard.
-#[repr(C)]
-#[derive(StableAbi, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metric {
-    pub name: RString,
+    pub name: String,
     pub value: f64,
 }
 
 impl Metric {
     pub fn new(name: impl Into<String>, value: f64) -> Self {
-        Metric { name: RString::from(name.into()), value }
+        Metric { name: name.into(), value }
     }
 }
 
@@ -356,9 +398,8 @@ pub enum LogLevel {
 }
 
 /// A (prompt, response) pair for the host's neural reward model.
-#[repr(C)]
-#[derive(StableAbi, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RewardModelRequest {
-    pub prompt: RString,
-    pub response: RString,
+    pub prompt: String,
+    pub response: String,
 }

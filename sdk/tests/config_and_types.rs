@@ -76,7 +76,7 @@ fn boundary_types_round_trip_through_json() {
         reward: 0.1,
         correct: false,
         formatted: true,
-        answer: ROption::RSome("1+2".into()),
+        answer: Some("1+2".into()),
         reason: "wrong".into(),
     };
     let back: Score = serde_json::from_str(&serde_json::to_string(&score).unwrap()).unwrap();

@@ -16,10 +16,10 @@ use std::str::FromStr;
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
-use tz_sdk::ffi::TaskBox;
+use tz_sdk::handle::Task;
 use tz_sdk::rng::SplitMix64;
 
-use super::{ffi, set_split_and_index};
+use super::set_split_and_index;
 use crate::progress;
 use crate::rows::write_parquet;
 
@@ -73,19 +73,20 @@ const CHUNK: u64 = 8192;
 const MAX_EXTRA_TEST_CHUNKS: u64 = 64;
 
 /// Generates and writes the data set; returns the files written.
-pub fn generate(task: &TaskBox, opts: &GenOptions) -> Result<Vec<WrittenFile>> {
-    let templates: Vec<String> = ffi(task.templates())?.into_iter().map(|t| t.into_string()).collect();
+pub fn generate(task: &Task, opts: &GenOptions) -> Result<Vec<WrittenFile>> {
+    let templates: Vec<String> = task.templates()?;
     let template = match &opts.template {
         Some(t) if templates.contains(t) => t.clone(),
         Some(t) => bail!("task '{}' has no template '{t}'; it has: {}", opts.task_name, templates.join(", ")),
         None => templates.first().cloned().context("the task lists no templates")?,
     };
     let targets: Vec<(String, PathBuf)> = match opts.layout {
-        Layout::Continual => ffi(task.groups())?
+        Layout::Continual => task
+            .groups()?
             .into_iter()
             .map(|g| {
-                let dir = opts.out.join("continual").join(g.as_str());
-                (g.into_string(), dir)
+                let dir = opts.out.join("continual").join(&g);
+                (g, dir)
             })
             .collect(),
         Layout::Single => vec![("all".to_string(), opts.out.join(&opts.task_name))],
@@ -97,7 +98,7 @@ pub fn generate(task: &TaskBox, opts: &GenOptions) -> Result<Vec<WrittenFile>> {
     Ok(written)
 }
 
-fn generate_group(task: &TaskBox, group: &str, template: &str, dir: &Path, opts: &GenOptions) -> Result<Vec<WrittenFile>> {
+fn generate_group(task: &Task, group: &str, template: &str, dir: &Path, opts: &GenOptions) -> Result<Vec<WrittenFile>> {
     let bar = progress::bar(opts.train_size + opts.test_size, &format!("{group}: generating"), opts.progress);
     let mut train_prompts = HashSet::new();
     let mut train = Vec::with_capacity(opts.train_size as usize);
@@ -150,15 +151,9 @@ fn generate_group(task: &TaskBox, group: &str, template: &str, dir: &Path, opts:
 }
 
 /// `count` generated samples of `group` as data rows.
-fn rows(task: &TaskBox, group: &str, template: &str, count: u64, seed: u64) -> Result<Vec<Value>> {
-    let samples = ffi(task.generate(group.into(), count, seed))?;
-    samples
-        .iter()
-        .map(|s| {
-            let text = ffi(task.sample_to_row(s, template.into()))?;
-            serde_json::from_str(&text).context("the task returned a row that is not JSON")
-        })
-        .collect()
+fn rows(task: &Task, group: &str, template: &str, count: u64, seed: u64) -> Result<Vec<Value>> {
+    let samples = task.generate(group, count, seed)?;
+    samples.iter().map(|s| Ok(task.sample_to_row(s, template)?)).collect()
 }
 
 /// A seed per chunk, so chunks are independent and the result does not

@@ -5,14 +5,7 @@ pub mod reward;
 pub mod show;
 pub mod split;
 
-use abi_stable::std_types::{RResult, RString};
-use anyhow::{anyhow, Result};
 use serde_json::{Map, Value};
-
-/// A plugin call's result as an `anyhow` result.
-pub(crate) fn ffi<T>(result: RResult<T, RString>) -> Result<T> {
-    result.into_result().map_err(|e| anyhow!(e.into_string()))
-}
 
 /// Sets `extra_info.split` and `extra_info.index` (creating `extra_info` if needed).
 pub(crate) fn set_split_and_index(row: &mut Value, split: &str, index: usize) {

@@ -22,10 +22,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
-use tz_sdk::ffi::TaskBox;
+use tz_sdk::handle::Task;
 use tz_sdk::{FinishReason, ScoreInput};
 
-use super::ffi;
 use crate::progress;
 use crate::rows::read_rows;
 
@@ -52,7 +51,7 @@ fn row_prompt(row: &Value) -> Option<String> {
 /// Scores every line of `input` with `task`, writing one JSON result per
 /// line to `out`: `{"line", "score", "correct", "formatted", "answer", "reason"}`.
 pub fn score_lines(
-    task: &TaskBox,
+    task: &Task,
     input: &mut dyn Read,
     input_name: &str,
     parquet: Option<&Path>,
@@ -92,7 +91,7 @@ pub fn score_lines(
         } else {
             bail!("{at}: no 'ground_truth', and no --parquet to take row {} from", inputs.len());
         };
-        let sample = ffi(task.sample_from_row(row.to_string().as_str().into())).with_context(|| format!("{at}: ground truth"))?;
+        let sample = task.sample_from_row(&row).with_context(|| format!("{at}: ground truth"))?;
         let prompt = match fields.get("prompt") {
             Some(Value::String(p)) => p.clone(),
             Some(_) => bail!("{at}: 'prompt' must be a string"),
@@ -113,14 +112,14 @@ pub fn score_lines(
     let mut summary = RewardSummary { lines: inputs.len(), ..RewardSummary::default() };
     const BATCH: usize = 1024;
     for (chunk, lines) in inputs.chunks(BATCH).zip(line_numbers.chunks(BATCH)) {
-        let scores = ffi(task.score(chunk.into()))?;
+        let scores = task.score(chunk)?;
         for (score, line) in scores.iter().zip(lines) {
             let result = json!({
                 "line": line,
                 "score": score.reward,
                 "correct": score.correct,
                 "formatted": score.formatted,
-                "answer": score.answer.as_ref().map(|a| a.as_str()).into_option(),
+                "answer": score.answer.as_deref(),
                 "reason": score.reason.as_str(),
             });
             writeln!(out, "{result}")?;

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
-use tz_sdk::ffi::TaskBox;
+use tz_sdk::handle::Task;
 use tz_sdk::rng::SplitMix64;
 
 use super::gen::WrittenFile;
-use super::{ffi, set_split_and_index};
+use super::set_split_and_index;
 use crate::progress;
 use crate::rows::{read_rows, write_parquet};
 
@@ -30,7 +30,7 @@ pub struct SplitOptions {
 /// drawn at random (without replacement) from the input and given the
 /// columns `group` (`"0"`, `"1"`, ...) and, when a task is given,
 /// `difficulty` as the task reads it.
-pub fn split_random(task: Option<&TaskBox>, opts: &SplitOptions) -> Result<Vec<WrittenFile>> {
+pub fn split_random(task: Option<&Task>, opts: &SplitOptions) -> Result<Vec<WrittenFile>> {
     if opts.groups == 0 {
         bail!("--groups must be at least 1");
     }
@@ -73,10 +73,10 @@ pub fn split_random(task: Option<&TaskBox>, opts: &SplitOptions) -> Result<Vec<W
     Ok(written)
 }
 
-fn grouped_row(task: Option<&TaskBox>, row: &Value, group: usize, split: &str, index: usize, input: &Path, source: usize) -> Result<Value> {
+fn grouped_row(task: Option<&Task>, row: &Value, group: usize, split: &str, index: usize, input: &Path, source: usize) -> Result<Value> {
     let mut row = row.clone();
     if let Some(task) = task {
-        let sample = ffi(task.sample_from_row(row.to_string().as_str().into()))
+        let sample = task.sample_from_row(&row)
             .with_context(|| format!("{} row {source}", input.display()))?;
         row["difficulty"] = sample.difficulty.into();
     }

@@ -44,7 +44,7 @@ pub fn run_python(code: &str, args: &[&str]) -> String {
 }
 
 /// A task of the plugin crate linked into this test binary.
-pub fn task(name: &str, config: &str) -> tz_sdk::ffi::TaskBox {
+pub fn task(name: &str, config: &str) -> tz_sdk::handle::Task {
     let (host, _) = tz_sdk::testing::recording_host();
     tz_sdk::export::in_process::task(name, config, host).unwrap()
 }

@@ -20,6 +20,10 @@
 //!
 //! Never panic on purpose: return `Err(message)`. (A panic is caught by the
 //! sdk and reported as an error, but an error says more.)
+//!
+//! Everything here is plain Rust (`String`, `Vec`, `Option`); the sdk
+//! converts to the boundary's types. The tests at the end create the
+//! plugin in-process through the same boundary code `tzhost` uses.
 
 use tz_sdk::prelude::*;
 use tz_sdk::rng::SplitMix64;
@@ -62,12 +66,8 @@ impl Plugin for ReverseTask {
     type Config = ReverseConfig;
 
     fn new(config: ReverseConfig, _host: HostServices) -> PluginResult<Self> {
-        if config.min_len == 0 || config.min_len > config.max_len {
-            return Err(format!(
-                "config: min_len ({}) must be at least 1 and at most max_len ({})",
-                config.min_len, config.max_len
-            ));
-        }
+        require_in("min_len", config.min_len, 1..=config.max_len)?;
+        require_in("format_score", config.format_score, 0.0..=1.0)?;
         Ok(ReverseTask { config })
     }
 }
@@ -96,7 +96,7 @@ impl Task for ReverseTask {
                     index,
                     group: group.into(),
                     difficulty: len as u32,
-                    data: json!({ "word": word }).to_string().into(),
+                    data: json!({ "word": word }).to_string(),
                 }
             })
             .collect())
@@ -109,7 +109,7 @@ impl Task for ReverseTask {
             index,
             group: "default".into(),
             difficulty: word.chars().count() as u32,
-            data: json!({ "word": word }).to_string().into(),
+            data: json!({ "word": word }).to_string(),
         })
     }
 
@@ -118,11 +118,7 @@ impl Task for ReverseTask {
     }
 
     fn prompt(&self, sample: &Sample, _template: &str) -> PluginResult<PromptSpec> {
-        Ok(PromptSpec {
-            text: format!("Reverse the word '{}'.\nAnswer: ", word_of(sample)?).into(),
-            stop: vec![RString::from("\n")].into(),
-            ..PromptSpec::default()
-        })
+        Ok(PromptSpec::text(format!("Reverse the word '{}'.\nAnswer: ", word_of(sample)?)).stop_at("\n"))
     }
 
     fn score(&self, batch: &[ScoreInput]) -> PluginResult<Vec<Score>> {
@@ -143,7 +139,7 @@ impl Task for ReverseTask {
                     reward,
                     correct,
                     formatted: single_word,
-                    answer: if single_word { ROption::RSome(answer.into()) } else { ROption::RNone },
+                    answer: single_word.then(|| answer.to_string()),
                     reason: reason.into(),
                 })
             })
@@ -157,3 +153,59 @@ impl Task for ReverseTask {
 
 tz_sdk::register_task!(ReverseTask);
 tz_sdk::export_plugin_library!();
+
+#[cfg(test)]
+mod tests {
+    use tz_sdk::export::in_process;
+    use tz_sdk::handle::Task;
+    use tz_sdk::prelude::*;
+    use tz_sdk::testing::recording_host;
+
+    /// The plugin as `tzhost` sees it: created by name from JSON config,
+    /// called through the boundary.
+    fn task(config: &str) -> Result<Task, String> {
+        in_process::task("reverse", config, recording_host().0).map_err(|e| e.message)
+    }
+
+    fn input(sample: &Sample, response: &str) -> ScoreInput {
+        ScoreInput {
+            sample: sample.clone(),
+            template: "plain".into(),
+            prompt: String::new(),
+            response: response.into(),
+            finish: FinishReason::Stop,
+        }
+    }
+
+    #[test]
+    fn generated_words_are_reproducible_and_within_the_configured_lengths() {
+        let task = task(r#"{"min_len": 4, "max_len": 5}"#).unwrap();
+        let a = task.generate("default", 20, 7).unwrap();
+        assert_eq!(a, task.generate("default", 20, 7).unwrap());
+        assert!(a.iter().all(|s| (4..=5).contains(&s.difficulty)), "{a:?}");
+    }
+
+    #[test]
+    fn the_reversed_word_scores_one_and_a_wrong_word_the_format_score() {
+        let task = task("").unwrap();
+        let sample = task.sample_from_row(&tz_sdk::serde_json::json!({"word": "abc", "index": 3})).unwrap();
+        let prompt = task.prompt(&sample, "plain").unwrap();
+        assert_eq!(prompt.text, "Reverse the word 'abc'.\nAnswer: ");
+        assert_eq!(prompt.stop, ["\n"]);
+        let scores = task.score(&[input(&sample, "cba"), input(&sample, "abc"), input(&sample, "no!")]).unwrap();
+        let got: Vec<(f32, bool, Option<&str>)> =
+            scores.iter().map(|s| (s.reward, s.correct, s.answer.as_deref())).collect();
+        assert_eq!(got, [(1.0, true, Some("cba")), (0.1, false, Some("abc")), (0.0, false, None)]);
+        assert_eq!(task.reference_solution(&sample, "plain").unwrap().as_deref(), Some("cba"));
+    }
+
+    #[test]
+    fn rows_round_trip_and_bad_config_is_one_line_naming_the_key() {
+        let task = task("").unwrap();
+        let sample = task.generate("default", 1, 1).unwrap().remove(0);
+        let row = task.sample_to_row(&sample, "plain").unwrap();
+        assert_eq!(task.sample_from_row(&row).unwrap(), Sample { group: "default".into(), ..sample });
+        let err = super::tests::task(r#"{"min_len": 0}"#).err().unwrap();
+        assert_eq!(err, "plugin 'reverse': config key 'min_len': must be in [1, 8], got 0");
+    }
+}

@@ -1,6 +1,7 @@
 //! Resolving a run config from layers, remembering where each value came
 //! from: defaults, then a `--config` file, then flags (named flags such as
-//! `--algo`, then every `--set key=value` in command-line order). A later
+//! `--algo`, then every `--set key=value` in command-line order), then the
+//! presets ([`crate::presets`]) where none of these set a value. A later
 //! layer replaces a value of an earlier one; tables merge key by key.
 
 use std::collections::BTreeMap;
@@ -10,9 +11,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use toml::{Table, Value};
 
-use super::overrides::{parse_assignment, parse_value};
-use super::run_config::{one_line, RunConfig};
-use super::validate;
+use crate::overrides::{parse_assignment, parse_value};
+use crate::presets;
+use crate::run_config::{one_line, RunConfig};
+use crate::validate;
 
 /// Where a resolved value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,15 +226,19 @@ impl Layers {
         &self.table
     }
 
-    /// Checks every key and type, then deserialises. Errors name the key, the
-    /// closest valid key or the expected type, and where the value came from.
+    /// Checks every key and type, then deserialises, then applies the
+    /// presets layer ([`crate::presets`]: defaults that depend on the
+    /// model). Errors name the key, the closest valid key or the expected
+    /// type, and where the value came from.
     pub fn resolve(self) -> Result<Resolved> {
         if let Err(e) = validate::check(&self.table, &self.schema) {
             let from = self.origin_of(&e.key).map(|o| format!(" (in {o})")).unwrap_or_default();
             bail!("{e}{from}");
         }
         let config = RunConfig::from_table_unchecked(self.table.clone())?;
-        Ok(Resolved { config, origins: self.origins })
+        let mut resolved = Resolved { config, origins: self.origins };
+        presets::apply_tiny_model(&mut resolved);
+        Ok(resolved)
     }
 
     /// The origin of a key, or of the first leaf under it.

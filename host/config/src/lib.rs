@@ -1,9 +1,12 @@
-//! Run configuration: one TOML document with a section per concern.
+//! # tz-config: the run configuration
+//!
+//! One TOML document with a section per concern.
 //!
 //! Every command-line flag of the main job maps to a key here (see
 //! [`RunConfig`]); `--config FILE` loads a file and `--set key=value`
 //! overrides single keys. Values resolve in layers, each remembering its
-//! [`Origin`]: defaults < file < flags ([`Layers`]). Unknown keys and wrong
+//! [`Origin`]: defaults < file < flags ([`Layers`]), then the model's
+//! presets where nothing was set ([`presets`]). Unknown keys and wrong
 //! types are one-line errors naming the key and the closest valid key or
 //! the expected type ([`validate`]). Plugin configs live under their
 //! plugin's name and are handed to the plugin as JSON; their keys are
@@ -14,6 +17,7 @@ pub mod annotated;
 mod layers;
 mod overrides;
 mod plugin_tables;
+pub mod presets;
 mod run_config;
 pub mod validate;
 

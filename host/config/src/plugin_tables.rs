@@ -12,10 +12,10 @@ use serde_json::Value as Json;
 use toml::{Table, Value};
 use tz_sdk::PluginKind;
 
-use super::layers::{Origin, Resolved};
-use super::run_config::{PluginTable, RunConfig};
-use crate::cmd::train::AlgorithmChain;
-use crate::plugins::{Registry, TracingHost};
+use tz_plugin_host::{Registry, TracingHost};
+
+use crate::layers::{Origin, Resolved};
+use crate::run_config::{PluginTable, RunConfig};
 
 /// Checks the plugin tables of `resolved`: every table names a plugin of
 /// its kind, every key is one of the plugin's config keys.
@@ -35,9 +35,11 @@ pub fn fill_plugin_defaults(resolved: &mut Resolved, registry: &Registry) -> Res
 pub fn check_plugins_accept(cfg: &RunConfig, registry: &Registry) -> Result<()> {
     let host = TracingHost::handle;
     registry.task(&cfg.task.name, &RunConfig::plugin_json(&cfg.task.plugins, &cfg.task.name), host())?;
-    AlgorithmChain::build(registry, &cfg.algorithm.chain, &|n| {
-        RunConfig::plugin_json(&cfg.algorithm.plugins, n)
-    })?;
+    registry.algorithm_chain(
+        &cfg.algorithm.chain,
+        &|n| RunConfig::plugin_json(&cfg.algorithm.plugins, n),
+        &host,
+    )?;
     for name in &cfg.curriculum.chain {
         registry.curriculum(name, &RunConfig::plugin_json(&cfg.curriculum.plugins, name), host())?;
     }
@@ -58,7 +60,7 @@ fn walk(resolved: &mut Resolved, registry: &Registry, fill: bool) -> Result<()> 
             let prefix = format!("{section}.plugins.{name}");
             let entry = registry.get(kind, &name).map_err(|e| match tables.contains_key(&name) {
                 true => anyhow!("{prefix}: {e}"),
-                false => e,
+                false => e.into(),
             })?;
             let defaults: serde_json::Map<String, Json> =
                 serde_json::from_str(entry.descriptor.default_config.as_str()).unwrap_or_default();

@@ -119,8 +119,11 @@ pub struct TrainerSection {
     pub logit_chunk: i64,
     /// Checkpoint every N steps (0 = only at the end).
     pub save_freq: u64,
-    /// Validation every N steps (0 = only before and after).
+    /// Validation every N steps (0 = only before and after, and by time).
     pub test_freq: u64,
+    /// Validation every M minutes of RL time, besides test_freq (0 = off);
+    /// the time spent validating is not counted in max_minutes.
+    pub test_every_minutes: f64,
     /// Checkpoints kept (the newest K).
     pub keep_checkpoints: usize,
     /// Stop when every reward of this many consecutive steps is identical
@@ -168,6 +171,9 @@ pub struct LoggingSection {
     pub tensorboard: bool,
     /// Show a progress bar with live reward and success (only when stderr is a terminal).
     pub progress: bool,
+    /// Without a progress bar (not a terminal, or progress = false), log a
+    /// progress line every this many seconds (0 = after every step).
+    pub progress_every_s: f64,
     /// Prompt/response samples written to samples.jsonl per validation.
     pub samples_to_log: usize,
 }
@@ -292,6 +298,7 @@ impl Default for TrainerSection {
             logit_chunk: 1024,
             save_freq: 50,
             test_freq: 0,
+            test_every_minutes: 2.0,
             keep_checkpoints: 2,
             collapse_patience: 10,
         }
@@ -311,6 +318,7 @@ impl Default for LoggingSection {
             run_name: String::new(),
             tensorboard: true,
             progress: true,
+            progress_every_s: 30.0,
             samples_to_log: 16,
         }
     }

@@ -9,7 +9,7 @@ use std::process::Command;
 use tch::{Cuda, Device, Kind, Tensor};
 
 use super::{mapped, Check};
-use crate::device::LINKS_LIBTORCH_CUDA;
+use tz_core::device::LINKS_LIBTORCH_CUDA;
 
 /// One GPU as nvidia-smi reports it.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,7 +132,7 @@ pub fn check(requested: Option<&str>) -> Vec<Check> {
             )),
         }
         if let Some(spec) = requested {
-            if let Err(e) = crate::device::parse_device(spec) {
+            if let Err(e) = tz_core::device::parse_device(spec) {
                 out.push(Check::fail(
                     "device",
                     format!("{e:#}"),

@@ -7,7 +7,7 @@ use anyhow::{anyhow, Context, Result};
 use serde_json::Value;
 
 use super::Check;
-use crate::plugins::{Registry, TracingHost};
+use tz_plugin_host::{Registry, TracingHost};
 
 /// Rows checked (from the start of the file).
 pub const ROWS_CHECKED: usize = 64;
@@ -28,15 +28,11 @@ pub fn check(path: &Path, task: &str, template: Option<&str>, registry: &Registr
         Ok(t) => t,
         Err(e) => return vec![Check::fail(name, format!("{e:#}"), "pick the task with --task")],
     };
-    let templates: Vec<String> = task_box
-        .templates()
-        .into_result()
-        .map(|v| v.into_iter().map(|s| s.to_string()).collect())
-        .unwrap_or_default();
+    let templates: Vec<String> = task_box.templates().unwrap_or_default();
     let template = template.map(str::to_string).or_else(|| templates.first().cloned()).unwrap_or_default();
     let mut groups: Vec<(String, usize)> = Vec::new();
     for (i, row) in rows.iter().enumerate() {
-        let sample = match task_box.sample_from_row(row.to_string().as_str().into()).into_result() {
+        let sample = match task_box.sample_from_row(row) {
             Ok(s) => s,
             Err(e) => {
                 return vec![Check::fail(
@@ -46,14 +42,14 @@ pub fn check(path: &Path, task: &str, template: Option<&str>, registry: &Registr
                 )]
             }
         };
-        if let Err(e) = task_box.prompt(&sample, template.as_str().into()).into_result() {
+        if let Err(e) = task_box.prompt(&sample, &template) {
             return vec![Check::fail(
                 name,
                 format!("row {i}: the prompt does not render in template '{template}': {e}"),
                 format!("pick a template of {task}: {}", templates.join(", ")),
             )];
         }
-        let g = sample.group.to_string();
+        let g = sample.group.clone();
         match groups.iter_mut().find(|(n, _)| *n == g) {
             Some((_, c)) => *c += 1,
             None => groups.push((g, 1)),

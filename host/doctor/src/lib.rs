@@ -1,9 +1,10 @@
-//! `tzhost doctor`: checks that a machine can train, one line per check,
+//! # tz-doctor: `tzhost doctor`, checks that a machine can train, one line per check,
 //! each either fine or a failure with the fix. The checks: libtorch (found,
 //! version, a tensor op), CUDA (linked, loaded, devices, memory), the
 //! plugins (each library loads, its sdk version, each plugin instantiates)
 //! and optionally a model directory and a data file.
 
+pub mod config;
 pub mod cuda;
 pub mod data;
 pub mod libtorch;
@@ -11,6 +12,12 @@ pub mod model;
 pub mod plugins;
 
 use std::fmt;
+
+/// The device a `--device` value names, when it is usable (the model check
+/// runs its forward pass there; without one, on the CPU).
+pub fn device_of(spec: Option<&str>) -> Option<tz_core::Device> {
+    spec.and_then(|d| tz_core::device::parse_device(d).ok())
+}
 
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

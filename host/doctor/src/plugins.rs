@@ -9,7 +9,7 @@ use tz_sdk::ffi::PluginLibraryRef;
 use tz_sdk::{AlgorithmRole, PluginKind};
 
 use super::Check;
-use crate::plugins::{load_library, search_dirs, Registry, SearchDir, TracingHost};
+use tz_plugin_host::{load_library, search_dirs, Registry, SearchDir, TracingHost};
 
 const FIX_BUILD: &str = "cargo build --release --workspace (the shipped plugins are built beside tzhost), \
                          or point --plugin-dir / TZ_PLUGIN_PATH at your plugin libraries";
@@ -30,7 +30,7 @@ pub fn check(cli_dirs: &[std::path::PathBuf], env_path: Option<&str>) -> (Vec<Ch
     let ours = PluginLibraryRef::VERSION_STRINGS.version.as_str();
     let mut files = Vec::new();
     for d in &dirs {
-        match crate::plugins::library_files(d) {
+        match tz_plugin_host::library_files(d) {
             Ok(f) => files.extend(f.into_iter().filter(|f| !files.contains(f)).collect::<Vec<_>>()),
             Err(e) => {
                 out.push(Check::fail("plugin path", format!("{}: {e:#}", d.path.display()), "fix that entry"))
@@ -103,12 +103,11 @@ fn instantiate(registry: &Registry, kind: PluginKind, name: &str) -> Result<(), 
     let host = TracingHost::handle;
     let r = match kind {
         PluginKind::Task => registry.task(name, "", host()).map(|_| ()),
-        PluginKind::Algorithm => registry
-            .algorithm(name, "", host())
-            .and_then(|a| a.role().into_result().map(|_| ()).map_err(|e| anyhow::anyhow!("{e}"))),
+        // Creating an algorithm asks its role.
+        PluginKind::Algorithm => registry.algorithm(name, "", host()).map(|_| ()),
         PluginKind::Curriculum => registry.curriculum(name, "", host()).map(|_| ()),
     };
-    r.map_err(|e| format!("{name}: {e:#}"))
+    r.map_err(|e| format!("{name}: {e}"))
 }
 
 /// A run needs a task, one advantage estimator and a curriculum.
@@ -125,9 +124,7 @@ fn basics(registry: &Registry) -> Check {
         .filter(|n| {
             registry
                 .algorithm(n, "", TracingHost::handle())
-                .ok()
-                .and_then(|a| a.role().into_result().ok())
-                .is_some_and(|r| r == AlgorithmRole::Estimator)
+                .is_ok_and(|a| a.role() == AlgorithmRole::Estimator)
         })
         .collect();
     let (tasks, curricula) = (names(PluginKind::Task), names(PluginKind::Curriculum));

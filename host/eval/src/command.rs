@@ -17,14 +17,17 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
+use tz_config::{Layers, Origin, RunConfig};
+use tz_core::device::{parse_device, parse_dtype};
 use tz_core::sampling::SamplingParams;
-use tz_sdk::ffi::TaskBox;
+use tz_core::Policy;
+use tz_plugin_host::{Registry, TracingHost};
+use tz_run_dir::write_atomic;
+use tz_sdk::handle::Task;
+use tz_trainer::{generate_samples, resolve_model_path};
 
-use crate::config::RunConfig;
-use crate::eval::report::EvalFigures;
-use crate::eval::{data::samples_from_file, evaluate, EvalSettings};
-use crate::plugins::{Registry, TracingHost};
-use crate::train::{generate_samples, parse_dtype, resolve_model_path, write_atomic, Policy};
+use crate::report::EvalFigures;
+use crate::{data::samples_from_file, evaluate, EvalSettings};
 
 #[derive(Debug, Clone, Args)]
 pub struct EvalArgs {
@@ -123,12 +126,11 @@ impl Defaults {
         }
     }
 
-    /// The tiny model's recipe, as `tzhost train` applies it.
-    fn tiny(task: &str) -> Defaults {
-        let mut cfg = RunConfig::default();
-        cfg.task.name = task.to_string();
-        crate::train::apply_tiny_defaults(&mut cfg);
-        Defaults::from_run(&cfg)
+    /// The tiny model's recipe, as `tzhost train` resolves it (its preset).
+    fn tiny(task: &str) -> Result<Defaults> {
+        let mut layers = Layers::defaults();
+        layers.set(&format!("task.name={task}"), Origin::Flag("--task".into()))?;
+        Ok(Defaults::from_run(&layers.resolve()?.config))
     }
 
     fn from_run(cfg: &RunConfig) -> Defaults {
@@ -178,8 +180,8 @@ fn task_config_json(flag: Option<&str>, defaults: &Defaults) -> Result<String> {
     Ok(if table.is_empty() { String::new() } else { Value::Object(table).to_string() })
 }
 
-fn load_task(registry: &Registry, name: &str, config: &str) -> Result<TaskBox> {
-    registry.task(name, config, TracingHost::handle())
+fn load_task(registry: &Registry, name: &str, config: &str) -> Result<Task> {
+    Ok(registry.task(name, config, TracingHost::handle())?)
 }
 
 pub fn run(args: &EvalArgs, registry: &Registry) -> Result<()> {
@@ -189,7 +191,7 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Result<()> {
     if let Some(data) = &args.data {
         anyhow::ensure!(data.is_file(), "--data {} does not exist", data.display());
     }
-    let device = crate::device::parse_device(&args.device)?;
+    let device = parse_device(&args.device)?;
     let kind = parse_dtype(&args.dtype)
         .map_err(|_| anyhow::anyhow!("--dtype '{}' is not one of f32, bf16", args.dtype))?;
 
@@ -219,7 +221,7 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Result<()> {
             (dir, defaults, task)
         }
         None => {
-            let defaults = Defaults::tiny(&args.task);
+            let defaults = Defaults::tiny(&args.task)?;
             let task =
                 load_task(registry, &args.task, &task_config_json(args.task_config.as_deref(), &defaults)?)?;
             let dir = resolve_model_path("", &task, args.tiny_seed, args.tiny_sft_steps)?;
@@ -227,8 +229,7 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Result<()> {
         }
     };
 
-    let templates: Vec<String> =
-        task.templates().into_result().map_err(anyhow::Error::msg)?.iter().map(|t| t.to_string()).collect();
+    let templates: Vec<String> = task.templates()?;
     let template = match args.template.clone().or(defaults.template.clone()) {
         Some(t) => t,
         None => templates.first().cloned().context("the task lists no templates")?,
@@ -240,13 +241,7 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Result<()> {
     let samples = match &args.data {
         Some(path) => samples_from_file(&task, path, args.size)?,
         None => {
-            let groups: Vec<String> = task
-                .groups()
-                .into_result()
-                .map_err(anyhow::Error::msg)?
-                .iter()
-                .map(|g| g.to_string())
-                .collect();
+            let groups: Vec<String> = task.groups()?;
             let seed = args.problem_seed ^ 0x5EED_7E57;
             generate_samples(&task, &groups, args.size.unwrap_or(256), seed, &Default::default())?
         }
@@ -357,7 +352,7 @@ mod tests {
 
     #[test]
     fn task_config_flag_overrides_the_recipe_table() {
-        let tiny = Defaults::tiny("countdown");
+        let tiny = Defaults::tiny("countdown").unwrap();
         assert_eq!(task_config_json(None, &tiny).unwrap(), r#"{"min_operands":3,"max_operands":3}"#);
         let merged: Value =
             serde_json::from_str(&task_config_json(Some(r#"{"max_operands": 4}"#), &tiny).unwrap()).unwrap();

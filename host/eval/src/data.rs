@@ -4,11 +4,11 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use tz_sdk::ffi::TaskBox;
+use tz_sdk::handle::Task;
 use tz_sdk::Sample;
 
 /// The samples of `path`'s rows (the first `limit` when given), indexed by row.
-pub fn samples_from_file(task: &TaskBox, path: &Path, limit: Option<usize>) -> Result<Vec<Sample>> {
+pub fn samples_from_file(task: &Task, path: &Path, limit: Option<usize>) -> Result<Vec<Sample>> {
     if !path.is_file() {
         bail!("data file {} does not exist", path.display());
     }
@@ -21,11 +21,7 @@ pub fn samples_from_file(task: &TaskBox, path: &Path, limit: Option<usize>) -> R
         .take(take)
         .enumerate()
         .map(|(i, row)| {
-            let mut sample = task
-                .sample_from_row(row.to_string().as_str().into())
-                .into_result()
-                .map_err(anyhow::Error::msg)
-                .with_context(|| format!("{}: row {i}", path.display()))?;
+            let mut sample = task.sample_from_row(row).with_context(|| format!("{}: row {i}", path.display()))?;
             sample.index = i as u64;
             Ok(sample)
         })

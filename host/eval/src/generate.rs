@@ -19,7 +19,8 @@ use tz_core::rollout::{generate, FinishReason, StopCriteria};
 use tz_core::sampling::SamplingParams;
 use tz_core::{GenerationConfig, TextTokenizer};
 
-use crate::train::{parse_dtype, Policy};
+use tz_core::device::{parse_device, parse_dtype};
+use tz_core::Policy;
 
 #[derive(Debug, Clone, Args)]
 pub struct GenerateArgs {
@@ -138,7 +139,7 @@ pub fn prompt_ids(args: &GenerateArgs, tokenizer: &TextTokenizer) -> Result<Vec<
 
 pub fn run(args: &GenerateArgs) -> Result<()> {
     anyhow::ensure!(args.num_samples > 0, "-n must be at least 1");
-    let device = crate::device::parse_device(&args.device)?;
+    let device = parse_device(&args.device)?;
     let kind = parse_dtype(&args.dtype)
         .map_err(|_| anyhow::anyhow!("--dtype '{}' is not one of f32, bf16", args.dtype))?;
     let dir = model_dir(&args.model)?;

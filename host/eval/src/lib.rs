@@ -1,4 +1,6 @@
-//! Offline evaluation (`tzhost eval`): sample `n` responses per problem
+//! # tz-eval: offline use of a model
+//!
+//! Offline evaluation (`tzhost eval`, [`command`]): sample `n` responses per problem
 //! through the rollout engine, score them with the task, and summarise them
 //! as mean@n, pass@k and maj@n, overall and by difficulty and group.
 //!
@@ -6,8 +8,13 @@
 //!   trainer's validation can report the same figures.
 //! * [`report`]: per-problem results → figures, JSON and a text table.
 //! * [`data`]: problems from a parquet/JSONL file through the task's reader.
+//!
+//! And [`generate`] (`tzhost generate`): a prompt completed by a model on
+//! the rollout engine, to look at what a checkpoint produces.
 
+pub mod command;
 pub mod data;
+pub mod generate;
 pub mod metrics;
 pub mod report;
 
@@ -16,10 +23,10 @@ use std::time::Instant;
 use anyhow::Result;
 use tz_core::rollout::FinishReason;
 use tz_core::sampling::SamplingParams;
-use tz_sdk::ffi::TaskBox;
+use tz_core::Policy;
+use tz_sdk::handle::Task;
 use tz_sdk::Sample;
-
-use crate::train::{rollout_and_score, Policy};
+use tz_trainer::rollout_and_score;
 use metrics::ProblemOutcome;
 use report::ProblemResult;
 
@@ -53,7 +60,7 @@ pub struct EvalRun {
 /// Generates and scores `settings.n` responses for every sample, in batches
 /// of `batch_prompts` problems. `on_batch` sees the problems done so far.
 pub fn evaluate(
-    task: &TaskBox,
+    task: &Task,
     policy: &Policy,
     samples: &[Sample],
     settings: &EvalSettings,
@@ -96,10 +103,7 @@ pub fn evaluate(
                 difficulty: sample.difficulty,
                 outcome: ProblemOutcome {
                     correct: scores.iter().map(|s| s.correct).collect(),
-                    answers: scores
-                        .iter()
-                        .map(|s| s.answer.as_ref().map(|a| a.to_string()).into_option())
-                        .collect(),
+                    answers: scores.iter().map(|s| s.answer.clone()).collect(),
                 },
                 lengths: completions.iter().map(|c| c.token_ids.len()).collect(),
                 truncated: completions.iter().map(|c| c.finish == FinishReason::Length).collect(),
@@ -139,7 +143,7 @@ fn response_record(
                 "finish": if c.finish == FinishReason::Length { "length" } else { "stop" },
                 "reward": s.reward,
                 "correct": s.correct,
-                "answer": s.answer.as_ref().map(|a| a.as_str()).into_option(),
+                "answer": s.answer.as_deref(),
                 "reason": s.reason.as_str(),
             })
         })

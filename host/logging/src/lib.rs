@@ -1,4 +1,4 @@
-//! Logging through tracing: to the console (stderr) and, once a run
+//! # tz-logging: logging through tracing: to the console (stderr) and, once a run
 //! directory exists, to `<run>/train.log`.
 //!
 //! * Console lines go through tracing-indicatif's writer, which hides the
@@ -8,7 +8,7 @@
 //!   even under `--quiet`, appended line by line so a killed run keeps
 //!   everything it logged.
 //! * Only spans that carry an `indicatif.pb_show` field get a progress bar
-//!   (see [`crate::train`]'s progress module); `TZ_LOG` (or `RUST_LOG`)
+//!   (the trainer's progress bar); `TZ_LOG` (or `RUST_LOG`)
 //!   overrides the level of both outputs.
 
 use std::fs::{File, OpenOptions};
@@ -16,7 +16,6 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Mutex;
 
-use anyhow::{Context, Result};
 use tracing_indicatif::filter::{hide_indicatif_span_fields, IndicatifFilter};
 use tracing_indicatif::IndicatifLayer;
 use tracing_subscriber::fmt::format::DefaultFields;
@@ -61,13 +60,22 @@ pub fn init(verbosity: i8) {
         .try_init();
 }
 
+/// The log file could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the log file {}: {source}", path.display())]
+pub struct LogFileError {
+    pub path: std::path::PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
 /// From now on, also appends log lines to `path` (replacing an earlier file).
-pub fn log_to_file(path: &Path) -> Result<()> {
+pub fn log_to_file(path: &Path) -> Result<(), LogFileError> {
     let file = OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
-        .with_context(|| format!("cannot open the log file {}", path.display()))?;
+        .map_err(|source| LogFileError { path: path.to_path_buf(), source })?;
     *LOG_FILE.lock().unwrap_or_else(|e| e.into_inner()) = Some(file);
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use crate::error::{PluginHostError, Result};
 
 /// The file suffix of shared libraries on this platform.
 pub const DYLIB_SUFFIX: &str = std::env::consts::DLL_SUFFIX;
@@ -34,14 +34,14 @@ pub fn search_dirs(cli_dirs: &[PathBuf], env_path: Option<&str>) -> Result<Vec<S
     }
     for d in cli_dirs {
         if !d.exists() {
-            bail!("--plugin-dir {}: no such file or directory", d.display());
+            return Err(PluginHostError::MissingSearchEntry { origin: "--plugin-dir", path: d.clone() });
         }
         dirs.push(SearchDir { path: d.clone(), builtin_only: false, origin: "--plugin-dir" });
     }
     for d in env_path.unwrap_or("").split(':').filter(|s| !s.is_empty()) {
         let p = PathBuf::from(d);
         if !p.exists() {
-            bail!("TZ_PLUGIN_PATH names {}, which does not exist", p.display());
+            return Err(PluginHostError::MissingSearchEntry { origin: "TZ_PLUGIN_PATH", path: p });
         }
         dirs.push(SearchDir { path: p, builtin_only: false, origin: "TZ_PLUGIN_PATH" });
     }
@@ -51,7 +51,11 @@ pub fn search_dirs(cli_dirs: &[PathBuf], env_path: Option<&str>) -> Result<Vec<S
 /// The library files of one search entry, sorted, canonicalised.
 pub fn library_files(dir: &SearchDir) -> Result<Vec<PathBuf>> {
     if dir.path.is_file() {
-        return Ok(vec![dir.path.canonicalize()?]);
+        let file = dir
+            .path
+            .canonicalize()
+            .map_err(|source| PluginHostError::Unreadable { path: dir.path.clone(), source })?;
+        return Ok(vec![file]);
     }
     let Ok(entries) = std::fs::read_dir(&dir.path) else {
         return Ok(Vec::new());

@@ -1,20 +1,25 @@
 //! The host side of `HostServices`: plugin log lines go to our tracing, and
-//! reward-model calls to the run's [`RewardService`] when it has one.
+//! reward-model calls to the run's [`RewardModelService`] when it has one.
 
 use std::sync::Arc;
 
 use tz_sdk::abi_stable::sabi_trait::TD_Opaque;
 use tz_sdk::abi_stable::std_types::{RArc, RErr, ROk, RResult, RSlice, RStr, RString, RVec};
-use tz_sdk::ffi::{FfiHostServices, FfiHostServices_TO, HostServicesArc};
+use tz_sdk::ffi::{FfiHostServices, FfiHostServices_TO, FfiRewardModelRequest, HostServicesArc};
 use tz_sdk::{LogLevel, RewardModelRequest};
 
-use super::reward_service::RewardService;
+/// A neural reward model the host serves to plugins (the trainer's
+/// implementation runs a sequence-classification model; tests script one).
+pub trait RewardModelService: Send + Sync {
+    /// One finite score per request, or a one-line error.
+    fn score(&self, batch: &[RewardModelRequest]) -> Result<Vec<f32>, String>;
+}
 
 /// Forwards plugin logs to `tracing` (target `plugin`) and serves the
 /// neural reward model when the run configures one.
 #[derive(Clone, Default)]
 pub struct TracingHost {
-    reward_model: Option<Arc<RewardService>>,
+    reward_model: Option<Arc<dyn RewardModelService>>,
 }
 
 impl TracingHost {
@@ -23,19 +28,8 @@ impl TracingHost {
         FfiHostServices_TO::from_ptr(RArc::new(TracingHost::default()), TD_Opaque)
     }
 
-    /// The task's handle for a run: with the reward model of `section`
-    /// loaded when its `path` is set (a load error is kept and returned by
-    /// every call, so the run goes on), else without one.
-    pub fn for_run(section: &crate::config::RewardModelSection) -> HostServicesArc {
-        if section.path.is_empty() {
-            Self::handle()
-        } else {
-            Self::with_reward_model(Arc::new(RewardService::load(section)))
-        }
-    }
-
     /// A handle whose reward-model calls go to `service`.
-    pub fn with_reward_model(service: Arc<RewardService>) -> HostServicesArc {
+    pub fn with_reward_model(service: Arc<dyn RewardModelService>) -> HostServicesArc {
         FfiHostServices_TO::from_ptr(RArc::new(TracingHost { reward_model: Some(service) }), TD_Opaque)
     }
 }
@@ -51,11 +45,12 @@ impl FfiHostServices for TracingHost {
             LogLevel::Trace => tracing::trace!(target: "plugin", plugin, "{message}"),
         }
     }
-    fn reward_model_score(&self, batch: RSlice<'_, RewardModelRequest>) -> RResult<RVec<f32>, RString> {
+    fn reward_model_score(&self, batch: RSlice<'_, FfiRewardModelRequest>) -> RResult<RVec<f32>, RString> {
         let Some(service) = &self.reward_model else {
             return RErr("no reward model is configured for this run (set reward_model.path)".into());
         };
-        match service.score(batch.as_slice()) {
+        let batch: Vec<RewardModelRequest> = batch.iter().cloned().map(Into::into).collect();
+        match service.score(&batch) {
             Ok(scores) => ROk(RVec::from(scores)),
             Err(e) => RErr(RString::from(e)),
         }

@@ -3,10 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Result};
 use tz_sdk::abi_stable::library::{lib_header_from_path, LibraryError, RootModule};
 use tz_sdk::ffi::PluginLibraryRef;
 use tz_sdk::PluginDescriptor;
+
+use crate::error::{PluginHostError, Result};
 
 /// A loaded library: its root module and the plugins it exports.
 #[derive(Clone)]
@@ -21,8 +22,8 @@ pub struct LoadedLibrary {
 pub fn load_library(path: &Path) -> Result<LoadedLibrary> {
     let module = lib_header_from_path(path)
         .and_then(|header| header.init_root_module::<PluginLibraryRef>())
-        .map_err(|e| explain(path, e))?;
-    let plugins = module.plugins()().into_vec();
+        .map_err(|e| PluginHostError::Load { path: path.to_path_buf(), message: explain(path, e) })?;
+    let plugins = module.plugins()().into_iter().map(PluginDescriptor::from).collect();
     Ok(LoadedLibrary { path: path.to_path_buf(), module, plugins })
 }
 
@@ -30,33 +31,33 @@ fn first_line(s: &str) -> &str {
     s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("")
 }
 
-fn explain(path: &Path, err: LibraryError) -> anyhow::Error {
+fn explain(path: &Path, err: LibraryError) -> String {
     let p = path.display();
     let ours = PluginLibraryRef::VERSION_STRINGS.version;
     tracing::debug!("loading {p} failed: {err}");
     match err {
         LibraryError::OpenError { err, .. } => {
-            anyhow!("cannot load plugin library {p}: {}", first_line(&err.to_string()))
+            format!("cannot load plugin library {p}: {}", first_line(&err.to_string()))
         }
         LibraryError::GetSymbolError { .. } => {
-            anyhow!("{p} is not a tinyzero-rs plugin library (it exports no tz-sdk root module)")
+            format!("{p} is not a tinyzero-rs plugin library (it exports no tz-sdk root module)")
         }
-        LibraryError::IncompatibleVersionNumber { actual_version, .. } => anyhow!(
+        LibraryError::IncompatibleVersionNumber { actual_version, .. } => format!(
             "plugin library {p} was built against tz-sdk {actual_version}, but this tzhost uses tz-sdk {ours}: \
              rebuild the plugin against tz-sdk {ours}"
         ),
-        LibraryError::ParseVersionError(e) => anyhow!("plugin library {p} has an unreadable tz-sdk version: {e}"),
-        LibraryError::AbiInstability(e) => anyhow!(
+        LibraryError::ParseVersionError(e) => format!("plugin library {p} has an unreadable tz-sdk version: {e}"),
+        LibraryError::AbiInstability(e) => format!(
             "plugin library {p} was built against a tz-sdk whose types differ from this tzhost's (tz-sdk {ours}): \
              rebuild the plugin ({})",
             first_line(&e.to_string())
         ),
-        LibraryError::InvalidAbiHeader(_) | LibraryError::InvalidCAbi { .. } => anyhow!(
+        LibraryError::InvalidAbiHeader(_) | LibraryError::InvalidCAbi { .. } => format!(
             "plugin library {p} was built with an incompatible abi_stable or compiler: rebuild it against tz-sdk {ours}"
         ),
         LibraryError::RootModule { err, .. } => {
-            anyhow!("plugin library {p} failed to initialise: {}", first_line(&err.to_string()))
+            format!("plugin library {p} failed to initialise: {}", first_line(&err.to_string()))
         }
-        other => anyhow!("plugin library {p}: {}", first_line(&other.to_string())),
+        other => format!("plugin library {p}: {}", first_line(&other.to_string())),
     }
 }

@@ -3,12 +3,14 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::{anyhow, bail, Result};
-use tz_sdk::ffi::{AlgorithmBox, CurriculumBox, HostServicesArc, TaskBox};
+use tz_sdk::ffi::HostServicesArc;
+use tz_sdk::handle::{Algorithm, CallError, Curriculum, Task};
 use tz_sdk::{PluginDescriptor, PluginKind};
 
-use super::discovery::{library_files, SearchDir};
-use super::loader::{load_library, LoadedLibrary};
+use crate::chain::AlgorithmChain;
+use crate::discovery::{library_files, SearchDir};
+use crate::error::{PluginHostError, Result};
+use crate::loader::{load_library, LoadedLibrary};
 
 /// One plugin and the library that provides it.
 #[derive(Clone)]
@@ -28,16 +30,6 @@ impl PluginEntry {
 pub struct Registry {
     plugins: BTreeMap<String, PluginEntry>,
     libraries: Vec<LoadedLibrary>,
-}
-
-/// "a task", "an algorithm", "a curriculum".
-fn article(kind: PluginKind) -> String {
-    let k = kind.as_str();
-    if k.starts_with('a') {
-        format!("an {k}")
-    } else {
-        format!("a {k}")
-    }
 }
 
 impl Registry {
@@ -63,12 +55,11 @@ impl Registry {
     pub fn add(&mut self, library: LoadedLibrary) -> Result<()> {
         for d in &library.plugins {
             if let Some(existing) = self.plugins.get(d.name.as_str()) {
-                bail!(
-                    "plugin '{}' is provided by two libraries: {} and {}; remove one of them from the plugin path",
-                    d.name,
-                    existing.path().display(),
-                    library.path.display()
-                );
+                return Err(PluginHostError::Duplicate {
+                    name: d.name.clone(),
+                    first: existing.path().clone(),
+                    second: library.path.clone(),
+                });
             }
             let entry = PluginEntry { descriptor: d.clone(), library: library.clone() };
             self.plugins.insert(d.name.to_string(), entry);
@@ -90,44 +81,59 @@ impl Registry {
         match self.plugins.get(name) {
             Some(e) if e.descriptor.kind == kind => Ok(e),
             Some(e) => {
-                bail!("'{name}' is {} plugin, not {} plugin", article(e.descriptor.kind), article(kind))
+                Err(PluginHostError::WrongKind { name: name.to_string(), is: e.descriptor.kind, wanted: kind })
             }
             None => {
-                let known: Vec<&str> = self
+                let known: Vec<String> = self
                     .plugins
                     .values()
                     .filter(|e| e.descriptor.kind == kind)
-                    .map(|e| e.descriptor.name.as_str())
+                    .map(|e| e.descriptor.name.clone())
                     .collect();
-                let hint = tz_sdk::config::closest(name, known.iter().copied())
-                    .map(|c| format!(" (did you mean '{c}'?)"))
-                    .unwrap_or_default();
-                let list = if known.is_empty() { "none found".into() } else { known.join(", ") };
-                Err(anyhow!(
-                    "unknown {} plugin '{name}'{hint}; known {} plugins: {list}",
-                    kind.as_str(),
-                    kind.as_str()
-                ))
+                let hint = tz_sdk::config::closest(name, known.iter().map(String::as_str)).map(str::to_string);
+                Err(PluginHostError::Unknown { kind, name: name.to_string(), hint, known })
             }
         }
     }
 
-    pub fn task(&self, name: &str, config_json: &str, host: HostServicesArc) -> Result<TaskBox> {
+    /// Creates the task `name` from its JSON config.
+    pub fn task(&self, name: &str, config_json: &str, host: HostServicesArc) -> Result<Task> {
         let e = self.get(PluginKind::Task, name)?;
-        e.library.module.new_task()(name.into(), config_json.into(), host)
+        let boxed = e.library.module.new_task()(name.into(), config_json.into(), host)
             .into_result()
-            .map_err(|m| anyhow!("{m}"))
+            .map_err(CallError::from)?;
+        Ok(Task::new(name, boxed))
     }
-    pub fn algorithm(&self, name: &str, config_json: &str, host: HostServicesArc) -> Result<AlgorithmBox> {
+
+    /// Creates the algorithm `name` (a shaper or an estimator, by its role).
+    pub fn algorithm(&self, name: &str, config_json: &str, host: HostServicesArc) -> Result<Algorithm> {
         let e = self.get(PluginKind::Algorithm, name)?;
-        e.library.module.new_algorithm()(name.into(), config_json.into(), host)
+        let boxed = e.library.module.new_algorithm()(name.into(), config_json.into(), host)
             .into_result()
-            .map_err(|m| anyhow!("{m}"))
+            .map_err(CallError::from)?;
+        Ok(Algorithm::new(name, boxed)?)
     }
-    pub fn curriculum(&self, name: &str, config_json: &str, host: HostServicesArc) -> Result<CurriculumBox> {
+
+    /// Creates the algorithms `names` in order and checks they form a chain
+    /// (shapers, then exactly one estimator). `config_of(name)` gives each
+    /// plugin's JSON config.
+    pub fn algorithm_chain(
+        &self,
+        names: &[String],
+        config_of: &dyn Fn(&str) -> String,
+        host: &dyn Fn() -> HostServicesArc,
+    ) -> Result<AlgorithmChain> {
+        let algorithms =
+            names.iter().map(|n| self.algorithm(n, &config_of(n), host())).collect::<Result<Vec<_>>>()?;
+        AlgorithmChain::new(algorithms)
+    }
+
+    /// Creates the curriculum `name` from its JSON config.
+    pub fn curriculum(&self, name: &str, config_json: &str, host: HostServicesArc) -> Result<Curriculum> {
         let e = self.get(PluginKind::Curriculum, name)?;
-        e.library.module.new_curriculum()(name.into(), config_json.into(), host)
+        let boxed = e.library.module.new_curriculum()(name.into(), config_json.into(), host)
             .into_result()
-            .map_err(|m| anyhow!("{m}"))
+            .map_err(CallError::from)?;
+        Ok(Curriculum::new(name, boxed))
     }
 }

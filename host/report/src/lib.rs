@@ -1,3 +1,5 @@
+//! # tz-report: reports over run directories
+//!
 //! Reports over run directories: reading runs ([`runs`]), statistics
 //! ([`stats`]), PNG plots ([`plot`]: overlay lines, heatmaps), the sweep
 //! summary ([`sweep_report`]) and the overlay report of `tzhost report`

@@ -12,7 +12,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 /// DejaVu Sans (Bitstream Vera license, see assets/DejaVuSans-LICENSE.txt).
-static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
 /// Registers the bundled font as plotters' "sans-serif" once per process.
 fn register_font() {

@@ -196,7 +196,7 @@ pub fn report(dirs: &[PathBuf], opts: &ReportOptions) -> Result<ReportFiles> {
     files.consolidated = opts.out.join("consolidated_metrics.json");
     let runs_json: Vec<Value> = runs.iter().map(run_json).collect();
     let doc = json!({ "runs": runs_json });
-    crate::train::write_atomic(&files.consolidated, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+    tz_run_dir::write_atomic(&files.consolidated, serde_json::to_string_pretty(&doc)?.as_bytes())?;
     Ok(files)
 }
 

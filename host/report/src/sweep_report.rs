@@ -12,8 +12,8 @@ use anyhow::Result;
 use super::plot::{line_plot, LinePlot, Series};
 use super::runs::RunRecord;
 use super::stats::{aggregate_curves, mean_std};
-use crate::sweep::manifest::Manifest;
-use crate::sweep::spec::DEFAULT_METRICS;
+use tz_sweep::manifest::Manifest;
+use tz_sweep::spec::DEFAULT_METRICS;
 
 /// One row of the table: a group of runs that differ only in their seed.
 #[derive(Debug, Clone, Default)]
@@ -101,8 +101,8 @@ pub fn write_report(dir: &Path) -> Result<SweepReport> {
     let rows = rows(&runs);
     let plots = write_plots(dir, &manifest, &runs)?;
     let report = SweepReport { manifest, rows, plots };
-    crate::atomic::write_atomic(&dir.join("report.md"), report.markdown().as_bytes())?;
-    crate::atomic::write_atomic(&dir.join("report.csv"), report.csv().as_bytes())?;
+    tz_run_dir::write_atomic(&dir.join("report.md"), report.markdown().as_bytes())?;
+    tz_run_dir::write_atomic(&dir.join("report.csv"), report.csv().as_bytes())?;
     Ok(report)
 }
 
@@ -247,7 +247,7 @@ impl SweepReport {
             let tokens = mean_std(&r.tokens).map(|(m, _)| human_count(m)).unwrap_or_else(|| "—".into());
             let wall = mean_std(&r.wall_s)
                 .map(|(m, _)| {
-                    crate::sweep::execute::human_duration(std::time::Duration::from_secs_f64(m.max(0.0)))
+                    tz_sweep::execute::human_duration(std::time::Duration::from_secs_f64(m.max(0.0)))
                 })
                 .unwrap_or_else(|| "—".into());
             let _ = writeln!(

@@ -4,9 +4,10 @@ use std::io::Write;
 
 use anyhow::Result;
 
+use tz_config::{annotated, fill_plugin_defaults};
+use tz_plugin_host::Registry;
+
 use super::train::TrainArgs;
-use crate::config::{annotated, fill_plugin_defaults, Origin};
-use crate::plugins::Registry;
 
 #[derive(Debug, clap::Args)]
 pub struct ConfigArgs {
@@ -36,10 +37,8 @@ pub struct ShowArgs {
 
 pub fn run(args: &ConfigArgs, registry: impl FnOnce() -> Result<Registry>) -> Result<()> {
     let ConfigAction::Show(show) = &args.action;
+    // With the presets (the tiny model's settings), shown as such.
     let mut resolved = show.train.resolve()?;
-    // What the trainer adds for the embedded tiny model, shown as such.
-    resolved.apply(Origin::Preset("the tiny model".into()), crate::train::apply_tiny_defaults);
-    crate::train::apply_tiny_ppo_lr(&mut resolved);
     if !show.no_plugins {
         fill_plugin_defaults(&mut resolved, &registry()?)?;
     }

@@ -7,9 +7,8 @@ use anyhow::{anyhow, Result};
 use clap::{Args, Subcommand};
 use tz_data::commands::gen::{self, GenOptions, Layout, WrittenFile};
 use tz_data::commands::{show, split};
-use tz_sdk::ffi::TaskBox;
-
-use crate::plugins::{Registry, TracingHost};
+use tz_plugin_host::{Registry, TracingHost};
+use tz_sdk::handle::Task;
 
 #[derive(Debug, Args)]
 pub struct DataArgs {
@@ -39,8 +38,8 @@ pub struct TaskChoice {
 }
 
 impl TaskChoice {
-    pub fn load(&self, registry: &Registry) -> Result<TaskBox> {
-        registry.task(&self.task, &self.task_config, TracingHost::handle())
+    pub fn load(&self, registry: &Registry) -> Result<Task> {
+        Ok(registry.task(&self.task, &self.task_config, TracingHost::handle())?)
     }
 }
 

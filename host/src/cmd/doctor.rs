@@ -6,10 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 
+use tz_doctor::{self as doctor, Check, Status};
+
 use crate::cli::GlobalArgs;
-use crate::config::{check_plugin_tables, check_plugins_accept, Layers};
-use crate::doctor::{self, Check, Status};
-use crate::plugins::Registry;
 
 #[derive(Debug, clap::Args)]
 pub struct DoctorArgs {
@@ -52,7 +51,7 @@ pub fn run(args: &DoctorArgs, global: &GlobalArgs, env_path: Option<&str>) -> Re
     let mut task = args.task.clone();
     let mut template = args.template.clone();
     if let Some(file) = &args.config {
-        let (check, cfg) = config_check(file, &registry);
+        let (check, cfg) = doctor::config::check(file, &registry);
         if let Some(cfg) = cfg {
             task = task.or(Some(cfg.task.name.clone()));
             template = template.or(Some(cfg.task.template.clone()));
@@ -60,11 +59,10 @@ pub fn run(args: &DoctorArgs, global: &GlobalArgs, env_path: Option<&str>) -> Re
         report(vec![check], &mut out)?;
     }
     if let Some(dir) = &args.model {
-        let device = args.device.as_deref().and_then(|d| crate::device::parse_device(d).ok());
-        report(doctor::model::check(dir, device), &mut out)?;
+        report(doctor::model::check(dir, doctor::device_of(args.device.as_deref())), &mut out)?;
     }
     if let Some(file) = &args.data {
-        let task = task.unwrap_or_else(|| crate::config::RunConfig::default().task.name);
+        let task = task.unwrap_or_else(|| tz_config::RunConfig::default().task.name);
         report(doctor::data::check(file, &task, template.as_deref(), &registry), &mut out)?;
     }
     if failed > 0 {
@@ -72,35 +70,4 @@ pub fn run(args: &DoctorArgs, global: &GlobalArgs, env_path: Option<&str>) -> Re
     }
     writeln!(out, "all checks passed")?;
     Ok(())
-}
-
-/// The config resolves (keys, types) and its plugins accept their settings.
-fn config_check(file: &std::path::Path, registry: &Registry) -> (Check, Option<crate::config::RunConfig>) {
-    let name = format!("config {}", file.display());
-    let fix = "see `tzhost config show --config FILE` and `tzhost plugins` for the valid keys";
-    let mut layers = Layers::defaults();
-    let resolved = layers.merge_file(file).and_then(|()| layers.resolve());
-    let resolved = match resolved {
-        Ok(r) => r,
-        Err(e) => return (Check::fail(name, format!("{e:#}"), fix), None),
-    };
-    let plugins = check_plugin_tables(&resolved, registry)
-        .and_then(|()| check_plugins_accept(&resolved.config, registry));
-    let cfg = resolved.config;
-    match plugins {
-        Ok(()) => (
-            Check::ok(
-                name,
-                format!(
-                    "task {}, algorithms {}, curricula {}, model {}",
-                    cfg.task.name,
-                    cfg.algorithm.chain.join(","),
-                    cfg.curriculum.chain.join(","),
-                    if cfg.model.path.is_empty() { "tiny (embedded)" } else { cfg.model.path.as_str() }
-                ),
-            ),
-            Some(cfg),
-        ),
-        Err(e) => (Check::fail(name, format!("{e:#}"), fix), Some(cfg)),
-    }
 }

@@ -3,8 +3,6 @@
 pub mod config;
 pub mod data;
 pub mod doctor;
-pub mod eval;
-pub mod generate;
 pub mod plugins;
 pub mod report;
 pub mod resume;

@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 use tz_sdk::config::describe_keys;
 
-use crate::plugins::Registry;
+use tz_plugin_host::Registry;
 
 #[derive(Debug, clap::Args)]
 pub struct PluginsArgs {

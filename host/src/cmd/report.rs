@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 
-use crate::report::run_report::{self, ReportOptions};
+use tz_report::run_report::{self, ReportOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::plugins::Registry;
+use tz_plugin_host::Registry;
 
 #[derive(Debug, clap::Args)]
 pub struct ResumeArgs {
@@ -13,5 +13,6 @@ pub struct ResumeArgs {
 }
 
 pub fn run(args: &ResumeArgs, registry: &Registry) -> Result<()> {
-    crate::train::resume(&args.run_dir, registry)
+    tz_trainer::resume(&args.run_dir, registry)?;
+    Ok(())
 }

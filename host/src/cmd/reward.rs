@@ -10,8 +10,9 @@ use clap::Args;
 use tz_data::commands::reward::{score_lines, RewardSummary};
 use tz_data::rows::atomic_write;
 
+use tz_plugin_host::Registry;
+
 use super::data::TaskChoice;
-use crate::plugins::Registry;
 
 #[derive(Debug, Args)]
 pub struct RewardArgs {
@@ -36,13 +37,7 @@ pub fn run(args: &RewardArgs, registry: &Registry, progress: bool) -> Result<()>
     let task = args.task.load(registry)?;
     let template = match &args.template {
         Some(t) => t.clone(),
-        None => task
-            .templates()
-            .into_result()
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .first()
-            .map(|t| t.to_string())
-            .context("the task lists no templates")?,
+        None => task.templates()?.first().cloned().context("the task lists no templates")?,
     };
     let name = args.data.display().to_string();
     let mut input: Box<dyn Read> = if name == "-" {

@@ -6,11 +6,12 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 
+use tz_config::{check_plugin_tables, check_plugins_accept};
+use tz_plugin_host::Registry;
+use tz_report::sweep_report;
+use tz_sweep::{self as sweep, ProcessRunner, SweepSpec};
+
 use crate::cli::GlobalArgs;
-use crate::config::{check_plugin_tables, check_plugins_accept};
-use crate::plugins::Registry;
-use crate::report::sweep_report;
-use crate::sweep::{self, ProcessRunner, SweepSpec};
 
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]

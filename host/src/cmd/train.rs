@@ -2,13 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
-use tz_sdk::ffi::AlgorithmBox;
-use tz_sdk::AlgorithmRole;
-
-use crate::config::{self, FlagValue, Resolved};
-use crate::plugins::{Registry, TracingHost};
+use tz_config::{self as config, FlagValue, Resolved};
+use tz_plugin_host::Registry;
 
 /// The main job's flags. Each maps to one config key (see
 /// [`TrainArgs::flag_values`]); values resolve as defaults < `--config` file
@@ -87,46 +84,11 @@ impl TrainArgs {
     }
 }
 
-/// The algorithm chain of a run: shapers in order, then the estimator.
-pub struct AlgorithmChain {
-    pub shapers: Vec<(String, AlgorithmBox)>,
-    pub estimator: (String, AlgorithmBox),
-}
-
-impl AlgorithmChain {
-    /// Instantiates the named algorithms and checks the chain has exactly one
-    /// estimator. `config_of(name)` gives each plugin's JSON config.
-    pub fn build(registry: &Registry, names: &[String], config_of: &dyn Fn(&str) -> String) -> Result<Self> {
-        let mut shapers = Vec::new();
-        let mut estimators = Vec::new();
-        for name in names {
-            let algo = registry.algorithm(name, &config_of(name), TracingHost::handle())?;
-            match algo.role().into_result().map_err(|e| anyhow::anyhow!("{e}"))? {
-                AlgorithmRole::Shaper => shapers.push((name.clone(), algo)),
-                AlgorithmRole::Estimator => estimators.push((name.clone(), algo)),
-            }
-        }
-        match estimators.len() {
-            1 => Ok(AlgorithmChain { shapers, estimator: estimators.pop().unwrap() }),
-            0 => bail!(
-                "--algo {}: the chain needs one advantage estimator (e.g. grpo or ppo)",
-                names.join(",")
-            ),
-            _ => bail!(
-                "--algo {}: the chain has {} advantage estimators ({}); keep exactly one",
-                names.join(","),
-                estimators.len(),
-                estimators.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
-            ),
-        }
-    }
-}
-
-/// `tzhost train`: resolve the config (defaults < file < flags), check the
-/// plugin tables against the plugins, train.
+/// `tzhost train`: resolve the config (defaults < file < flags < presets),
+/// check the plugin tables against the plugins, train.
 pub fn run(args: &TrainArgs, registry: &Registry) -> Result<()> {
-    let mut resolved = args.resolve()?;
-    crate::train::apply_tiny_ppo_lr(&mut resolved);
+    let resolved = args.resolve()?;
     config::check_plugin_tables(&resolved, registry)?;
-    crate::train::run_config(&resolved.config, registry)
+    tz_trainer::run_config(&resolved.config, registry)?;
+    Ok(())
 }

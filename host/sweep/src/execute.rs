@@ -17,7 +17,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use super::manifest::Manifest;
 use super::plan::{Plan, PlannedRun};
 use super::state::{self, RunState};
-use crate::config::{flatten, RunConfig};
+use tz_config::{flatten, RunConfig};
 
 /// What the sweep does with one run.
 #[derive(Debug, Clone, PartialEq)]
@@ -211,7 +211,7 @@ pub fn execute(plan: &Plan, runner: &dyn Runner, parallel: usize, out: &mut dyn 
                 writeln!(out, "{tag}: earlier attempt moved to {}", moved.display())?;
             }
             let text = run.resolved.config.to_toml_string();
-            crate::atomic::write_atomic(&d.run_dir.join("config.toml"), text.as_bytes())?;
+            tz_run_dir::write_atomic(&d.run_dir.join("config.toml"), text.as_bytes())?;
         }
         let job = Job {
             name: d.name.clone(),

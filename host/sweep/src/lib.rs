@@ -1,4 +1,4 @@
-//! `tzhost sweep`: ablations as a base config plus axes or explicit variants.
+//! # tz-sweep: `tzhost sweep`, ablations as a base config plus axes or explicit variants
 //!
 //! A sweep file ([`spec`]) expands into runs ([`plan`]), each a resolved run
 //! config in its own directory `SWEEP_DIR/<run name>/`. [`execute`] runs them

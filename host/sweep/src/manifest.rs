@@ -64,7 +64,7 @@ impl Manifest {
 
     pub fn write(&self, sweep_dir: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self)?;
-        crate::atomic::write_atomic(&sweep_dir.join(MANIFEST), text.as_bytes())
+        Ok(tz_run_dir::write_atomic(&sweep_dir.join(MANIFEST), text.as_bytes())?)
     }
 
     /// The manifest of `sweep_dir`; without one, every sub-directory holding

@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail, Result};
 use toml::Value;
 
 use super::spec::SweepSpec;
-use crate::config::{Layers, Origin, Resolved};
+use tz_config::{Layers, Origin, Resolved};
 
 /// One run of a sweep.
 #[derive(Debug, Clone)]
@@ -81,10 +81,9 @@ pub fn expand(spec: &SweepSpec, sets: &[String], out: Option<&Path>) -> Result<P
         layers.set_value("logging.runs_dir", Value::String(dir.display().to_string()), here.clone())?;
         layers.set_value("logging.run_name", Value::String(name.clone()), here.clone())?;
         layers.set_value("logging.progress", Value::Boolean(false), here)?;
-        let mut resolved = layers.resolve().map_err(|e| anyhow!("run '{name}': {e}"))?;
-        // The child trains from the fully written config, where every key
-        // looks user-set: origin-dependent defaults are applied here.
-        crate::train::apply_tiny_ppo_lr(&mut resolved);
+        // Resolution applies the presets (origin-dependent defaults): the
+        // child trains from the fully written config, where every key looks user-set.
+        let resolved = layers.resolve().map_err(|e| anyhow!("run '{name}': {e}"))?;
         if let Some(other) = runs.iter().find(|r| r.name == name) {
             bail!(
                 "two runs are both named '{}'; give the variants or axis values distinct labels",

@@ -37,7 +37,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 use toml::{Table, Value};
 
-use crate::config::{flatten, one_line};
+use tz_config::{flatten, one_line};
 
 /// The default metrics the report plots (those present in the runs).
 pub const DEFAULT_METRICS: &[&str] = &[

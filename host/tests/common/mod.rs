@@ -72,12 +72,14 @@ pub fn tiny_cache_dir() -> PathBuf {
 
 /// `tzhost --task countdown --algo ALGO --curriculum CURRICULUM` on the tiny
 /// model with the short warm start, on the CPU, into `out`, without a
-/// progress bar, log filters or plugins from the environment.
+/// progress bar, log filters or plugins from the environment, and without
+/// the time-based validation (its steps would depend on the machine's speed).
 pub fn tiny_train_cmd(out: &Path, algo: &str, curriculum: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tzhost"));
     cmd.args(["--task", "countdown", "--algo", algo, "--curriculum", curriculum, "--device", "cpu", "--out"])
         .arg(out)
         .args(["--set", "model.tiny_sft_steps=30", "--set", "logging.progress=false"])
+        .args(["--set", "trainer.test_every_minutes=0"])
         .env("TZ_CACHE_DIR", tiny_cache_dir())
         .env_remove("TZ_PLUGIN_PATH")
         .env_remove("TZ_LOG")

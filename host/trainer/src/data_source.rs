@@ -24,12 +24,12 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
 use serde_json::Value;
-use tz_sdk::ffi::TaskBox;
+use tz_config::RunConfig;
+use tz_sdk::handle::Task;
 use tz_sdk::{Sample, Stage};
 
-use crate::config::RunConfig;
+use crate::error::{bail, Context, Result, TrainError};
 
 /// Training samples read from `task.train_data`.
 #[derive(Debug, Clone)]
@@ -101,7 +101,7 @@ impl RunData {
     /// Reads `task.train_data` and `task.val_data` (empty = generated). The
     /// held-out set is capped at `eval.size` rows (0 = all), taken from the
     /// groups in turn.
-    pub fn load(task: &TaskBox, cfg: &RunConfig) -> Result<RunData> {
+    pub fn load(task: &Task, cfg: &RunConfig) -> Result<RunData> {
         let train = if cfg.task.train_data.is_empty() {
             None
         } else {
@@ -140,14 +140,14 @@ impl RunData {
     }
 
     /// The prompt keys of `samples`.
-    pub fn keys(&self, task: &TaskBox, samples: &[Sample]) -> Result<HashSet<String>> {
+    pub fn keys(&self, task: &Task, samples: &[Sample]) -> Result<HashSet<String>> {
         samples.iter().map(|s| prompt_key(task, s, &self.template)).collect()
     }
 
     /// `samples` without those whose prompt is in `exclude`, renumbered.
     pub fn without(
         &self,
-        task: &TaskBox,
+        task: &Task,
         samples: Vec<Sample>,
         exclude: &HashSet<String>,
     ) -> Result<Vec<Sample>> {
@@ -175,9 +175,9 @@ pub fn check_paths(cfg: &RunConfig) -> Result<()> {
 }
 
 /// A problem's identity: its prompt in the run's template.
-pub fn prompt_key(task: &TaskBox, sample: &Sample, template: &str) -> Result<String> {
-    let spec = task.prompt(sample, template.into()).into_result().map_err(anyhow::Error::msg)?;
-    let mut key = spec.text.to_string();
+pub fn prompt_key(task: &Task, sample: &Sample, template: &str) -> Result<String> {
+    let spec = task.prompt(sample, template)?;
+    let mut key = spec.text;
     for m in spec.messages.iter() {
         key.push('\u{1f}');
         key.push_str(&m.content);
@@ -216,7 +216,7 @@ fn find_files(setting: &str, split: &str, key: &str) -> Result<Vec<(PathBuf, Opt
 /// The samples of each file (with whether a group was named), indices
 /// renumbered 0.. over all files.
 fn read_all(
-    task: &TaskBox,
+    task: &Task,
     files: &[(PathBuf, Option<String>)],
     key: &str,
 ) -> Result<Vec<Vec<(Sample, bool)>>> {
@@ -227,13 +227,12 @@ fn read_all(
         for (i, row) in rows_of(path).with_context(|| key.to_string())?.enumerate() {
             let row = row.with_context(|| key.to_string())?;
             let mut sample = task
-                .sample_from_row(row.to_string().as_str().into())
-                .into_result()
-                .map_err(|e| anyhow::anyhow!("{key} {}: row {i}: {e}", path.display()))?;
+                .sample_from_row(&row)
+                .map_err(|e| TrainError::Invalid(format!("{key} {}: row {i}: {e}", path.display())))?;
             let row_group = matches!(row.get("group"), Some(v) if !v.is_null());
             if !row_group {
                 if let Some(g) = dir_group {
-                    sample.group = g.as_str().into();
+                    sample.group = g.clone();
                 }
             }
             sample.index = next_index;
@@ -253,13 +252,14 @@ fn read_all(
 fn rows_of(path: &Path) -> Result<Box<dyn Iterator<Item = Result<Value>>>> {
     let is_json = matches!(path.extension().and_then(|e| e.to_str()), Some("jsonl" | "json" | "ndjson"));
     if is_json {
-        return Ok(Box::new(tz_data::read_jsonl(path)?.into_iter().map(Ok)));
+        let rows = tz_data::read_jsonl(path).map_err(TrainError::Data)?;
+        return Ok(Box::new(rows.into_iter().map(Ok)));
     }
-    let (_, batches) = tz_data::rows::read_batches(path, None)?;
+    let (_, batches) = tz_data::rows::read_batches(path, None).map_err(TrainError::Data)?;
     let display = path.display().to_string();
     Ok(Box::new(batches.into_iter().flat_map(move |batch| match tz_data::rows::batch_to_json(&batch) {
         Ok(rows) => rows.into_iter().map(Ok).collect::<Vec<_>>(),
-        Err(e) => vec![Err(e.context(format!("{display}: converting rows to JSON")))],
+        Err(e) => vec![Err(TrainError::Data(e.context(format!("{display}: converting rows to JSON"))))],
     })))
 }
 

@@ -3,17 +3,17 @@
 
 use std::collections::HashSet;
 
-use anyhow::Result;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tz_core::chat_template::RenderOptions;
+use tz_core::policy::Tokenizer;
 use tz_core::ChatMessage;
-use tz_sdk::ffi::TaskBox;
-use tz_sdk::{PromptSpec, Sample};
+use tz_sdk::handle::Task;
+use tz_sdk::Sample;
 
-use super::policy::Tokenizer;
+use crate::error::{ensure, Result};
 
 /// A rendered prompt: its text, token ids and stop strings.
 #[derive(Debug, Clone)]
@@ -26,16 +26,13 @@ pub struct Prompt {
 /// Renders `sample` in `template`: plain text as is, chat messages through
 /// the model's chat template. Tokenised without added special tokens, as
 /// TinyZero's dataset does.
-pub fn render(task: &TaskBox, tokenizer: &Tokenizer, sample: &Sample, template: &str) -> Result<Prompt> {
-    let spec: PromptSpec = task.prompt(sample, template.into()).into_result().map_err(anyhow::Error::msg)?;
+pub fn render(task: &Task, tokenizer: &Tokenizer, sample: &Sample, template: &str) -> Result<Prompt> {
+    let spec = task.prompt(sample, template)?;
     let text = if spec.messages.is_empty() {
-        spec.text.to_string()
+        spec.text
     } else {
-        let messages: Vec<ChatMessage> = spec
-            .messages
-            .iter()
-            .map(|m| ChatMessage { role: m.role.to_string(), content: m.content.to_string() })
-            .collect();
+        let messages: Vec<ChatMessage> =
+            spec.messages.into_iter().map(|m| ChatMessage { role: m.role, content: m.content }).collect();
         let opts = RenderOptions {
             add_generation_prompt: spec.add_generation_prompt,
             continue_final_message: spec.continue_final_message,
@@ -44,8 +41,8 @@ pub fn render(task: &TaskBox, tokenizer: &Tokenizer, sample: &Sample, template: 
         tokenizer.0.apply_chat_template(&messages, &opts)?
     };
     let ids = tokenizer.0.encode(&text, false)?;
-    anyhow::ensure!(!ids.is_empty(), "sample {}: the prompt is empty", sample.index);
-    Ok(Prompt { text, ids, stop: spec.stop.iter().map(|s| s.to_string()).collect() })
+    ensure!(!ids.is_empty(), "sample {}: the prompt is empty", sample.index);
+    Ok(Prompt { text, ids, stop: spec.stop })
 }
 
 /// A shuffled pool of training samples read in order, reshuffled each epoch.
@@ -107,7 +104,7 @@ impl SamplePool {
 /// `count` generated samples of `groups` (round-robin), skipping any whose
 /// content is in `exclude`; indices renumbered 0.. in order.
 pub fn generate(
-    task: &TaskBox,
+    task: &Task,
     groups: &[String],
     count: usize,
     seed: u64,
@@ -120,14 +117,8 @@ pub fn generate(
         let mut round = 0u64;
         let mut got = 0;
         while got < want && round < 8 {
-            let batch = task
-                .generate(
-                    group.as_str().into(),
-                    (want - got) as u64 + 16,
-                    seed.wrapping_add((g as u64) << 32).wrapping_add(round),
-                )
-                .into_result()
-                .map_err(anyhow::Error::msg)?;
+            let batch =
+                task.generate(group, (want - got) as u64 + 16, seed.wrapping_add((g as u64) << 32).wrapping_add(round))?;
             for s in batch.into_iter() {
                 if got < want && !exclude.contains(s.data.as_str()) {
                     out.push(s);

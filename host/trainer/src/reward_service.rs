@@ -7,13 +7,26 @@
 //! non-finite score.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
+use tz_config::RewardModelSection;
+use tz_core::device::{parse_device, parse_dtype};
 use tz_core::{RewardModel, RewardModelOptions};
+use tz_plugin_host::{RewardModelService, TracingHost};
+use tz_sdk::ffi::HostServicesArc;
 use tz_sdk::RewardModelRequest;
 
-use crate::config::RewardModelSection;
+/// The task's host handle for a run: with the reward model of `section`
+/// loaded when its `path` is set (a load error is kept and returned by
+/// every call, so the run goes on), else without one.
+pub fn host_for_run(section: &RewardModelSection) -> HostServicesArc {
+    if section.path.is_empty() {
+        TracingHost::handle()
+    } else {
+        TracingHost::with_reward_model(Arc::new(RewardService::load(section)))
+    }
+}
 
 /// A loaded reward model, or why it could not be loaded.
 pub struct RewardService {
@@ -39,10 +52,8 @@ impl RewardService {
     fn try_load(section: &RewardModelSection) -> Result<RewardModel> {
         let dir = tz_core::hub::resolve_model(&section.path)?;
         let opts = RewardModelOptions {
-            device: crate::device::parse_device(&section.device)
-                .map_err(|e| anyhow::anyhow!("reward_model.device: {e}"))?,
-            kind: crate::train::parse_dtype(&section.dtype)
-                .map_err(|e| anyhow::anyhow!("reward_model.dtype: {e}"))?,
+            device: parse_device(&section.device).map_err(|e| anyhow::anyhow!("reward_model.device: {e}"))?,
+            kind: parse_dtype(&section.dtype).map_err(|e| anyhow::anyhow!("reward_model.dtype: {e}"))?,
             batch_size: section.batch_size,
             max_length: section.max_length,
             system_prompt: section.system_prompt.clone(),
@@ -55,8 +66,11 @@ impl RewardService {
         self.model.is_ok()
     }
 
+}
+
+impl RewardModelService for RewardService {
     /// One finite score per request, or a one-line error.
-    pub fn score(&self, batch: &[RewardModelRequest]) -> std::result::Result<Vec<f32>, String> {
+    fn score(&self, batch: &[RewardModelRequest]) -> std::result::Result<Vec<f32>, String> {
         let model = self.model.as_ref().map_err(Clone::clone)?;
         let model = model.lock().unwrap_or_else(|p| p.into_inner());
         let pairs: Vec<(&str, &str)> =

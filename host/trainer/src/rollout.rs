@@ -3,15 +3,14 @@
 
 use std::time::Instant;
 
-use anyhow::Result;
 use tz_core::rollout::{generate, Completion, FinishReason, StopCriteria};
 use tz_core::sampling::SamplingParams;
-use tz_sdk::abi_stable::std_types::RSlice;
-use tz_sdk::ffi::TaskBox;
+use tz_core::Policy;
+use tz_sdk::handle::Task;
 use tz_sdk::{Sample, Score, ScoreInput};
 
-use super::policy::Policy;
-use super::prompts::{render, Prompt};
+use crate::error::Result;
+use crate::prompts::{render, Prompt};
 
 /// Responses to a batch of samples with their scores, in prompt-major order
 /// (`n` consecutive completions per sample).
@@ -45,7 +44,7 @@ pub struct Rolled {
 
 /// Renders and generates `n` responses per sample, without scoring them.
 pub fn rollout(
-    task: &TaskBox,
+    task: &Task,
     policy: &Policy,
     samples: Vec<Sample>,
     template: &str,
@@ -66,7 +65,7 @@ pub fn rollout(
     // TinyZero scores the decode with special tokens kept; the compact
     // template (ours, for character-level models) scores the bare text.
     let texts: Vec<String> = if template == "compact" {
-        completions.iter().map(|c| policy.tokenizer.0.decode(&c.token_ids, true)).collect::<Result<_>>()?
+        completions.iter().map(|c| policy.tokenizer.0.decode(&c.token_ids, true)).collect::<anyhow::Result<_>>()?
     } else {
         completions.iter().map(|c| c.text.clone()).collect()
     };
@@ -76,8 +75,8 @@ pub fn rollout(
         .map(|(c, text)| ScoreInput {
             sample: samples[c.prompt_index].clone(),
             template: template.into(),
-            prompt: prompts[c.prompt_index].text.as_str().into(),
-            response: text.as_str().into(),
+            prompt: prompts[c.prompt_index].text.clone(),
+            response: text.clone(),
             finish: match c.finish {
                 FinishReason::Stop => tz_sdk::FinishReason::Stop,
                 FinishReason::Length => tz_sdk::FinishReason::Length,
@@ -89,7 +88,7 @@ pub fn rollout(
 
 /// Renders, generates `n` responses per sample and scores them.
 pub fn rollout_and_score(
-    task: &TaskBox,
+    task: &Task,
     policy: &Policy,
     samples: Vec<Sample>,
     template: &str,
@@ -100,8 +99,7 @@ pub fn rollout_and_score(
     let Rolled { samples, prompts, completions, texts, inputs, gen_seconds } =
         rollout(task, policy, samples, template, n, params, extra_stop)?;
     let start = Instant::now();
-    let scores =
-        task.score(RSlice::from_slice(&inputs)).into_result().map_err(anyhow::Error::msg)?.into_vec();
+    let scores = task.score(&inputs)?;
     let reward_seconds = start.elapsed().as_secs_f64();
     Ok(Scored { samples, prompts, completions, scores, texts, gen_seconds, reward_seconds })
 }

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use tz_core::kl::KlController;
+use tz_run_dir::write_atomic;
 use tz_sdk::{KlEstimator, KlPlacement, KlSettings};
 
-use super::prompts::PoolState;
-use super::run_dir::write_atomic;
+use crate::error::{Context, Result};
+use crate::prompts::PoolState;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainerState {
@@ -26,7 +26,12 @@ pub struct TrainerState {
     #[serde(default)]
     pub task: Option<String>,
     pub kl: KlController,
+    /// Wall-clock seconds of the run so far (every session).
     pub elapsed_s: f64,
+    /// Of `elapsed_s`, the seconds spent validating: kept out of the RL
+    /// time budget (absent in states written before it existed: 0).
+    #[serde(default)]
+    pub validation_s: f64,
     pub tokens: u64,
     pub cumulative_reward: f64,
     /// Consecutive steps whose rewards were all equal.
@@ -55,6 +60,7 @@ impl TrainerState {
             task: None,
             kl: KlController::from_settings(&off),
             elapsed_s: 0.0,
+            validation_s: 0.0,
             tokens: 0,
             cumulative_reward: 0.0,
             flat_steps: 0,
@@ -65,7 +71,7 @@ impl TrainerState {
     }
 
     pub fn save(&self, dir: &Path) -> Result<()> {
-        write_atomic(&dir.join("trainer_state.json"), serde_json::to_string_pretty(self)?.as_bytes())
+        Ok(write_atomic(&dir.join("trainer_state.json"), serde_json::to_string_pretty(self)?.as_bytes())?)
     }
 
     pub fn load(dir: &Path) -> Result<Self> {
@@ -73,5 +79,31 @@ impl TrainerState {
         let text =
             std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("{} is not a trainer state", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state written before the trainer became a library (see
+    /// tests/fixtures/run-before-library/README.md).
+    const OLD_STATE: &str = include_str!("../tests/fixtures/run-before-library/trainer_state.json");
+
+    #[test]
+    fn a_state_written_before_the_library_loads_and_saves_the_same_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("trainer_state.json"), OLD_STATE).unwrap();
+        let state = TrainerState::load(dir.path()).unwrap();
+        assert_eq!((state.step, state.stage_step, state.tokens, state.validation_s), (2, 2, state.tokens, 0.0));
+        assert!(state.curricula.contains_key("adaptive") && state.pool.is_some());
+        state.save(dir.path()).unwrap();
+        let old: serde_json::Value = serde_json::from_str(OLD_STATE).unwrap();
+        let new: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("trainer_state.json")).unwrap()).unwrap();
+        // Every old field is written back unchanged; the one new field is the validation clock.
+        let (old, mut new) = (old.as_object().unwrap().clone(), new.as_object().unwrap().clone());
+        assert_eq!(new.remove("validation_s"), Some(serde_json::json!(0.0)));
+        assert_eq!(new, old);
     }
 }

@@ -1,17 +1,56 @@
 //! Validation during training: success sampled at the rollout temperature
 //! (`val/acc`, the mean over k samples per problem) and greedy success
-//! (`val/acc_greedy`) on a fixed held-out set.
+//! (`val/acc_greedy`) on a fixed held-out set; and when to run it
+//! ([`ValidationSchedule`]: every `trainer.test_freq` steps and every
+//! `trainer.test_every_minutes` of RL time).
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
+use tz_config::RunConfig;
 use tz_core::sampling::SamplingParams;
-use tz_sdk::ffi::TaskBox;
+use tz_core::Policy;
+use tz_sdk::handle::Task;
 use tz_sdk::Sample;
 
-use super::policy::Policy;
-use super::rollout::{rollout_and_score, Scored};
-use crate::config::RunConfig;
+use crate::error::Result;
+use crate::rollout::{rollout_and_score, Scored};
+
+/// When to validate during training. The clock is the run's RL time (time
+/// spent validating is not counted), so a validation every few minutes
+/// costs no training time under a time budget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidationSchedule {
+    /// Every this many steps (0 = off).
+    every_steps: u64,
+    /// Every this many seconds of RL time (0 = off).
+    every_s: f64,
+    /// RL time of the last validation.
+    last_s: f64,
+}
+
+impl ValidationSchedule {
+    /// From `trainer.test_freq` and `trainer.test_every_minutes`; `rl_s` is
+    /// the RL time now (the last validation, or the start of this session).
+    pub fn new(cfg: &RunConfig, rl_s: f64) -> Self {
+        ValidationSchedule {
+            every_steps: cfg.trainer.test_freq,
+            every_s: cfg.trainer.test_every_minutes.max(0.0) * 60.0,
+            last_s: rl_s,
+        }
+    }
+
+    /// Whether to validate after `step`, at RL time `rl_s`.
+    pub fn due(&self, step: u64, rl_s: f64) -> bool {
+        let by_steps = self.every_steps > 0 && step % self.every_steps == 0;
+        let by_time = self.every_s > 0.0 && rl_s - self.last_s >= self.every_s;
+        by_steps || by_time
+    }
+
+    /// A validation ran at RL time `rl_s`.
+    pub fn validated(&mut self, rl_s: f64) {
+        self.last_s = rl_s;
+    }
+}
 
 /// Validation figures with veRL-style names.
 pub struct Validation {
@@ -26,7 +65,7 @@ fn accuracy(s: &Scored) -> f64 {
 
 /// Evaluates `samples` (k sampled responses each, plus greedy when asked).
 pub fn validate(
-    task: &TaskBox,
+    task: &Task,
     policy: &Policy,
     samples: &[Sample],
     cfg: &RunConfig,
@@ -90,4 +129,28 @@ pub fn validate(
         })
         .collect();
     Ok(Validation { metrics, examples })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedule(test_freq: u64, minutes: f64) -> ValidationSchedule {
+        let mut cfg = RunConfig::default();
+        cfg.trainer.test_freq = test_freq;
+        cfg.trainer.test_every_minutes = minutes;
+        ValidationSchedule::new(&cfg, 0.0)
+    }
+
+    #[test]
+    fn validation_is_due_every_n_steps_and_every_m_minutes_of_rl_time() {
+        let s = schedule(25, 0.0);
+        assert!(!s.due(24, 1e9) && s.due(25, 0.0) && s.due(50, 0.0));
+        let mut t = schedule(0, 2.0);
+        assert!(!t.due(1, 119.0) && t.due(7, 120.0));
+        t.validated(125.0);
+        assert!(!t.due(8, 240.0) && t.due(9, 245.0));
+        let off = schedule(0, 0.0);
+        assert!(!off.due(100, 1e9));
+    }
 }

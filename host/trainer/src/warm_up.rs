@@ -6,15 +6,14 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
+use tz_config::RunConfig;
 use tz_core::sampling::SamplingParams;
-use tz_sdk::abi_stable::std_types::RSlice;
-use tz_sdk::ffi::TaskBox;
+use tz_core::Policy;
+use tz_sdk::handle::Task;
 
-use super::policy::Policy;
-use super::prompts::SamplePool;
-use super::rollout::rollout;
-use crate::config::RunConfig;
+use crate::error::{ensure, Result};
+use crate::prompts::SamplePool;
+use crate::rollout::rollout;
 
 /// Seed offset of the warm-up's prompt order and sampling (apart from training's).
 const WARM_UP_SEED: u64 = 0x3A8F_11C0;
@@ -25,13 +24,13 @@ const WARM_UP_SEED: u64 = 0x3A8F_11C0;
 /// hands them to the task, and returns its metrics (empty when the task
 /// wants no warm-up).
 pub fn warm_up(
-    task: &TaskBox,
+    task: &Task,
     policy: &Policy,
     cfg: &RunConfig,
     window: usize,
     pool: impl FnOnce() -> Result<SamplePool>,
 ) -> Result<BTreeMap<String, f64>> {
-    let size = task.warm_up_size().into_result().map_err(anyhow::Error::msg)? as usize;
+    let size = task.warm_up_size()? as usize;
     if size == 0 {
         return Ok(BTreeMap::new());
     }
@@ -39,7 +38,7 @@ pub fn warm_up(
     let seed = cfg.trainer.seed ^ WARM_UP_SEED;
     let mut pool = SamplePool::new(pool()?.samples, seed);
     let samples = pool.next_batch(size.div_ceil(n));
-    anyhow::ensure!(!samples.is_empty(), "the warm-up found no training problems");
+    ensure!(!samples.is_empty(), "the warm-up found no training problems");
     let params = SamplingParams {
         temperature: cfg.rollout.temperature,
         top_p: cfg.rollout.top_p,
@@ -49,9 +48,8 @@ pub fn warm_up(
         max_batch_rows: 0,
     };
     let rolled = rollout(task, policy, samples, &cfg.task.template, n, &params, &cfg.rollout.stop)?;
-    let metrics =
-        task.warm_up(RSlice::from_slice(&rolled.inputs)).into_result().map_err(anyhow::Error::msg)?;
-    let metrics: BTreeMap<String, f64> = metrics.iter().map(|m| (m.name.to_string(), m.value)).collect();
+    let metrics: BTreeMap<String, f64> =
+        task.warm_up(&rolled.inputs)?.into_iter().map(|m| (m.name, m.value)).collect();
     let shown: Vec<String> = metrics.iter().map(|(k, v)| format!("{k}={v:.4}")).collect();
     println!("warm-up on {} responses: {}", rolled.inputs.len(), shown.join(" "));
     Ok(metrics)

@@ -28,7 +28,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tz_sdk::prelude::*;
 
-use crate::loss_config::{require, require_finite};
 
 /// Configuration of the `cosine` reward shaper.
 #[derive(Serialize, Deserialize, JsonSchema, Debug, Clone, PartialEq)]
@@ -120,11 +119,7 @@ impl Cosine {
     }
 }
 
-impl Algorithm for Cosine {
-    fn role(&self) -> AlgorithmRole {
-        AlgorithmRole::Shaper
-    }
-
+impl Shaper for Cosine {
     fn shape(&self, input: &ShapeInput) -> PluginResult<Vec<f32>> {
         let n = input.rewards.len();
         if input.response_lengths.len() != n || input.correct.len() != n {

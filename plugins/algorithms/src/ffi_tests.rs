@@ -1,13 +1,28 @@
-//! The plugins through the same FFI objects the host uses
-//! (`tz_sdk::export::in_process`), including config errors.
+//! The plugins through the same FFI objects and typed handles the host
+//! uses (`tz_sdk::export::in_process`), including config errors.
 
 use tz_sdk::export::in_process;
+use tz_sdk::handle::{Algorithm, Estimator, Shaper};
 use tz_sdk::prelude::*;
 use tz_sdk::testing::recording_host;
 
-fn algorithm(name: &str, config: &str) -> Result<tz_sdk::ffi::AlgorithmBox, String> {
+fn algorithm(name: &str, config: &str) -> Result<Algorithm, String> {
     let (host, _) = recording_host();
-    in_process::algorithm(name, config, host)
+    in_process::algorithm(name, config, host).map_err(|e| e.message)
+}
+
+fn estimator(name: &str, config: &str) -> Estimator {
+    match algorithm(name, config).unwrap() {
+        Algorithm::Estimator(e) => e,
+        Algorithm::Shaper(_) => panic!("{name} is a shaper"),
+    }
+}
+
+fn shaper(name: &str, config: &str) -> Shaper {
+    match algorithm(name, config).unwrap() {
+        Algorithm::Shaper(s) => s,
+        Algorithm::Estimator(_) => panic!("{name} is an estimator"),
+    }
 }
 
 #[test]
@@ -25,51 +40,43 @@ fn the_library_describes_all_four_plugins_with_documented_keys() {
 
 #[test]
 fn grpo_estimates_through_the_ffi_object() {
-    let grpo = algorithm("grpo", r#"{"norm_adv_by_std": false, "clip_ratio_high": 0.28}"#).unwrap();
-    assert_eq!(grpo.role().unwrap(), AlgorithmRole::Estimator);
+    let algo = algorithm("grpo", r#"{"norm_adv_by_std": false, "clip_ratio_high": 0.28}"#).unwrap();
+    assert_eq!(algo.role(), AlgorithmRole::Estimator);
+    let Algorithm::Estimator(grpo) = algo else { unreachable!() };
     assert_eq!(grpo.loss_settings().unwrap().clip_high, 0.28);
     let input = AdvantageInput {
-        token_rewards: vec![0.0, 1.0, 0.0, 0.0].into(),
-        offsets: vec![0, 2, 4].into(),
-        group_ids: vec![3, 3].into(),
-        values: RVec::new(),
+        token_rewards: vec![0.0, 1.0, 0.0, 0.0],
+        offsets: vec![0, 2, 4],
+        group_ids: vec![3, 3],
+        values: Vec::new(),
     };
     let out = grpo.estimate(&input).unwrap();
-    assert_eq!(out.advantages.as_slice(), &[0.5, 0.5, -0.5, -0.5]);
-    // A shaper method on an estimator is an error, not a panic.
-    let err = grpo.shape(&ShapeInput::default()).unwrap_err();
-    assert!(err.contains("not a reward shaper"), "{err}");
+    assert_eq!(out.advantages, [0.5, 0.5, -0.5, -0.5]);
 }
 
 #[test]
 fn shapers_chain_through_the_ffi_objects() {
-    let overlong = algorithm("overlong", r#"{"buffer_len": 100}"#).unwrap();
-    let cosine = algorithm("cosine", r#"{"exceed_length": -1}"#).unwrap();
-    assert_eq!(cosine.role().unwrap(), AlgorithmRole::Shaper);
+    let overlong = shaper("overlong", r#"{"buffer_len": 100}"#);
+    let cosine = shaper("cosine", r#"{"exceed_length": -1}"#);
     let mut input = ShapeInput {
-        rewards: vec![1.0, 0.0].into(),
-        response_lengths: vec![0, 1000].into(),
+        rewards: vec![1.0, 0.0],
+        response_lengths: vec![0, 1000],
         max_length: 1000,
-        correct: vec![true, false].into(),
-        truncated: vec![false, true].into(),
-        group_ids: vec![0, 0].into(),
+        correct: vec![true, false],
+        truncated: vec![false, true],
+        group_ids: vec![0, 0],
     };
     input.rewards = cosine.shape(&input).unwrap();
-    assert_eq!(input.rewards.as_slice(), &[1.0, -1.0]);
+    assert_eq!(input.rewards, [1.0, -1.0]);
     let shaped = overlong.shape(&input).unwrap();
-    assert_eq!(shaped.as_slice(), &[1.0, -2.0]);
+    assert_eq!(shaped, [1.0, -2.0]);
 }
 
 #[test]
 fn ppo_without_values_fails_with_a_one_line_error() {
-    let ppo = algorithm("ppo", "").unwrap();
+    let ppo = estimator("ppo", "");
     assert!(ppo.loss_settings().unwrap().needs_critic());
-    let input = AdvantageInput {
-        token_rewards: vec![1.0].into(),
-        offsets: vec![0, 1].into(),
-        group_ids: vec![0].into(),
-        values: RVec::new(),
-    };
+    let input = AdvantageInput { token_rewards: vec![1.0], offsets: vec![0, 1], group_ids: vec![0], values: Vec::new() };
     let err = ppo.estimate(&input).unwrap_err().to_string();
     assert!(err.starts_with("plugin 'ppo': ppo needs critic values"), "{err}");
     assert!(!err.contains('\n'));
@@ -103,7 +110,7 @@ fn out_of_range_values_are_rejected_at_construction() {
 
 #[test]
 fn verl_kl_names_are_accepted() {
-    let grpo = algorithm("grpo", r#"{"kl_placement": "loss", "kl_estimator": "low_var_kl"}"#).unwrap();
+    let grpo = estimator("grpo", r#"{"kl_placement": "loss", "kl_estimator": "low_var_kl"}"#);
     let kl = grpo.loss_settings().unwrap().kl;
     assert_eq!((kl.placement, kl.estimator), (KlPlacement::Loss, KlEstimator::K3));
 }

@@ -27,76 +27,22 @@ use serde::{Deserialize, Serialize};
 use tz_sdk::prelude::*;
 
 use crate::layout::response_ranges;
-use crate::loss_config::{require, require_finite, KlEstimatorName, KlPlacementName, LossAggName, LossKnobs};
+use crate::estimator_config;
+use crate::loss_config::VERL_LOSS;
 
 /// A group's scores count as equal (no learning signal) below this spread.
 const ZERO_STD_TOLERANCE: f64 = 1e-8;
 
-/// Configuration of the `grpo` estimator and the loss it asks for.
-#[derive(Serialize, Deserialize, JsonSchema, Debug, Clone, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct GrpoConfig {
-    /// Divide by the group's standard deviation (GRPO). `false` is Dr. GRPO: `A = s - mean`.
-    pub norm_adv_by_std: bool,
-    /// Added to the group standard deviation before dividing (veRL: 1e-6).
-    pub epsilon: f32,
-    /// Lower PPO clip range: the ratio is clipped below at `1 - clip_ratio_low`.
-    pub clip_ratio_low: f32,
-    /// Upper PPO clip range: the ratio is clipped above at `1 + clip_ratio_high` (DAPO clip-higher: 0.28).
-    pub clip_ratio_high: f32,
-    /// Dual-clip constant c > 1: caps the loss of negative-advantage tokens at c·|A| (veRL uses 3). 0 = off.
-    pub clip_ratio_c: f32,
-    /// Where the KL penalty to the frozen reference model goes: `none` (no reference model), `loss` or `reward`.
-    pub kl_placement: KlPlacementName,
-    /// Per-token KL estimator: `k1` (`kl`), `abs`, `k2` (`mse`) or `k3` (`low_var_kl`).
-    pub kl_estimator: KlEstimatorName,
-    /// KL coefficient beta (the initial one when `kl_target` > 0).
-    pub kl_coef: f32,
-    /// Target KL of the adaptive coefficient controller (Ziegler et al. 2019); 0 keeps `kl_coef` fixed.
-    pub kl_target: f32,
-    /// Horizon of the adaptive KL controller, in responses.
-    pub kl_horizon: f32,
-    /// Entropy bonus coefficient: the loss subtracts `entropy_coef · H`.
-    pub entropy_coef: f32,
-    /// Loss reduction: `token-mean`, `seq-mean-token-sum`, `seq-mean-token-mean` or `seq-mean-token-sum-norm` (Dr. GRPO).
-    pub loss_agg_mode: LossAggName,
-}
-
-impl Default for GrpoConfig {
-    /// veRL HEAD's GRPO actor defaults, with no KL term.
-    fn default() -> Self {
-        GrpoConfig {
-            norm_adv_by_std: true,
-            epsilon: 1e-6,
-            clip_ratio_low: 0.2,
-            clip_ratio_high: 0.2,
-            clip_ratio_c: 0.0,
-            kl_placement: KlPlacementName::None,
-            kl_estimator: KlEstimatorName::K3,
-            kl_coef: 0.001,
-            kl_target: 0.0,
-            kl_horizon: 10_000.0,
-            entropy_coef: 0.0,
-            loss_agg_mode: LossAggName::TokenMean,
-        }
+estimator_config! {
+    /// Configuration of the `grpo` estimator and the loss it asks for
+    /// (veRL HEAD's GRPO actor defaults, with no KL term).
+    pub struct GrpoConfig {
+        /// Divide by the group's standard deviation (GRPO). `false` is Dr. GRPO: `A = s - mean`.
+        pub norm_adv_by_std: bool = true,
+        /// Added to the group standard deviation before dividing (veRL: 1e-6).
+        pub epsilon: f32 = 1e-6,
     }
-}
-
-impl GrpoConfig {
-    fn loss_knobs(&self) -> LossKnobs {
-        LossKnobs {
-            clip_ratio_low: self.clip_ratio_low,
-            clip_ratio_high: self.clip_ratio_high,
-            clip_ratio_c: self.clip_ratio_c,
-            kl_placement: self.kl_placement,
-            kl_estimator: self.kl_estimator,
-            kl_coef: self.kl_coef,
-            kl_target: self.kl_target,
-            kl_horizon: self.kl_horizon,
-            entropy_coef: self.entropy_coef,
-            loss_agg_mode: self.loss_agg_mode,
-        }
-    }
+    loss_defaults = VERL_LOSS;
 }
 
 /// The GRPO outcome-advantage estimator.
@@ -120,17 +66,13 @@ impl Grpo {
     /// Validates the config (one-line errors naming the key).
     pub fn with_config(config: GrpoConfig) -> PluginResult<Self> {
         require_finite("epsilon", config.epsilon)?;
-        require(config.epsilon >= 0.0, "epsilon", || format!("must be >= 0, got {}", config.epsilon))?;
+        require_in("epsilon", config.epsilon, 0.0..)?;
         let loss = config.loss_knobs().settings(None)?;
         Ok(Grpo { config, loss })
     }
 }
 
-impl Algorithm for Grpo {
-    fn role(&self) -> AlgorithmRole {
-        AlgorithmRole::Estimator
-    }
-
+impl Estimator for Grpo {
     fn loss_settings(&self) -> LossSettings {
         self.loss
     }
@@ -181,9 +123,9 @@ impl Algorithm for Grpo {
         let frac_zero_std =
             if groups.is_empty() { 0.0 } else { zero_std_groups as f64 / groups.len() as f64 };
         Ok(AdvantageOutput {
-            advantages: advantages.into(),
-            returns: RVec::new(),
-            metrics: vec![Metric::new("frac_reward_zero_std", frac_zero_std)].into(),
+            advantages,
+            returns: Vec::new(),
+            metrics: vec![Metric::new("frac_reward_zero_std", frac_zero_std)],
         })
     }
 }
@@ -203,6 +145,7 @@ fn group_mean_std(scores: &[f64]) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::loss_config::{KlPlacementName, LossAggName};
 
     fn grpo(config: GrpoConfig) -> Grpo {
         Grpo::with_config(config).unwrap()
@@ -223,7 +166,7 @@ mod tests {
             token_rewards: token_rewards.into(),
             offsets: offsets.into(),
             group_ids: groups.to_vec().into(),
-            values: RVec::new(),
+            values: Vec::new(),
         }
     }
 
@@ -288,7 +231,7 @@ mod tests {
             token_rewards: vec![-0.01, -0.02, 0.97, -0.01, 0.0].into(),
             offsets: vec![0, 3, 5].into(),
             group_ids: vec![0, 0].into(),
-            values: RVec::new(),
+            values: Vec::new(),
         };
         let config = GrpoConfig { norm_adv_by_std: false, ..GrpoConfig::default() };
         let out = grpo(config).estimate(&input).unwrap();

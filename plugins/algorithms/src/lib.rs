@@ -34,10 +34,10 @@ pub use grpo::{Grpo, GrpoConfig};
 pub use overlong::{Overlong, OverlongConfig};
 pub use ppo::{Ppo, PpoConfig};
 
-tz_sdk::register_algorithm!(Grpo);
-tz_sdk::register_algorithm!(Ppo);
-tz_sdk::register_algorithm!(Cosine);
-tz_sdk::register_algorithm!(Overlong);
+tz_sdk::register_estimator!(Grpo);
+tz_sdk::register_estimator!(Ppo);
+tz_sdk::register_shaper!(Cosine);
+tz_sdk::register_shaper!(Overlong);
 tz_sdk::export_plugin_library!();
 
 #[cfg(test)]

@@ -2,15 +2,20 @@
 //! know from veRL (`clip_ratio_high`, `kl_loss_type`-style estimator names,
 //! `loss_agg_mode` values), and their validation.
 //!
-//! The sdk's [`LossSettings`] is the ABI type; these mirror enums exist
-//! because config keys need a JSON Schema (for `tzhost plugins`) and veRL's
-//! aliases (`low_var_kl`, `kl`, `mse`), which the ABI enums do not carry.
+//! The sdk's [`LossSettings`] is the type the trainer reads; these mirror
+//! enums exist because config keys need a JSON Schema (for `tzhost plugins`)
+//! and veRL's aliases (`low_var_kl`, `kl`, `mse`), which the sdk enums do
+//! not carry.
+//!
+//! The loss keys every estimator shares are declared once, in
+//! [`estimator_config!`]: serde's `flatten` would not combine with
+//! `deny_unknown_fields` (unknown keys must stay errors naming the key).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use tz_sdk::abi_stable::std_types::ROption;
 use tz_sdk::{
-    CriticSettings, KlEstimator, KlPlacement, KlSettings, LossAggregation, LossSettings, PluginResult,
+    require, require_finite, require_in, CriticSettings, KlEstimator, KlPlacement, KlSettings,
+    LossAggregation, LossSettings, PluginResult,
 };
 
 /// Where the KL penalty to the frozen reference model goes.
@@ -106,18 +111,107 @@ pub struct LossKnobs {
     pub loss_agg_mode: LossAggName,
 }
 
-/// `Err("config key 'k': ...")` unless `ok`.
-pub fn require(ok: bool, key: &str, message: impl FnOnce() -> String) -> PluginResult<()> {
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("config key '{key}': {}", message()))
-    }
-}
+/// veRL HEAD's actor defaults with no KL term; estimators change a few.
+pub const VERL_LOSS: LossKnobs = LossKnobs {
+    clip_ratio_low: 0.2,
+    clip_ratio_high: 0.2,
+    clip_ratio_c: 0.0,
+    kl_placement: KlPlacementName::None,
+    kl_estimator: KlEstimatorName::K3,
+    kl_coef: 0.001,
+    kl_target: 0.0,
+    kl_horizon: 10_000.0,
+    entropy_coef: 0.0,
+    loss_agg_mode: LossAggName::TokenMean,
+};
 
-/// `Err` naming the key unless the value is a finite number.
-pub fn require_finite(key: &str, value: f32) -> PluginResult<()> {
-    require(value.is_finite(), key, || format!("must be a finite number, got {value}"))
+/// Declares an estimator's config struct: its own keys with their defaults,
+/// then the loss keys of [`LossKnobs`] (defaults from `loss_defaults`), and
+/// implements `Default` and `loss_knobs()`.
+///
+/// ```ignore
+/// estimator_config! {
+///     /// Configuration of `x`.
+///     pub struct XConfig {
+///         /// Doc of an own key.
+///         pub gamma: f32 = 1.0,
+///     }
+///     loss_defaults = VERL_LOSS;
+/// }
+/// ```
+#[macro_export]
+macro_rules! estimator_config {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $($(#[$fmeta:meta])* pub $field:ident : $fty:ty = $default:expr,)*
+        }
+        loss_defaults = $loss:expr;
+    ) => {
+        $(#[$meta])*
+        #[derive(Serialize, Deserialize, JsonSchema, Debug, Clone, PartialEq)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: $fty,)*
+            /// Lower PPO clip range: the ratio is clipped below at `1 - clip_ratio_low`.
+            pub clip_ratio_low: f32,
+            /// Upper PPO clip range: the ratio is clipped above at `1 + clip_ratio_high` (DAPO clip-higher: 0.28).
+            pub clip_ratio_high: f32,
+            /// Dual-clip constant c > 1: caps the loss of negative-advantage tokens at c·|A| (veRL uses 3). 0 = off.
+            pub clip_ratio_c: f32,
+            /// Where the KL penalty to the frozen reference model goes: `none` (no reference model), `loss` or `reward`.
+            pub kl_placement: $crate::loss_config::KlPlacementName,
+            /// Per-token KL estimator: `k1` (`kl`), `abs`, `k2` (`mse`) or `k3` (`low_var_kl`).
+            pub kl_estimator: $crate::loss_config::KlEstimatorName,
+            /// KL coefficient beta (the initial one when `kl_target` > 0).
+            pub kl_coef: f32,
+            /// Target KL of the adaptive coefficient controller (Ziegler et al. 2019); 0 keeps `kl_coef` fixed.
+            pub kl_target: f32,
+            /// Horizon of the adaptive KL controller, in responses.
+            pub kl_horizon: f32,
+            /// Entropy bonus coefficient: the loss subtracts `entropy_coef · H` (TinyZero's PPO: 0.001).
+            pub entropy_coef: f32,
+            /// Loss reduction: `token-mean`, `seq-mean-token-sum`, `seq-mean-token-mean` or `seq-mean-token-sum-norm` (Dr. GRPO).
+            pub loss_agg_mode: $crate::loss_config::LossAggName,
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                let loss: $crate::loss_config::LossKnobs = $loss;
+                $name {
+                    $($field: $default,)*
+                    clip_ratio_low: loss.clip_ratio_low,
+                    clip_ratio_high: loss.clip_ratio_high,
+                    clip_ratio_c: loss.clip_ratio_c,
+                    kl_placement: loss.kl_placement,
+                    kl_estimator: loss.kl_estimator,
+                    kl_coef: loss.kl_coef,
+                    kl_target: loss.kl_target,
+                    kl_horizon: loss.kl_horizon,
+                    entropy_coef: loss.entropy_coef,
+                    loss_agg_mode: loss.loss_agg_mode,
+                }
+            }
+        }
+
+        impl $name {
+            /// The loss keys, for [`LossKnobs::settings`]($crate::loss_config::LossKnobs::settings).
+            pub fn loss_knobs(&self) -> $crate::loss_config::LossKnobs {
+                $crate::loss_config::LossKnobs {
+                    clip_ratio_low: self.clip_ratio_low,
+                    clip_ratio_high: self.clip_ratio_high,
+                    clip_ratio_c: self.clip_ratio_c,
+                    kl_placement: self.kl_placement,
+                    kl_estimator: self.kl_estimator,
+                    kl_coef: self.kl_coef,
+                    kl_target: self.kl_target,
+                    kl_horizon: self.kl_horizon,
+                    entropy_coef: self.entropy_coef,
+                    loss_agg_mode: self.loss_agg_mode,
+                }
+            }
+        }
+    };
 }
 
 impl LossKnobs {
@@ -135,18 +229,14 @@ impl LossKnobs {
             require_finite(key, v)?;
         }
         // The lower bound 1 - clip_ratio_low must stay a positive ratio.
-        require((0.0..1.0).contains(&self.clip_ratio_low), "clip_ratio_low", || {
-            format!("must be in [0, 1), got {}", self.clip_ratio_low)
-        })?;
-        require(self.clip_ratio_high >= 0.0, "clip_ratio_high", || {
-            format!("must be >= 0, got {}", self.clip_ratio_high)
-        })?;
+        require_in("clip_ratio_low", self.clip_ratio_low, 0.0..1.0)?;
+        require_in("clip_ratio_high", self.clip_ratio_high, 0.0..)?;
         // Dual clip caps the loss of negative-advantage tokens at c·|A|; c <= 1
         // would cap it below the clipped objective itself (veRL asserts c > 1).
         require(self.clip_ratio_c == 0.0 || self.clip_ratio_c > 1.0, "clip_ratio_c", || {
             format!("must be > 1 (or 0 to turn dual clip off), got {}", self.clip_ratio_c)
         })?;
-        require(self.kl_coef >= 0.0, "kl_coef", || format!("must be >= 0, got {}", self.kl_coef))?;
+        require_in("kl_coef", self.kl_coef, 0.0..)?;
         require(self.kl_target >= 0.0, "kl_target", || {
             format!("must be >= 0 (0 keeps the KL coefficient fixed), got {}", self.kl_target)
         })?;
@@ -164,10 +254,7 @@ impl LossKnobs {
             },
             entropy_coef: self.entropy_coef,
             aggregation: self.loss_agg_mode.into(),
-            critic: match critic {
-                Some(c) => ROption::RSome(c),
-                None => ROption::RNone,
-            },
+            critic,
         })
     }
 }

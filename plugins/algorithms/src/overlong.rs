@@ -21,7 +21,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tz_sdk::prelude::*;
 
-use crate::loss_config::{require, require_finite};
 
 /// Configuration of the `overlong` reward shaper.
 #[derive(Serialize, Deserialize, JsonSchema, Debug, Clone, PartialEq)]
@@ -91,11 +90,7 @@ impl Overlong {
     }
 }
 
-impl Algorithm for Overlong {
-    fn role(&self) -> AlgorithmRole {
-        AlgorithmRole::Shaper
-    }
-
+impl Shaper for Overlong {
     fn shape(&self, input: &ShapeInput) -> PluginResult<Vec<f32>> {
         if input.response_lengths.len() != input.rewards.len() {
             return Err(format!(

@@ -25,85 +25,33 @@ use serde::{Deserialize, Serialize};
 use tz_sdk::prelude::*;
 
 use crate::layout::response_ranges;
-use crate::loss_config::{require, require_finite, KlEstimatorName, KlPlacementName, LossAggName, LossKnobs};
+use crate::estimator_config;
+use crate::loss_config::{KlEstimatorName, KlPlacementName, LossKnobs, VERL_LOSS};
 
 /// veRL `masked_whiten`'s variance floor.
 const WHITEN_EPS: f64 = 1e-8;
 
-/// Configuration of the `ppo` estimator, its critic and the loss it asks for.
-#[derive(Serialize, Deserialize, JsonSchema, Debug, Clone, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct PpoConfig {
-    /// Discount factor gamma of GAE.
-    pub gamma: f32,
-    /// GAE lambda: 1 gives Monte-Carlo returns minus the value, 0 gives one-step TD errors.
-    pub lam: f32,
-    /// Learning rate of the critic (value model).
-    pub critic_lr: f32,
-    /// Value clip range: new values are clipped to `old ± critic_clip_value` in the value loss (veRL `cliprange_value`).
-    pub critic_clip_value: f32,
-    /// Steps during which only the critic is trained (veRL `critic_warmup`).
-    pub critic_warmup_steps: u32,
-    /// Lower PPO clip range: the ratio is clipped below at `1 - clip_ratio_low`.
-    pub clip_ratio_low: f32,
-    /// Upper PPO clip range: the ratio is clipped above at `1 + clip_ratio_high`.
-    pub clip_ratio_high: f32,
-    /// Dual-clip constant c > 1: caps the loss of negative-advantage tokens at c·|A| (veRL uses 3). 0 = off.
-    pub clip_ratio_c: f32,
-    /// Where the KL penalty to the frozen reference model goes: `none` (no reference model), `loss` or `reward`.
-    pub kl_placement: KlPlacementName,
-    /// Per-token KL estimator: `k1` (`kl`), `abs`, `k2` (`mse`) or `k3` (`low_var_kl`).
-    pub kl_estimator: KlEstimatorName,
-    /// KL coefficient beta (the initial one when `kl_target` > 0).
-    pub kl_coef: f32,
-    /// Target KL of the adaptive coefficient controller (Ziegler et al. 2019); 0 keeps `kl_coef` fixed.
-    pub kl_target: f32,
-    /// Horizon of the adaptive KL controller, in responses.
-    pub kl_horizon: f32,
-    /// Entropy bonus coefficient: the loss subtracts `entropy_coef · H` (TinyZero: 0.001).
-    pub entropy_coef: f32,
-    /// Loss reduction: `token-mean`, `seq-mean-token-sum`, `seq-mean-token-mean` or `seq-mean-token-sum-norm`.
-    pub loss_agg_mode: LossAggName,
-}
-
-impl Default for PpoConfig {
-    /// TinyZero's `train_tiny_zero.sh` (veRL January 2025) settings.
-    fn default() -> Self {
-        PpoConfig {
-            gamma: 1.0,
-            lam: 1.0,
-            critic_lr: 1e-5,
-            critic_clip_value: 0.5,
-            critic_warmup_steps: 0,
-            clip_ratio_low: 0.2,
-            clip_ratio_high: 0.2,
-            clip_ratio_c: 0.0,
-            kl_placement: KlPlacementName::Reward,
-            kl_estimator: KlEstimatorName::K1,
-            kl_coef: 0.001,
-            kl_target: 0.0,
-            kl_horizon: 10_000.0,
-            entropy_coef: 0.001,
-            loss_agg_mode: LossAggName::TokenMean,
-        }
+estimator_config! {
+    /// Configuration of the `ppo` estimator, its critic and the loss it asks
+    /// for (TinyZero's `train_tiny_zero.sh` settings, veRL January 2025).
+    pub struct PpoConfig {
+        /// Discount factor gamma of GAE.
+        pub gamma: f32 = 1.0,
+        /// GAE lambda: 1 gives Monte-Carlo returns minus the value, 0 gives one-step TD errors.
+        pub lam: f32 = 1.0,
+        /// Learning rate of the critic (value model).
+        pub critic_lr: f32 = 1e-5,
+        /// Value clip range: new values are clipped to `old ± critic_clip_value` in the value loss (veRL `cliprange_value`).
+        pub critic_clip_value: f32 = 0.5,
+        /// Steps during which only the critic is trained (veRL `critic_warmup`).
+        pub critic_warmup_steps: u32 = 0,
     }
-}
-
-impl PpoConfig {
-    fn loss_knobs(&self) -> LossKnobs {
-        LossKnobs {
-            clip_ratio_low: self.clip_ratio_low,
-            clip_ratio_high: self.clip_ratio_high,
-            clip_ratio_c: self.clip_ratio_c,
-            kl_placement: self.kl_placement,
-            kl_estimator: self.kl_estimator,
-            kl_coef: self.kl_coef,
-            kl_target: self.kl_target,
-            kl_horizon: self.kl_horizon,
-            entropy_coef: self.entropy_coef,
-            loss_agg_mode: self.loss_agg_mode,
-        }
-    }
+    loss_defaults = LossKnobs {
+        kl_placement: KlPlacementName::Reward,
+        kl_estimator: KlEstimatorName::K1,
+        entropy_coef: 0.001,
+        ..VERL_LOSS
+    };
 }
 
 /// The GAE advantage estimator.
@@ -134,16 +82,10 @@ impl Ppo {
         ] {
             require_finite(key, v)?;
         }
-        require((0.0..=1.0).contains(&config.gamma), "gamma", || {
-            format!("must be in [0, 1], got {}", config.gamma)
-        })?;
-        require((0.0..=1.0).contains(&config.lam), "lam", || {
-            format!("must be in [0, 1], got {}", config.lam)
-        })?;
+        require_in("gamma", config.gamma, 0.0..=1.0)?;
+        require_in("lam", config.lam, 0.0..=1.0)?;
         require(config.critic_lr > 0.0, "critic_lr", || format!("must be > 0, got {}", config.critic_lr))?;
-        require(config.critic_clip_value >= 0.0, "critic_clip_value", || {
-            format!("must be >= 0, got {}", config.critic_clip_value)
-        })?;
+        require_in("critic_clip_value", config.critic_clip_value, 0.0..)?;
         let critic = CriticSettings {
             lr: config.critic_lr,
             clip_value: config.critic_clip_value,
@@ -154,11 +96,7 @@ impl Ppo {
     }
 }
 
-impl Algorithm for Ppo {
-    fn role(&self) -> AlgorithmRole {
-        AlgorithmRole::Estimator
-    }
-
+impl Estimator for Ppo {
     fn loss_settings(&self) -> LossSettings {
         self.loss
     }
@@ -195,9 +133,9 @@ impl Algorithm for Ppo {
             ));
         }
         Ok(AdvantageOutput {
-            advantages: whiten(&advantages).into(),
-            returns: returns.into(),
-            metrics: RVec::new(),
+            advantages: whiten(&advantages),
+            returns,
+            metrics: Vec::new(),
         })
     }
 }
@@ -283,7 +221,7 @@ mod tests {
     #[test]
     fn missing_critic_values_are_a_clear_error() {
         let mut input = two_responses();
-        input.values = RVec::new();
+        input.values = Vec::new();
         let err = Ppo::with_config(PpoConfig::default()).unwrap().estimate(&input).unwrap_err();
         assert!(err.starts_with("ppo needs critic values"), "{err}");
         input.values = vec![0.0; 3].into();
@@ -294,7 +232,7 @@ mod tests {
     #[test]
     fn loss_settings_ask_for_a_critic_and_kl_in_reward() {
         let s = Ppo::with_config(PpoConfig::default()).unwrap().loss_settings();
-        let critic = s.critic.into_option().expect("critic settings");
+        let critic = s.critic.expect("critic settings");
         assert_eq!((critic.lr, critic.clip_value, critic.warmup_steps), (1e-5, 0.5, 0));
         assert_eq!(s.kl.placement, KlPlacement::Reward);
         assert_eq!(s.kl.estimator, KlEstimator::K1);

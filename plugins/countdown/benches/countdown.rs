@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tz_sdk::prelude::*;
 use tz_sdk::testing::recording_host;
 
-fn task() -> tz_sdk::ffi::TaskBox {
+fn task() -> tz_sdk::handle::Task {
     // Naming a type of the crate keeps its plugin registration linked in.
     let _ = std::any::type_name::<tz_countdown::Countdown>();
     let (host, _) = recording_host();
@@ -25,7 +25,7 @@ fn generation(c: &mut Criterion) {
             let mut seed = 0;
             b.iter(|| {
                 seed += 1;
-                black_box(task.generate(name.into(), COUNT, seed).into_result().unwrap())
+                black_box(task.generate(name, COUNT, seed).unwrap())
             })
         });
     }
@@ -34,7 +34,7 @@ fn generation(c: &mut Criterion) {
 
 fn scoring(c: &mut Criterion) {
     let task = task();
-    let samples = task.generate("all".into(), 1000, 42).into_result().unwrap();
+    let samples = task.generate("all", 1000, 42).unwrap();
     let mut group = c.benchmark_group("score");
     group.throughput(Throughput::Elements(samples.len() as u64));
     for template in ["base", "compact"] {
@@ -42,8 +42,8 @@ fn scoring(c: &mut Criterion) {
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                let prompt = task.prompt(s, template.into()).into_result().unwrap().text;
-                let correct = task.reference_solution(s, template.into()).into_result().unwrap().unwrap();
+                let prompt = task.prompt(s, template).unwrap().text;
+                let correct = task.reference_solution(s, template).unwrap().unwrap();
                 // A mix of outcomes: right, wrong value, no answer.
                 let response = match i % 3 {
                     0 => correct.to_string(),
@@ -60,7 +60,7 @@ fn scoring(c: &mut Criterion) {
             })
             .collect();
         group.bench_function(template, |b| {
-            b.iter(|| black_box(task.score(batch.as_slice().into()).into_result().unwrap()))
+            b.iter(|| black_box(task.score(batch.as_slice()).unwrap()))
         });
     }
     group.finish();

@@ -7,12 +7,12 @@
 use tz_countdown::expr::{parse, Limits, Mode};
 use tz_countdown::groups::Group;
 use tz_countdown::rows::Problem;
-use tz_sdk::ffi::TaskBox;
+use tz_sdk::handle::Task as TaskHandle;
 use tz_sdk::prelude::*;
 use tz_sdk::rng::SplitMix64;
 use tz_sdk::testing::recording_host;
 
-fn task(config: &str) -> TaskBox {
+fn task(config: &str) -> TaskHandle {
     // Naming a type of the crate keeps its registration linked into this test.
     let _ = std::any::type_name::<tz_countdown::Countdown>();
     let (host, _) = recording_host();
@@ -35,7 +35,7 @@ fn prompt_text(spec: &PromptSpec) -> String {
     out
 }
 
-fn score_one(task: &TaskBox, sample: &Sample, template: &str, prompt: &str, response: &str) -> Score {
+fn score_one(task: &TaskHandle, sample: &Sample, template: &str, prompt: &str, response: &str) -> Score {
     let input = ScoreInput {
         sample: sample.clone(),
         template: template.into(),
@@ -43,7 +43,7 @@ fn score_one(task: &TaskBox, sample: &Sample, template: &str, prompt: &str, resp
         response: response.into(),
         finish: FinishReason::Stop,
     };
-    let mut scores = task.score(std::slice::from_ref(&input).into()).into_result().unwrap();
+    let mut scores = task.score(std::slice::from_ref(&input)).unwrap();
     scores.pop().unwrap()
 }
 
@@ -52,11 +52,11 @@ fn every_generated_reference_solution_scores_one_and_matches_its_group() {
     for mode in ["tinyzero", "strict"] {
         let task = task(&format!(r#"{{"mode": "{mode}", "format_score": 0.0}}"#));
         let mut groups: Vec<String> =
-            task.groups().into_result().unwrap().into_iter().map(|g| g.into_string()).collect();
+            task.groups().unwrap();
         groups.push("all".into());
-        let templates = task.templates().into_result().unwrap();
+        let templates = task.templates().unwrap();
         for group in &groups {
-            let samples = task.generate(group.as_str().into(), 400, 11).into_result().unwrap();
+            let samples = task.generate(group.as_str(), 400, 11).unwrap();
             assert_eq!(samples.len(), 400);
             for sample in &samples {
                 let problem = Problem::from_sample(sample).unwrap();
@@ -69,10 +69,10 @@ fn every_generated_reference_solution_scores_one_and_matches_its_group() {
                 }
                 assert_eq!(sample.difficulty as usize, problem.nums.len());
                 for template in &templates {
-                    let spec = task.prompt(sample, template.as_str().into()).into_result().unwrap();
+                    let spec = task.prompt(sample, template.as_str()).unwrap();
                     let response = task
-                        .reference_solution(sample, template.as_str().into())
-                        .into_result()
+                        .reference_solution(sample, template.as_str())
+                        
                         .unwrap()
                         .unwrap();
                     let score = score_one(&task, sample, template, &prompt_text(&spec), &response);
@@ -90,21 +90,21 @@ fn every_generated_reference_solution_scores_one_and_matches_its_group() {
 fn reference_solution_is_found_for_rows_without_one() {
     let task = task("");
     let row = serde_json::json!({"target": 421, "nums": [20, 51, 84, 7]}).to_string();
-    let sample = task.sample_from_row(row.as_str().into()).into_result().unwrap();
-    let spec = task.prompt(&sample, "base".into()).into_result().unwrap();
-    let response = task.reference_solution(&sample, "base".into()).into_result().unwrap().unwrap();
+    let sample = task.sample_from_row(&serde_json::from_str(&row).unwrap()).unwrap();
+    let spec = task.prompt(&sample, "base").unwrap();
+    let response = task.reference_solution(&sample, "base").unwrap().unwrap();
     assert_eq!(score_one(&task, &sample, "base", &spec.text, &response).reward, 1.0);
 }
 
 #[test]
 fn generation_is_reproducible_and_groups_use_different_streams() {
     let task = task("");
-    let a = task.generate("plus".into(), 50, 5).into_result().unwrap();
-    let b = task.generate("plus".into(), 50, 5).into_result().unwrap();
-    let c = task.generate("plus_minus".into(), 50, 5).into_result().unwrap();
+    let a = task.generate("plus", 50, 5).unwrap();
+    let b = task.generate("plus", 50, 5).unwrap();
+    let c = task.generate("plus_minus", 50, 5).unwrap();
     assert_eq!(a, b);
     assert_ne!(a.iter().map(|s| &s.data).collect::<Vec<_>>(), c.iter().map(|s| &s.data).collect::<Vec<_>>());
-    let err = task.generate("minus".into(), 1, 0).into_result().unwrap_err();
+    let err = task.generate("minus", 1, 0).unwrap_err().message;
     assert!(err.contains("unknown group 'minus'"), "{err}");
 }
 
@@ -115,7 +115,7 @@ fn scoring_never_panics_on_random_input() {
     let format_score = 0.25;
     for mode in ["tinyzero", "strict"] {
         let task = task(&format!(r#"{{"mode": "{mode}", "format_score": {format_score}}}"#));
-        let sample = task.generate("all".into(), 1, 1).into_result().unwrap().pop().unwrap();
+        let sample = task.generate("all", 1, 1).unwrap().pop().unwrap();
         let mut rng = SplitMix64::new(99);
         let alphabet: Vec<char> =
             "0123456789+-*/().  \t\r\n<>answer/:Assistant٣\u{a0}\u{1c}".chars().collect();
@@ -142,7 +142,7 @@ fn scoring_never_panics_on_random_input() {
                 finish: FinishReason::Length,
             });
         }
-        let scores = task.score(batch.as_slice().into()).into_result().unwrap();
+        let scores = task.score(batch.as_slice()).unwrap();
         for s in scores {
             assert!([0.0, format_score, 1.0].contains(&s.reward), "{s:?}");
             assert_eq!(s.correct, s.reward == 1.0);
@@ -153,7 +153,7 @@ fn scoring_never_panics_on_random_input() {
 #[test]
 fn empty_and_non_utf8_responses_score_zero() {
     let task = task("");
-    let sample = task.generate("plus".into(), 1, 3).into_result().unwrap().pop().unwrap();
+    let sample = task.generate("plus", 1, 3).unwrap().pop().unwrap();
     for template in ["base", "qwen-instruct", "chat", "compact"] {
         assert_eq!(score_one(&task, &sample, template, "", "").reward, 0.0);
         let lossy = String::from_utf8_lossy(&[0xff, 0xfe, b'<', 0xc3]).into_owned();
@@ -166,7 +166,7 @@ fn bad_config_is_refused_with_the_key_named() {
     let (host, _) = recording_host();
     let err =
         tz_sdk::export::in_process::task("countdown", r#"{"min_operands": 5}"#, host.clone()).err().unwrap();
-    assert!(err.contains("min_operands"), "{err}");
+    assert!(err.message.contains("min_operands"), "{err}");
     let err = tz_sdk::export::in_process::task("countdown", r#"{"format_scor": 0.0}"#, host).err().unwrap();
-    assert!(err.contains("did you mean 'format_score'"), "{err}");
+    assert!(err.message.contains("did you mean 'format_score'"), "{err}");
 }

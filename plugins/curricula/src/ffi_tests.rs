@@ -1,14 +1,14 @@
-//! The curricula through the same FFI objects the host uses
-//! (`tz_sdk::export::in_process`), including config errors and state.
+//! The curricula through the same FFI objects and typed handles the host
+//! uses (`tz_sdk::export::in_process`), including config errors and state.
 
-use tz_sdk::abi_stable::std_types::{RSlice, RString};
 use tz_sdk::export::in_process;
+use tz_sdk::handle::Curriculum;
 use tz_sdk::prelude::*;
 use tz_sdk::testing::recording_host;
 
-fn curriculum(name: &str, config: &str) -> Result<tz_sdk::ffi::CurriculumBox, String> {
+fn curriculum(name: &str, config: &str) -> Result<Curriculum, String> {
     let (host, _) = recording_host();
-    in_process::curriculum(name, config, host)
+    in_process::curriculum(name, config, host).map_err(|e| e.message)
 }
 
 #[test]
@@ -27,7 +27,7 @@ fn the_library_describes_all_five_curricula_with_documented_keys() {
 #[test]
 fn continual_plans_through_the_ffi_object() {
     let c = curriculum("continual", r#"{"rounds": 1, "epochs_per_group": 2}"#).unwrap();
-    let plan = c.plan(RSlice::from_slice(&[RString::from("x")])).unwrap().into_option().unwrap();
+    let plan = c.plan(&["x".to_string()]).unwrap().unwrap();
     let groups: Vec<&str> = plan.stages.iter().map(|s| s.group.as_str()).collect();
     assert_eq!(groups, ["plus", "plus_minus", "plus_minus_mul", "plus_minus_mul_div"]);
     assert!(c.window().unwrap().is_none());
@@ -41,9 +41,9 @@ fn adaptive_state_round_trips_through_the_ffi_object() {
         step: 1,
         window: 1024,
         max_window: 1024,
-        lengths: vec![100, 300].into(),
-        correct: vec![true, false].into(),
-        truncated: vec![false, false].into(),
+        lengths: vec![100, 300],
+        correct: vec![true, false],
+        truncated: vec![false, false],
     };
     let metrics = a.observe(&stats).unwrap();
     let names: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
@@ -55,12 +55,12 @@ fn adaptive_state_round_trips_through_the_ffi_object() {
     ] {
         assert!(names.contains(&want), "missing {want} in {names:?}");
     }
-    assert_eq!(a.window().unwrap().into_option(), Some(192)); // ceil_to(100 · 1.5, 64)
+    assert_eq!(a.window().unwrap(), Some(192)); // ceil_to(100 · 1.5, 64)
     let saved = a.state().unwrap();
     let mut b = curriculum("adaptive", config).unwrap();
-    b.restore(saved.as_str().into()).unwrap();
-    assert_eq!(b.window().unwrap().into_option(), Some(192));
-    let err = b.restore("not json".into()).unwrap_err();
+    b.restore(&saved).unwrap();
+    assert_eq!(b.window().unwrap(), Some(192));
+    let err = b.restore("not json").unwrap_err().message;
     assert!(err.starts_with("plugin 'adaptive': saved state is not valid JSON"), "{err}");
 }
 

@@ -1,14 +1,13 @@
 //! The round × group × epochs schedule shared by `continual` and `random`,
 //! and the checks on its config.
 
-use tz_sdk::abi_stable::std_types::RString;
 use tz_sdk::{Plan, PluginResult, Stage};
 
 /// `rounds` passes over `groups` in order, `epochs` per group per pass.
 pub fn stages(rounds: u32, groups: &[String], epochs: u32) -> Plan {
     let stages = (1..=rounds)
         .flat_map(|round| {
-            groups.iter().map(move |g| Stage { round, group: RString::from(g.as_str()), epochs })
+            groups.iter().map(move |g| Stage { round, group: g.clone(), epochs })
         })
         .collect();
     Plan { stages }

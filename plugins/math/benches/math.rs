@@ -14,15 +14,15 @@ fn bench(c: &mut Criterion) {
     let responses = ["<answer> 8 </answer>", "so \\boxed{0.75}", "<answer>$1000$</answer>", "<answer>0.5</answer>", "no answer", "<answer>1+x</answer>"];
     let batch: Vec<ScoreInput> = (0..1000)
         .map(|i| {
-            let row = serde_json::json!({"question": "q", "answer": answers[i % answers.len()]}).to_string();
-            let sample = task.sample_from_row(row.as_str().into()).into_result().unwrap();
+            let row = serde_json::json!({"question": "q", "answer": answers[i % answers.len()]});
+            let sample = task.sample_from_row(&row).unwrap();
             let response = format!("<think>{}</think> {}", " step".repeat(40), responses[i % responses.len()]);
             ScoreInput { sample, template: "chat".into(), prompt: "".into(), response: response.into(), finish: FinishReason::Stop }
         })
         .collect();
     let mut group = c.benchmark_group("math");
     group.throughput(Throughput::Elements(batch.len() as u64));
-    group.bench_function("score/chat", |b| b.iter(|| black_box(task.score(batch.as_slice().into()).into_result().unwrap())));
+    group.bench_function("score/chat", |b| b.iter(|| black_box(task.score(batch.as_slice()).unwrap())));
     group.finish();
 }
 

@@ -79,7 +79,7 @@ pub fn verify_input(config: &MathConfig, input: &ScoreInput) -> PluginResult<Sco
         reward,
         correct,
         formatted: answer.is_some(),
-        answer: answer.map(RString::from).into(),
+        answer,
         reason: reason.into(),
     })
 }

@@ -10,7 +10,7 @@ use tz_math::hybrid::combine::hybrid_reward;
 use tz_math::hybrid::difficulty::{
     group_uncertainty, sigmoid_weight, tanh_weight, update_running_mean, WeightRange,
 };
-use tz_sdk::ffi::TaskBox;
+use tz_sdk::handle::Task as TaskHandle;
 use tz_sdk::prelude::*;
 use tz_sdk::testing::{recording_host, recording_host_with_reward_model, LogLines};
 
@@ -74,7 +74,7 @@ fn data_path() -> String {
 /// The scores a scripted reward model hands out, in call order.
 type Script = Arc<Mutex<Vec<Result<Vec<f32>, String>>>>;
 
-fn hybrid(extra: &str, script: Script) -> (TaskBox, LogLines) {
+fn hybrid(extra: &str, script: Script) -> (TaskHandle, LogLines) {
     let _ = std::any::type_name::<tz_math::hybrid::Hybrid>();
     let (host, lines) = recording_host_with_reward_model(move |batch| {
         let next = script.lock().unwrap().remove(0)?;
@@ -95,8 +95,8 @@ fn input(sample: &Sample, response: &str) -> ScoreInput {
     }
 }
 
-fn samples(task: &TaskBox) -> Vec<Sample> {
-    task.generate("default".into(), 16, 7).into_result().unwrap().into_vec()
+fn samples(task: &TaskHandle) -> Vec<Sample> {
+    task.generate("default", 16, 7).unwrap()
 }
 
 fn by_question<'a>(samples: &'a [Sample], question: &str) -> &'a Sample {
@@ -104,7 +104,7 @@ fn by_question<'a>(samples: &'a [Sample], question: &str) -> &'a Sample {
 }
 
 /// Warm-up: one question, 2 of 4 right (σ_u = 0.5); RM scores -2..2.
-fn warm_up(task: &TaskBox, samples: &[Sample]) -> Vec<Metric> {
+fn warm_up(task: &TaskHandle, samples: &[Sample]) -> Vec<Metric> {
     let q = by_question(samples, "What is 5 + 3?");
     let batch = [
         input(q, "<answer>8</answer>"),
@@ -112,7 +112,7 @@ fn warm_up(task: &TaskBox, samples: &[Sample]) -> Vec<Metric> {
         input(q, "<answer>9</answer>"),
         input(q, "no idea"),
     ];
-    task.warm_up(batch.as_slice().into()).into_result().unwrap().into_vec()
+    task.warm_up(batch.as_slice()).unwrap()
 }
 
 /// Two questions: q1 one right, one wrong (σ_u = 0.5); q2 both wrong (σ_u = 0).
@@ -127,8 +127,8 @@ fn batch(samples: &[Sample]) -> Vec<ScoreInput> {
     ]
 }
 
-fn rewards(task: &TaskBox, batch: &[ScoreInput]) -> Vec<f64> {
-    task.score(batch.into()).into_result().unwrap().iter().map(|s| f64::from(s.reward)).collect()
+fn rewards(task: &TaskHandle, batch: &[ScoreInput]) -> Vec<f64> {
+    task.score(batch).unwrap().iter().map(|s| f64::from(s.reward)).collect()
 }
 
 fn metric(metrics: &[Metric], name: &str) -> f64 {
@@ -153,13 +153,13 @@ fn script(calls: Vec<Result<Vec<f32>, String>>) -> Script {
 #[test]
 fn warm_up_calibrates_the_bounds_and_logs_them() {
     let (task, lines) = hybrid("", script(vec![Ok(vec![-2.0, 0.0, 2.0, 1.0])]));
-    assert_eq!(task.warm_up_size().into_result().unwrap(), 4);
+    assert_eq!(task.warm_up_size().unwrap(), 4);
     let m = warm_up(&task, &samples(&task));
     assert_eq!((metric(&m, "reward/rm_min"), metric(&m, "reward/rm_max")), (-2.0, 2.0));
     assert_eq!(metric(&m, "reward/sigma_bar"), 0.5);
     let lines = lines.lock().unwrap();
     assert!(lines.iter().any(|(_, _, l)| l.contains("RM bounds: min=-2.0000, max=2.0000")), "{lines:?}");
-    let state: serde_json::Value = serde_json::from_str(&task.state().into_result().unwrap()).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&task.state().unwrap()).unwrap();
     assert_eq!(state["bounds"]["min_rm"], -2.0);
     assert_eq!(state["bounds"]["max_rm"], 2.0);
 }
@@ -173,7 +173,7 @@ fn sigmoid_rewards_on_hand_computed_values() {
     // w(q1) = 0.5 + 1/(1 + e^-0.25) = 1.0621765, w(q2) = 0.5 + 1/(1 + e^4.75) = 0.5085775.
     let got = rewards(&task, &batch(&s));
     all_close(&got, &[1.0 + 0.5 * 1.062_176_5, 0.5 * 1.062_176_5 * 0.5, 0.0, 0.5 * 0.508_577_5 * 0.75]);
-    let m = task.end_batch().into_result().unwrap().into_vec();
+    let m = task.end_batch().unwrap();
     assert!(close(metric(&m, "reward/sigma_bar"), 0.475));
     assert_eq!(metric(&m, "reward/rm_fallback_count"), 0.0);
     assert!(close(metric(&m, "reward/rm_norm/mean"), 0.5625));
@@ -206,7 +206,7 @@ fn rm_errors_fall_back_to_the_verifier_with_a_warning_and_a_count() {
     warm_up(&task, &s);
     // The whole batch falls back: the verifier's 1, 0, 0, 0.
     assert_eq!(rewards(&task, &batch(&s)), vec![1.0, 0.0, 0.0, 0.0]);
-    let m = task.end_batch().into_result().unwrap().into_vec();
+    let m = task.end_batch().unwrap();
     assert_eq!(metric(&m, "reward/rm_fallback_count"), 4.0);
     assert!(lines.lock().unwrap().iter().any(|(level, _, l)| *level == LogLevel::Warn
         && l.contains("out of memory")
@@ -215,7 +215,7 @@ fn rm_errors_fall_back_to_the_verifier_with_a_warning_and_a_count() {
     let got = rewards(&task, &batch(&s));
     assert_eq!(got[1], 0.0);
     assert!(got[0] > 1.0 && got[3] > 0.0, "{got:?}");
-    let m = task.end_batch().into_result().unwrap().into_vec();
+    let m = task.end_batch().unwrap();
     assert_eq!(metric(&m, "reward/rm_fallback_count"), 1.0);
     assert_eq!(metric(&m, "reward/rm_fallback_total"), 5.0);
 }
@@ -229,7 +229,7 @@ fn without_a_reward_model_training_goes_on_with_the_verifier() {
     let m = warm_up(&task, &s);
     assert_eq!(metric(&m, "reward/rm_fallback_count"), 4.0);
     assert_eq!(rewards(&task, &batch(&s)), vec![1.0, 0.0, 0.0, 0.0]);
-    assert_eq!(metric(&task.end_batch().into_result().unwrap(), "reward/rm_fallback_count"), 4.0);
+    assert_eq!(metric(&task.end_batch().unwrap(), "reward/rm_fallback_count"), 4.0);
     assert!(lines.lock().unwrap().iter().any(|(_, _, l)| l.contains("no reward model")));
 }
 
@@ -245,13 +245,13 @@ fn only_end_batch_commits_the_running_mean_and_state_restores_it() {
     // A validation-style scoring without end_batch moves nothing.
     let first = rewards(&task, &batch(&s));
     assert_eq!(rewards(&task, &batch(&s)), first);
-    task.end_batch().into_result().unwrap();
-    let saved = task.state().into_result().unwrap();
+    task.end_batch().unwrap();
+    let saved = task.state().unwrap();
     let after_commit = rewards(&task, &batch(&s));
     assert_ne!(after_commit, first, "σ̄ moved from 0.5 to 0.475");
 
     let (resumed, _) = hybrid("", script(vec![Ok(rm)]));
-    resumed.restore(saved.as_str().into()).into_result().unwrap();
+    resumed.restore(saved.as_str()).unwrap();
     assert_eq!(rewards(&resumed, &batch(&samples(&resumed))), after_commit);
 }
 
@@ -259,7 +259,7 @@ fn only_end_batch_commits_the_running_mean_and_state_restores_it() {
 fn scorer_and_bounds_are_checked() {
     let (host, _) = recording_host();
     let err =
-        tz_sdk::export::in_process::task("hybrid", r#"{"scorer": "cosine"}"#, host.clone()).err().unwrap();
+        tz_sdk::export::in_process::task("hybrid", r#"{"scorer": "cosine"}"#, host.clone()).err().unwrap().message;
     assert!(err.contains("scorer") && err.contains("sigmoid") && err.contains("tanh"), "{err}");
     let err = tz_sdk::export::in_process::task(
         "hybrid",
@@ -267,20 +267,21 @@ fn scorer_and_bounds_are_checked() {
         host.clone(),
     )
     .err()
-    .unwrap();
+    .unwrap()
+    .message;
     assert!(err.contains("max_rm"), "{err}");
     let no_data = tz_sdk::export::in_process::task("hybrid", "", host).unwrap();
-    let err = no_data.generate("default".into(), 4, 1).into_result().unwrap_err();
+    let err = no_data.generate("default", 4, 1).unwrap_err().message;
     assert!(err.contains("task.plugins.hybrid.data"), "{err}");
 }
 
 #[test]
 fn generate_draws_every_row_before_repeating_one() {
     let (task, _) = hybrid("", script(vec![]));
-    let drawn = task.generate("default".into(), 20, 3).into_result().unwrap();
+    let drawn = task.generate("default", 20, 3).unwrap();
     let first: std::collections::HashSet<&str> = drawn.iter().take(16).map(|s| s.data.as_str()).collect();
     assert_eq!(first.len(), 16);
     assert_eq!(drawn.len(), 20);
-    let again = task.generate("default".into(), 20, 3).into_result().unwrap();
+    let again = task.generate("default", 20, 3).unwrap();
     assert_eq!(drawn, again);
 }

@@ -2,17 +2,17 @@
 
 use std::path::PathBuf;
 
-use tz_sdk::ffi::TaskBox;
+use tz_sdk::handle::Task as TaskHandle;
 use tz_sdk::prelude::*;
 use tz_sdk::testing::recording_host;
 
-fn task() -> TaskBox {
+fn task() -> TaskHandle {
     let _ = std::any::type_name::<tz_math::Math>();
     let (host, _) = recording_host();
     tz_sdk::export::in_process::task("math", "", host).unwrap()
 }
 
-fn score(task: &TaskBox, sample: &Sample, template: &str, response: &str) -> Score {
+fn score(task: &TaskHandle, sample: &Sample, template: &str, response: &str) -> Score {
     let input = ScoreInput {
         sample: sample.clone(),
         template: template.into(),
@@ -20,13 +20,13 @@ fn score(task: &TaskBox, sample: &Sample, template: &str, response: &str) -> Sco
         response: response.into(),
         finish: FinishReason::Stop,
     };
-    task.score(std::slice::from_ref(&input).into()).into_result().unwrap().pop().unwrap()
+    task.score(std::slice::from_ref(&input)).unwrap().pop().unwrap()
 }
 
-fn example_samples(task: &TaskBox) -> Vec<Sample> {
+fn example_samples(task: &TaskHandle) -> Vec<Sample> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/dummy_math_tasks.jsonl");
     let text = std::fs::read_to_string(&path).unwrap();
-    text.lines().map(|line| task.sample_from_row(line.into()).into_result().unwrap()).collect()
+    text.lines().map(|line| task.sample_from_row(&serde_json::from_str(line).unwrap()).unwrap()).collect()
 }
 
 #[test]
@@ -36,7 +36,7 @@ fn example_file_has_sixteen_problems_solved_by_their_reference() {
     assert_eq!(samples.len(), 16);
     for sample in &samples {
         for template in ["chat", "base", "qwen-instruct"] {
-            let response = task.reference_solution(sample, template.into()).into_result().unwrap().unwrap();
+            let response = task.reference_solution(sample, template).unwrap().unwrap();
             let s = score(&task, sample, template, &response);
             assert!(s.correct && s.reward == 1.0, "{template} {s:?} {sample:?}");
         }
@@ -69,12 +69,12 @@ fn verl_rows_and_round_trip() {
         "reward_model": {"style": "rule", "ground_truth": "72"},
         "extra_info": {"split": "train", "index": 3},
     });
-    let sample = task.sample_from_row(row.to_string().as_str().into()).into_result().unwrap();
+    let sample = task.sample_from_row(&row).unwrap();
     assert_eq!(sample.index, 3);
     assert_eq!(score(&task, &sample, "chat", "<answer>72</answer>").reward, 1.0);
-    let written = task.sample_to_row(&sample, "chat".into()).into_result().unwrap();
-    let back = task.sample_from_row(written.as_str().into()).into_result().unwrap();
+    let written = task.sample_to_row(&sample, "chat").unwrap();
+    let back = task.sample_from_row(&written).unwrap();
     assert_eq!(back, sample);
-    let err = task.generate("default".into(), 1, 0).into_result().unwrap_err();
+    let err = task.generate("default", 1, 0).unwrap_err().message;
     assert!(err.contains("no generator"), "{err}");
 }

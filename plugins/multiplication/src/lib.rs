@@ -221,7 +221,7 @@ impl Task for Multiplication {
                     reward,
                     correct,
                     formatted: answer.is_some(),
-                    answer: answer.map(|a| RString::from(a.to_string())).into(),
+                    answer: answer.map(|a| a.to_string()),
                     reason: reason.into(),
                 })
             })

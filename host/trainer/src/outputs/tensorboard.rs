@@ -17,7 +17,9 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result};
+use super::OutputSink;
+use crate::error::{Context, Result};
+use crate::step::metrics::Metrics;
 
 /// Appends scalar events to one event file.
 pub struct EventWriter {
@@ -64,6 +66,29 @@ impl EventWriter {
     fn write_event(&mut self, event: &[u8]) -> Result<()> {
         self.out.write_all(&frame_record(event))?;
         self.out.flush().with_context(|| format!("cannot write {}", self.path.display()))
+    }
+}
+
+/// The TensorBoard output of a run: its event file in `<run>/tensorboard/`.
+pub struct TensorBoard {
+    writer: EventWriter,
+}
+
+impl TensorBoard {
+    /// A new event file in `dir`; `restart_step` (a resumed run's first step)
+    /// makes TensorBoard drop what the killed session logged from there on.
+    pub fn create(dir: &Path, restart_step: Option<u64>) -> Result<TensorBoard> {
+        let mut writer = EventWriter::create(dir)?;
+        if let Some(step) = restart_step {
+            writer.write_restart(step)?;
+        }
+        Ok(TensorBoard { writer })
+    }
+}
+
+impl OutputSink for TensorBoard {
+    fn record(&mut self, step: u64, metrics: &Metrics) -> Result<()> {
+        self.writer.write_scalars(step, metrics)
     }
 }
 

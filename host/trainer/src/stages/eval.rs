@@ -5,14 +5,14 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use tz_sdk::ffi::TaskBox;
+use tz_config::RunConfig;
+use tz_core::Policy;
+use tz_sdk::handle::Task;
 use tz_sdk::Sample;
 
-use super::evaluate::validate;
-use super::policy::Policy;
-use crate::config::RunConfig;
+use crate::error::Result;
+use crate::validation::validate;
 
 /// One group's figures at one boundary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,7 +30,7 @@ pub struct GroupEval {
 
 /// Evaluates the policy on each `(group, test set)`.
 pub fn evaluate_groups(
-    task: &TaskBox,
+    task: &Task,
     policy: &Policy,
     tests: &[(String, Vec<Sample>)],
     cfg: &RunConfig,

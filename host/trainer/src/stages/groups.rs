@@ -7,14 +7,14 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use anyhow::{bail, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use tz_sdk::ffi::TaskBox;
+use tz_sdk::handle::Task;
 use tz_sdk::{Sample, Stage};
 
-use super::prompts;
+use crate::error::{bail, Result, TrainError};
+use crate::prompts;
 
 /// The task's mixed group.
 pub const MIXED: &str = "all";
@@ -76,7 +76,7 @@ pub fn split(mut samples: Vec<Sample>, n: usize, seed: u64) -> Vec<Vec<Sample>> 
 
 /// `count` problems of `group`, generated from `seed`, none in `exclude`.
 pub fn problems(
-    task: &TaskBox,
+    task: &Task,
     source: &GroupSource,
     group: &str,
     count: usize,
@@ -100,7 +100,7 @@ pub fn problems(
 /// data layout), else generated: one generation per task group, or one mixed
 /// pool split into the random groups.
 pub fn test_sets(
-    task: &TaskBox,
+    task: &Task,
     source: &GroupSource,
     groups: &[String],
     count: usize,
@@ -119,16 +119,15 @@ pub fn test_sets(
 }
 
 /// The first `count` rows of a data file as the task's samples.
-fn read_samples(task: &TaskBox, file: &Path, count: usize) -> Result<Vec<Sample>> {
-    let rows = tz_data::read_rows(file)?;
+fn read_samples(task: &Task, file: &Path, count: usize) -> Result<Vec<Sample>> {
+    let rows = tz_data::read_rows(file).map_err(TrainError::Data)?;
     rows.iter()
         .take(count)
         .enumerate()
         .map(|(i, row)| {
             let mut s = task
-                .sample_from_row(row.to_string().as_str().into())
-                .into_result()
-                .map_err(|e| anyhow::anyhow!("{} row {i}: {e}", file.display()))?;
+                .sample_from_row(row)
+                .map_err(|e| TrainError::Invalid(format!("{} row {i}: {e}", file.display())))?;
             s.index = i as u64;
             Ok(s)
         })
@@ -136,7 +135,7 @@ fn read_samples(task: &TaskBox, file: &Path, count: usize) -> Result<Vec<Sample>
 }
 
 fn generated_test_sets(
-    task: &TaskBox,
+    task: &Task,
     source: &GroupSource,
     groups: &[String],
     count: usize,
@@ -158,10 +157,9 @@ fn generated_test_sets(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tz_sdk::abi_stable::std_types::RString;
 
     fn sample(i: u64) -> Sample {
-        Sample { index: i, group: "all".into(), difficulty: 3, data: RString::from(format!("p{i}")) }
+        Sample { index: i, group: "all".into(), difficulty: 3, data: format!("p{i}") }
     }
 
     fn stage(round: u32, group: &str) -> Stage {

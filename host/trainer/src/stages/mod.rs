@@ -2,8 +2,10 @@
 //! does it: at the start and end of every stage a snapshot
 //! (`snapshots/initial_{round}_{group}`, `final_{round}_{group}`), an
 //! evaluation on every group's test set, and the weight change since the
-//! previous snapshot; the results go to the stage records
-//! ([`super::stage_records`]).
+//! previous snapshot; the results go to the stage records ([`records`]).
+//! The machinery: [`groups`] (where a stage's problems come from),
+//! [`snapshots`], [`eval`] (every group's test set), the weight change
+//! (`tz_core::weight_change`) and [`records`].
 //!
 //! Resume: a boundary whose record is on disk is not redone (training is
 //! deterministic, so a run resumed from an earlier checkpoint reaches the same
@@ -12,21 +14,26 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
-use tz_sdk::ffi::TaskBox;
+pub mod eval;
+pub mod groups;
+pub mod records;
+pub mod snapshots;
+
+use tz_config::RunConfig;
+use tz_core::weight_change::{read_weights, weight_change, Weights};
+use tz_core::Policy;
+use tz_sdk::handle::Task;
 use tz_sdk::{Sample, Stage};
 
-use super::policy::Policy;
-use super::snapshots::{self, SnapshotMode, Weights};
-use super::stage_eval::evaluate_groups;
-use super::stage_groups::{self, GroupSource};
-use super::stage_records::{rebuild_summaries, record_path, train_means, Boundary, StageRecord};
-use super::weight_change::weight_change;
-use crate::config::RunConfig;
+use crate::error::{Context, Result};
+use eval::evaluate_groups;
+use groups::GroupSource;
+use records::{rebuild_summaries, record_path, train_means, Boundary, StageRecord};
+use snapshots::SnapshotMode;
 
 /// What the tracker needs from the trainer at a boundary.
 pub struct BoundaryCtx<'a> {
-    pub task: &'a TaskBox,
+    pub task: &'a Task,
     pub policy: &'a Policy,
     pub cfg: &'a RunConfig,
     /// The global step (steps done so far).
@@ -52,15 +59,15 @@ impl StageTracker {
     pub fn new(
         run: &Path,
         cfg: &RunConfig,
-        task: &TaskBox,
+        task: &Task,
         task_groups: &[String],
         plan: &[Stage],
         base_model: &Path,
     ) -> Result<StageTracker> {
         let mode = SnapshotMode::parse(&cfg.stages.snapshots)?;
         snapshots::remove_stale(run);
-        let groups = stage_groups::plan_groups(plan);
-        let source = stage_groups::resolve(&groups, task_groups, &cfg.task.name)?;
+        let groups = groups::plan_groups(plan);
+        let source = groups::resolve(&groups, task_groups, &cfg.task.name)?;
         if let GroupSource::RandomSplits(names) = &source {
             tracing::info!(
                 "groups {} are random equal splits of the task's mixed pool (the control)",
@@ -72,7 +79,7 @@ impl StageTracker {
             let layout = Path::new(&cfg.task.val_data);
             let layout = (!cfg.task.val_data.is_empty() && layout.is_dir()).then_some(layout);
             let seed = cfg.trainer.seed ^ 0x7E57_5E75;
-            stage_groups::test_sets(task, &source, &groups, cfg.stages.eval_size, seed, layout)?
+            groups::test_sets(task, &source, &groups, cfg.stages.eval_size, seed, layout)?
         } else {
             Vec::new()
         };
@@ -96,13 +103,13 @@ impl StageTracker {
     /// A stage's training problems (`count` of its group).
     pub fn train_problems(
         &self,
-        task: &TaskBox,
+        task: &Task,
         group: &str,
         count: usize,
         seed: u64,
         exclude: &HashSet<String>,
     ) -> Result<Vec<Sample>> {
-        stage_groups::problems(task, &self.source, group, count, seed, exclude)
+        groups::problems(task, &self.source, group, count, seed, exclude)
     }
 
     fn eval_seed(cfg: &RunConfig) -> u64 {
@@ -124,7 +131,7 @@ impl StageTracker {
         } else {
             candidates.push(self.base_model.clone());
         }
-        candidates.iter().find(|d| d.is_dir()).and_then(|d| snapshots::read_weights(d).ok())
+        candidates.iter().find(|d| d.is_dir()).and_then(|d| read_weights(d).ok())
     }
 
     /// Start of stage `index`. `mid_stage`: the run resumed inside the stage.
@@ -141,7 +148,7 @@ impl StageTracker {
                 }
                 w
             } else {
-                Some(snapshots::current_weights(&ctx.policy.vs))
+                Some(ctx.policy.weights())
             };
             return Ok(());
         }
@@ -159,7 +166,7 @@ impl StageTracker {
         } else {
             None
         };
-        let current = snapshots::current_weights(&ctx.policy.vs);
+        let current = ctx.policy.weights();
         if self.prev.is_none() && index > 0 {
             self.prev = self.weights_at_start(index);
         }
@@ -204,7 +211,7 @@ impl StageTracker {
         if record.final_.is_some() {
             // Done before a kill; the summaries may not have been rewritten.
             rebuild_summaries(&self.run, &self.groups, &plan)?;
-            self.prev = Some(snapshots::current_weights(&ctx.policy.vs));
+            self.prev = Some(ctx.policy.weights());
             return Ok(());
         }
         let snapshot = if self.mode.writes("final") {
@@ -214,7 +221,7 @@ impl StageTracker {
         } else {
             None
         };
-        let current = snapshots::current_weights(&ctx.policy.vs);
+        let current = ctx.policy.weights();
         let change = self.prev.as_ref().map(|p| weight_change(p, &current)).transpose()?;
         let eval = evaluate_groups(ctx.task, ctx.policy, &self.tests, ctx.cfg, Self::eval_seed(ctx.cfg))?;
         log_eval(&format!("end of R{} {}", stage.round, stage.group), &eval);
@@ -237,7 +244,7 @@ impl StageTracker {
     }
 }
 
-fn log_eval(when: &str, eval: &std::collections::BTreeMap<String, super::stage_eval::GroupEval>) {
+fn log_eval(when: &str, eval: &std::collections::BTreeMap<String, eval::GroupEval>) {
     if eval.is_empty() {
         return;
     }

@@ -8,13 +8,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use tz_core::weight_change::WeightChange;
+use tz_run_dir::write_atomic;
 
-use super::run_dir::write_atomic;
-use super::stage_eval::GroupEval;
-use super::weight_change::WeightChange;
+use super::eval::GroupEval;
+use crate::error::{Context, Result};
 
 /// A stage boundary (its start or its end).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,10 +78,8 @@ impl StageRecord {
     }
 
     pub fn write(&self, run: &Path) -> Result<()> {
-        write_atomic(
-            &record_path(run, self.round, &self.group),
-            serde_json::to_string_pretty(self)?.as_bytes(),
-        )
+        let text = serde_json::to_string_pretty(self)?;
+        Ok(write_atomic(&record_path(run, self.round, &self.group), text.as_bytes())?)
     }
 
     /// `R{round} {group}`, the matrix's row label.

@@ -1,20 +1,13 @@
 //! Model snapshots at the stage boundaries of a planned curriculum:
 //! `<run>/snapshots/initial_{round}_{group}` and `final_{round}_{group}`, each
 //! a Hugging Face model directory (config, weights, tokenizer), as seed 001
-//! keeps them. Also the in-memory copies of the weights that the weight
-//! change is measured against.
+//! keeps them.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
-use tch::nn::VarStore;
-use tch::{Device, Kind, Tensor};
-use tz_core::SaveOptions;
+use tz_core::Policy;
 
-use super::policy::Policy;
-
-/// Parameter name → tensor (CPU, f32), sorted by name.
-pub type Weights = Vec<(String, Tensor)>;
+use crate::error::{bail, Context, Result};
 
 /// Which snapshot directories a planned run writes (`stages.snapshots`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,37 +54,6 @@ pub fn remove_stale(run: &Path) {
     }
 }
 
-/// Deep CPU f32 copies of the policy's parameters.
-pub fn current_weights(vs: &VarStore) -> Weights {
-    let _g = tch::no_grad_guard();
-    let mut out: Weights = vs
-        .variables()
-        .into_iter()
-        .map(|(name, t)| (name, t.to_device(Device::Cpu).to_kind(Kind::Float).copy()))
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
-/// The weights of a model directory (every `*.safetensors` but the optimizer state).
-pub fn read_weights(dir: &Path) -> Result<Weights> {
-    let mut out = Weights::new();
-    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        if name.ends_with(".safetensors") && name != "optimizer.safetensors" {
-            let tensors = Tensor::read_safetensors(entry.path())
-                .with_context(|| format!("cannot read {}", entry.path().display()))?;
-            out.extend(tensors.into_iter().map(|(n, t)| (n, t.to_kind(Kind::Float))));
-        }
-    }
-    if out.is_empty() {
-        bail!("{} holds no model weights (*.safetensors)", dir.display());
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
-}
-
 /// Writes the policy as a model directory at `dir` (atomically: the core
 /// saves into a temporary directory and renames). An existing snapshot is
 /// kept: boundaries redone after a resume see the same weights.
@@ -99,11 +61,7 @@ pub fn save(policy: &Policy, dir: &Path) -> Result<()> {
     if dir.join("config.json").is_file() {
         return Ok(());
     }
-    let dtype = policy.model.kind();
-    policy
-        .dir
-        .save_like(&policy.vs, dir, &SaveOptions { dtype, ..SaveOptions::default() })
-        .with_context(|| format!("saving snapshot {}", dir.display()))
+    policy.save_model_dir(dir).with_context(|| format!("saving snapshot {}", dir.display()))
 }
 
 /// Makes `to` a copy of the snapshot `from` (the same weights), hard-linking

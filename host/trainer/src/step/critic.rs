@@ -13,15 +13,14 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use tch::{Device, Kind, Tensor};
-use tz_core::critic::{update_critic, Critic, CriticInputs, CriticUpdateConfig};
+use tz_config::RunConfig;
+use tz_core::critic::{update_critic, Critic, CriticInputs, CriticMetrics, CriticUpdateConfig};
 use tz_core::optim::{AdamW, AdamWConfig, Decay};
-use tz_core::rl_batch::SequenceBatch;
-use tz_core::ModelDir;
+use tz_core::rl_batch::RlBatch;
+use tz_core::{Device, Kind, ModelDir};
 use tz_sdk::{CriticSettings, LossSettings};
 
-use crate::config::{Origin, Resolved, RunConfig};
+use crate::error::{ensure, Context, Result};
 
 /// The critic's directory inside a checkpoint.
 pub const CRITIC_DIR: &str = "critic";
@@ -48,7 +47,7 @@ impl CriticRun {
         device: Device,
         kind: Kind,
     ) -> Result<Option<CriticRun>> {
-        let Some(settings) = loss.critic.into_option() else {
+        let Some(settings) = loss.critic else {
             return Ok(None);
         };
         let base = ModelDir::open(model_path)?;
@@ -70,7 +69,7 @@ impl CriticRun {
             }
             Some(ckpt) => {
                 let dir = ckpt.join(CRITIC_DIR);
-                anyhow::ensure!(
+                ensure!(
                     dir.is_dir(),
                     "checkpoint {} has no {CRITIC_DIR}/ directory, but this run trains a critic",
                     ckpt.display()
@@ -90,7 +89,7 @@ impl CriticRun {
         self.critic
             .save(&self.base, &dir)
             .with_context(|| format!("saving the critic to {}", dir.display()))?;
-        self.opt.save(&dir.join(CRITIC_OPTIMIZER))
+        Ok(self.opt.save(&dir.join(CRITIC_OPTIMIZER))?)
     }
 
     /// True while only the critic trains (steps are 1-based).
@@ -98,20 +97,14 @@ impl CriticRun {
         step <= u64::from(self.settings.warmup_steps)
     }
 
-    /// Per-token values of the batch's responses, `[N, R]`, zero at padding.
-    pub fn values(&self, batch: &SequenceBatch, micro: i64) -> Tensor {
-        self.critic.values(batch, micro)
+    /// The batch's per-token values under the critic (for GAE), zero at padding.
+    pub fn compute_values(&self, batch: &mut RlBatch, micro: i64) {
+        batch.compute_values(&self.critic, micro);
     }
 
-    /// One critic update towards `returns`; the metrics with veRL's names.
-    pub fn update(
-        &mut self,
-        batch: &SequenceBatch,
-        old_values: &Tensor,
-        returns: &Tensor,
-        cfg: &RunConfig,
-        step: u64,
-    ) -> Vec<(&'static str, f64)> {
+    /// One critic update from the values it gave towards the estimator's
+    /// value targets (both in `batch`).
+    pub fn update(&mut self, batch: &RlBatch, cfg: &RunConfig, step: u64) -> Result<CriticMetrics> {
         let update_cfg = CriticUpdateConfig {
             ppo_epochs: cfg.trainer.ppo_epochs,
             mini_batch_size: cfg.trainer.mini_batch_size,
@@ -120,47 +113,7 @@ impl CriticRun {
             // Another shuffle than the actor's.
             seed: cfg.trainer.seed.wrapping_mul(2_000_003).wrapping_add(step) ^ 0xC417_1C,
         };
-        let inputs = CriticInputs { batch, old_values, returns };
-        update_critic(&self.critic, &mut self.opt, &inputs, &update_cfg).named()
+        let inputs = CriticInputs { batch: &batch.seq, old_values: batch.values()?, returns: batch.returns()? };
+        Ok(update_critic(&self.critic, &mut self.opt, &inputs, &update_cfg))
     }
 }
-
-/// PPO settings for the tiny default model, applied only where the user set
-/// nothing (see the README):
-/// - `critic_lr` 1e-3: TinyZero's 1e-5 is tuned for billion-parameter
-///   models; a ~1M-parameter critic barely moves at it in the few hundred
-///   steps of the main job (3e-3 was measured worse than 1e-3).
-/// - `kl_placement = "none"`: TinyZero's k1 penalty of 0.001 in the reward
-///   is ~1e-5 per token here, far below the 0.1/1 rewards, yet it costs a
-///   reference-model forward each step; the tiny GRPO recipe has no KL either.
-///
-/// The actor learning rate is set where origins are known:
-/// [`apply_tiny_ppo_lr`].
-pub fn apply_tiny_ppo_defaults(cfg: &mut RunConfig) {
-    if !cfg.model.path.is_empty() || !cfg.algorithm.chain.iter().any(|a| a == "ppo") {
-        return;
-    }
-    let ppo = cfg.algorithm.plugins.entry("ppo".into()).or_default();
-    ppo.entry("critic_lr").or_insert(toml::Value::Float(1e-3));
-    ppo.entry("kl_placement").or_insert(toml::Value::String("none".into()));
-}
-
-/// `trainer.lr` 1e-4 instead of the GRPO recipe's 2e-4 for PPO on the tiny
-/// model, unless the user set a learning rate (in a file, a flag or a sweep):
-/// whitened per-token advantages give every token a unit-scale signal
-/// (GRPO's are zero on groups with equal rewards), and at 2e-4 the policy's
-/// entropy collapsed and greedy success fell by about 5 points within 300
-/// steps. Needs the origins, so it runs on the resolved config before the
-/// trainer starts (`tzhost train`, `config show`); a resumed run reads the
-/// value from its saved config.
-pub fn apply_tiny_ppo_lr(resolved: &mut Resolved) {
-    let cfg = &resolved.config;
-    let tiny_ppo = cfg.model.path.is_empty() && cfg.algorithm.chain.iter().any(|a| a == "ppo");
-    let user_set = !matches!(resolved.origins.get("trainer.lr"), None | Some(Origin::Default));
-    if tiny_ppo && !user_set {
-        resolved.apply(Origin::Preset("the tiny model".into()), |c| c.trainer.lr = TINY_PPO_ACTOR_LR);
-    }
-}
-
-/// The tiny model's PPO actor learning rate (see [`apply_tiny_ppo_defaults`]).
-pub const TINY_PPO_ACTOR_LR: f64 = 1e-4;

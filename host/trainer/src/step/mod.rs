@@ -1,54 +1,95 @@
-//! One RL step after the rollout: shaping, KL-in-reward, advantages, the
-//! actor update, and the step's metrics.
+//! One RL step after the rollout, as a pipeline over a typed batch record
+//! ([`StepBatch`]), veRL's order, each stage a function of its own module:
+//!
+//! ```text
+//! scored rollout ─► shape rewards (shapers, in chain order)      rewards::shape
+//!                ─► old log-probs, reference log-probs           (core batch)
+//!                ─► token rewards (+ KL in reward)               rewards::token_rewards
+//!                ─► critic values                                critic::CriticRun
+//!                ─► advantages (the estimator)                   advantages::estimate
+//!                ─► critic update (before the actor, as veRL)    critic::CriticRun
+//!                ─► actor update                                 actor::update
+//!                ─► metrics (every figure in one place)          metrics::step_metrics
+//! ```
+//!
+//! Tensors stay in the core's [`RlBatch`]; stages hand plain arrays to the
+//! plugins. Each stage is timed as a named phase ([`phases`]). The caller
+//! gets a typed [`StepOutcome`].
 
-use std::collections::BTreeMap;
-use std::time::Instant;
+pub mod actor;
+pub mod advantages;
+pub mod critic;
+pub mod metrics;
+pub mod phases;
+pub mod rewards;
 
-use anyhow::{anyhow, Result};
-use tch::{Device, Kind, Tensor};
-use tz_core::kl::{kl_penalty, KlController};
+use tz_config::RunConfig;
+use tz_core::kl::KlController;
 use tz_core::optim::AdamW;
-use tz_core::rl_batch::SequenceBatch;
-use tz_core::rl_update::{update_actor, ActorInputs, ActorUpdateConfig};
+use tz_core::rl_batch::RlBatch;
 use tz_core::rollout::FinishReason;
-use tz_sdk::{AdvantageInput, BatchStats, KlPlacement, LossSettings, ShapeInput};
+use tz_core::Policy;
+use tz_plugin_host::AlgorithmChain;
+use tz_sdk::{BatchStats, KlPlacement, LossSettings};
 
-use super::critic::CriticRun;
-use super::policy::Policy;
-use super::rollout::Scored;
-use crate::cmd::train::AlgorithmChain;
-use crate::config::RunConfig;
+use crate::error::{bail, Result};
+use crate::rollout::Scored;
+use critic::CriticRun;
+use metrics::Metrics;
+use phases::Phases;
 
-/// What a step produced besides the weight update.
-pub struct StepResult {
-    pub metrics: BTreeMap<String, f64>,
-    pub stats: BatchStats,
-    /// The shaped per-response rewards (for collapse detection).
+/// The batch record the stages read and fill in.
+pub struct StepBatch {
+    /// Prompts, responses and the task's scores, prompt-major (`n` per prompt).
+    pub scored: Scored,
+    /// Per response: length in tokens, correctness, truncation, prompt index.
+    pub lengths: Vec<u32>,
+    pub correct: Vec<bool>,
+    pub truncated: Vec<bool>,
+    pub group_ids: Vec<u32>,
+    /// The task's rewards, then the shaped ones (what the estimator sees).
+    pub task_rewards: Vec<f32>,
     pub rewards: Vec<f32>,
+    /// The max new-token limit the batch was generated with.
+    pub window: usize,
+    /// The core's tensors of the batch.
+    pub tensors: RlBatch,
 }
 
-fn mean(v: impl Iterator<Item = f64>) -> f64 {
-    let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
-    if n == 0 {
-        0.0
-    } else {
-        s / n as f64
+impl StepBatch {
+    /// The record of a scored rollout, its sequences on `policy`'s device.
+    pub fn new(scored: Scored, policy: &Policy, window: usize) -> StepBatch {
+        let c = &scored.completions;
+        let lengths: Vec<u32> = c.iter().map(|c| c.token_ids.len() as u32).collect();
+        let correct: Vec<bool> = scored.scores.iter().map(|s| s.correct).collect();
+        let truncated: Vec<bool> = c.iter().map(|c| c.finish == FinishReason::Length).collect();
+        let group_ids: Vec<u32> = c.iter().map(|c| c.prompt_index as u32).collect();
+        let task_rewards: Vec<f32> = scored.scores.iter().map(|s| s.reward).collect();
+        let prompts: Vec<&[u32]> = c.iter().map(|c| scored.prompts[c.prompt_index].ids.as_slice()).collect();
+        let responses: Vec<&[u32]> = c.iter().map(|c| c.token_ids.as_slice()).collect();
+        let tensors = RlBatch::new(&prompts, &responses, policy.tokenizer.pad_id(), policy.device());
+        StepBatch {
+            rewards: task_rewards.clone(),
+            scored,
+            lengths,
+            correct,
+            truncated,
+            group_ids,
+            task_rewards,
+            window,
+            tensors,
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.lengths.len()
     }
 }
 
-fn put_stats(m: &mut BTreeMap<String, f64>, name: &str, v: &[f64]) {
-    if v.is_empty() {
-        return;
-    }
-    m.insert(format!("{name}/mean"), mean(v.iter().copied()));
-    m.insert(format!("{name}/max"), v.iter().copied().fold(f64::MIN, f64::max));
-    m.insert(format!("{name}/min"), v.iter().copied().fold(f64::MAX, f64::min));
-}
-
-/// Everything a step reads or updates besides the rollout.
-pub struct StepInputs<'a> {
+/// The models, optimizer and settings a step updates.
+pub struct StepModels<'a> {
     pub cfg: &'a RunConfig,
-    pub chain: &'a AlgorithmChain,
+    pub algorithms: &'a AlgorithmChain,
     pub loss: &'a LossSettings,
     pub policy: &'a Policy,
     pub reference: Option<&'a Policy>,
@@ -56,263 +97,91 @@ pub struct StepInputs<'a> {
     pub kl: &'a mut KlController,
     /// The PPO critic, when the estimator asks for one.
     pub critic: Option<&'a mut CriticRun>,
-    pub device: Device,
+}
+
+/// What a step did, typed: the loop and the output sinks read these fields,
+/// never a metric by name.
+#[derive(Debug, Clone)]
+pub struct StepOutcome {
     pub step: u64,
-    /// The max-new-token limit the batch was generated with.
+    /// The max new-token limit of the batch.
     pub window: usize,
+    /// Mean task score (`critic/score/mean`).
+    pub score_mean: f64,
+    /// Fraction of correct responses (`train/acc`).
+    pub success: f64,
+    /// Mean response length in tokens (`response_length/mean`).
+    pub response_length: f64,
+    /// Prompt plus response tokens of the batch (`tokens/overall_total`).
+    pub tokens: u64,
+    /// The shaped per-response rewards (a collapse shows as all equal).
+    pub rewards: Vec<f32>,
+    /// What the curricula learn from.
+    pub stats: BatchStats,
+    /// Every figure of the step, veRL names.
+    pub metrics: Metrics,
 }
 
-/// Per-response slices of a flat per-token array (`offsets` as in
-/// [`AdvantageInput`]) laid into right-padded `[rows, r]` rows.
-fn padded(flat: &[f32], offsets: &[u32], r: usize) -> Vec<f32> {
-    let rows = offsets.len() - 1;
-    let mut out = vec![0f32; rows * r];
-    for i in 0..rows {
-        let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
-        out[i * r..i * r + (b - a)].copy_from_slice(&flat[a..b]);
-    }
-    out
-}
-
-/// The valid (unpadded) entries of a right-padded `[rows, r]` array.
-fn unpadded(rows: &[f32], lengths: &[u32], r: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(lengths.iter().sum::<u32>() as usize);
-    for (i, len) in lengths.iter().enumerate() {
-        out.extend_from_slice(&rows[i * r..i * r + *len as usize]);
-    }
-    out
-}
-
-fn plugin_err(e: tz_sdk::abi_stable::std_types::RString) -> anyhow::Error {
-    anyhow!("{e}")
-}
-
-/// Shapes, estimates advantages and updates the actor on a scored batch.
-pub fn train_on(scored: &Scored, mut inp: StepInputs) -> Result<StepResult> {
-    let cfg = inp.cfg;
-    let n_per = scored.n();
-    let rows = scored.completions.len();
-    let mut m = BTreeMap::new();
-    let lengths: Vec<u32> = scored.completions.iter().map(|c| c.token_ids.len() as u32).collect();
-    let correct: Vec<bool> = scored.scores.iter().map(|s| s.correct).collect();
-    let truncated: Vec<bool> = scored.completions.iter().map(|c| c.finish == FinishReason::Length).collect();
-    let group_ids: Vec<u32> = scored.completions.iter().map(|c| c.prompt_index as u32).collect();
-    let raw: Vec<f32> = scored.scores.iter().map(|s| s.reward).collect();
-
-    // Shapers, in chain order.
-    let mut rewards = raw.clone();
-    for (_, shaper) in &inp.chain.shapers {
-        let input = ShapeInput {
-            rewards: rewards.clone().into(),
-            response_lengths: lengths.clone().into(),
-            max_length: inp.window as u32,
-            correct: correct.clone().into(),
-            truncated: truncated.clone().into(),
-            group_ids: group_ids.clone().into(),
-        };
-        rewards = shaper.shape(&input).into_result().map_err(plugin_err)?.into_vec();
-    }
-
-    // Tensors: prompts left-padded, responses right-padded.
-    let t0 = Instant::now();
-    let prompt_ids: Vec<&[u32]> =
-        scored.completions.iter().map(|c| scored.prompts[c.prompt_index].ids.as_slice()).collect();
-    let responses: Vec<&[u32]> = scored.completions.iter().map(|c| c.token_ids.as_slice()).collect();
-    let batch = SequenceBatch::new(&prompt_ids, &responses, inp.policy.tokenizer.pad_id(), inp.device);
+/// Runs the stages on a scored batch: shaping, log-probs, token rewards,
+/// values, advantages, the critic and actor updates, then the metrics.
+pub fn run(mut batch: StepBatch, m: StepModels, step: u64, mut phases: Phases) -> Result<StepOutcome> {
+    let cfg = m.cfg;
     let micro = cfg.trainer.micro_batch_size.max(1) as i64;
-    let old_logp = batch.logprobs(&inp.policy.model, micro, cfg.trainer.logit_chunk);
-    m.insert("timing_s/old_log_prob".into(), t0.elapsed().as_secs_f64());
-    let t0 = Instant::now();
-    let ref_logp = inp.reference.map(|r| batch.logprobs(&r.model, micro, cfg.trainer.logit_chunk));
-    if inp.reference.is_some() {
-        m.insert("timing_s/ref".into(), t0.elapsed().as_secs_f64());
-    }
+    let chunk = cfg.trainer.logit_chunk;
 
-    // Token rewards: the (shaped) score on the last response token, minus
-    // beta × KL per token when the KL is placed in the reward.
-    let r = batch.response_len;
-    let mut token_rewards = Tensor::zeros([rows as i64, r], (Kind::Float, Device::Cpu));
-    for (i, len) in lengths.iter().enumerate() {
-        if *len > 0 {
-            let _ = token_rewards.get(i as i64).get(*len as i64 - 1).fill_(f64::from(rewards[i]));
-        }
+    rewards::shape(&mut batch, &m.algorithms.shapers)?;
+    phases.time("old_log_prob", || batch.tensors.compute_old_logprobs(&m.policy.model, micro, chunk));
+    if let Some(reference) = m.reference {
+        phases.time("ref", || batch.tensors.compute_ref_logprobs(&reference.model, micro, chunk));
     }
-    let mask_cpu = batch.response_mask.to_device(Device::Cpu);
-    if inp.loss.kl.placement == KlPlacement::Reward {
-        if let Some(reference) = &ref_logp {
-            let kld =
-                kl_penalty(&old_logp, reference, inp.loss.kl.estimator).to_device(Device::Cpu) * &mask_cpu;
-            token_rewards = token_rewards - &kld * inp.kl.coef();
-            let per_seq = kld.sum_dim_intlist(1, false, Kind::Float)
-                / mask_cpu.sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0);
-            let current = per_seq.mean(Kind::Float).double_value(&[]);
-            m.insert("actor/reward_kl_penalty".into(), current);
-            m.insert("actor/reward_kl_penalty_coeff".into(), inp.kl.coef());
-            inp.kl.update(current, rows as u64);
-        }
-    }
+    let kl_in_reward = rewards::token_rewards(&mut batch, &m.loss.kl, m.kl)?;
 
-    // Critic values for GAE (value of token t read at position t − 1).
-    let r_us = r as usize;
-    let old_values = match inp.critic.as_deref() {
-        Some(critic) => {
-            let t0 = Instant::now();
-            let v = critic.values(&batch, micro);
-            m.insert("timing_s/values".into(), t0.elapsed().as_secs_f64());
-            Some(v)
+    let mut critic = m.critic;
+    match critic.as_deref() {
+        Some(c) => phases.time("values", || c.compute_values(&mut batch.tensors, micro)),
+        None if m.loss.needs_critic() => {
+            bail!("'{}' needs a critic, but none was created", m.algorithms.estimator.name())
         }
-        None if inp.loss.needs_critic() => {
-            anyhow::bail!("'{}' needs a critic, but none was created", inp.chain.estimator.0)
-        }
+        None => {}
+    }
+    let estimate = phases.time("adv", || advantages::estimate(&mut batch, &m.algorithms.estimator))?;
+
+    let critic_update = match critic.as_deref_mut() {
+        Some(c) => Some(phases.time("update_critic", || c.update(&batch.tensors, cfg, step))?),
         None => None,
     };
-    let flat_values: Vec<f32> = match &old_values {
-        Some(v) => unpadded(&Vec::<f32>::try_from(v.to_device(Device::Cpu).flatten(0, -1))?, &lengths, r_us),
-        None => Vec::new(),
+    let actor_trains = critic.as_deref().is_none_or(|c| !c.warming_up(step));
+    let actor_update = if actor_trains {
+        let inputs = actor::ActorStep { cfg, loss: m.loss, kl_coef: m.kl.coef(), step, window: batch.window };
+        Some(phases.time("update_actor", || actor::update(&batch.tensors, m.policy, m.opt, &inputs))?)
+    } else {
+        None
     };
 
-    // Advantages from the chain's estimator, over flat per-token arrays.
-    let t0 = Instant::now();
-    let mut offsets = vec![0u32];
-    for len in &lengths {
-        offsets.push(offsets.last().unwrap() + len);
-    }
-    let tr: Vec<f32> = token_rewards.flatten(0, -1).try_into()?;
-    let flat = unpadded(&tr, &lengths, r_us);
-    let (_, estimator) = &inp.chain.estimator;
-    let out = estimator
-        .estimate(&AdvantageInput {
-            token_rewards: flat.into(),
-            offsets: offsets.clone().into(),
-            group_ids: group_ids.clone().into(),
-            values: flat_values.clone().into(),
-        })
-        .into_result()
-        .map_err(plugin_err)?;
-    let adv = padded(&out.advantages, &offsets, r_us);
-    let advantages = Tensor::from_slice(&adv).view([rows as i64, r]).to_device(inp.device);
-    for metric in out.metrics.iter() {
-        m.insert(format!("algo/{}", metric.name), metric.value);
-    }
-    m.insert("timing_s/adv".into(), t0.elapsed().as_secs_f64());
-
-    // The critic learns from the estimator's returns (before the actor, as veRL).
-    let mut actor_trains = true;
-    if let (Some(critic), Some(old_values)) = (inp.critic.as_deref_mut(), &old_values) {
-        anyhow::ensure!(
-            out.returns.len() == out.advantages.len(),
-            "'{}' returned {} value targets for {} tokens",
-            inp.chain.estimator.0,
-            out.returns.len(),
-            out.advantages.len()
-        );
-        let returns = Tensor::from_slice(&padded(&out.returns, &offsets, r_us))
-            .view([rows as i64, r])
-            .to_device(inp.device);
-        let t0 = Instant::now();
-        for (k, v) in critic.update(&batch, old_values, &returns, cfg, inp.step) {
-            m.insert(k.into(), v);
-        }
-        m.insert("timing_s/update_critic".into(), t0.elapsed().as_secs_f64());
-        let f = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
-        put_stats(&mut m, "critic/values", &f(&flat_values));
-        put_stats(&mut m, "critic/returns", &f(&out.returns));
-        actor_trains = !critic.warming_up(inp.step);
-    }
-
-    // The actor update (not during the critic's warmup).
-    if actor_trains {
-        let t0 = Instant::now();
-        let update_cfg = ActorUpdateConfig {
-            ppo_epochs: cfg.trainer.ppo_epochs,
-            mini_batch_size: cfg.trainer.mini_batch_size,
-            micro_batch_size: cfg.trainer.micro_batch_size,
-            logit_chunk: cfg.trainer.logit_chunk,
-            norm_len: inp.window as f64,
-            seed: cfg.trainer.seed.wrapping_mul(1_000_003).wrapping_add(inp.step),
-        };
-        let kl_loss_ref = if inp.loss.kl.placement == KlPlacement::Loss { ref_logp.as_ref() } else { None };
-        let actor = update_actor(
-            &inp.policy.model,
-            inp.opt,
-            &ActorInputs {
-                batch: &batch,
-                old_logp: &old_logp,
-                advantages: &advantages,
-                ref_logp: kl_loss_ref,
-            },
-            inp.loss,
-            inp.kl.coef(),
-            &update_cfg,
-        );
-        m.insert("timing_s/update_actor".into(), t0.elapsed().as_secs_f64());
-        for (k, v) in actor.named() {
-            m.insert(k.into(), v);
-        }
-    }
-    if inp.loss.kl.placement == KlPlacement::Loss {
-        m.insert("actor/kl_coef".into(), inp.kl.coef());
-    }
-
-    // Batch metrics (veRL names where they exist).
-    let f = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
-    put_stats(&mut m, "critic/score", &f(&raw));
-    put_stats(&mut m, "critic/rewards", &f(&rewards));
-    let adv_valid: Vec<f64> = out.advantages.iter().map(|&x| x as f64).collect();
-    put_stats(&mut m, "critic/advantages", &adv_valid);
-    let lens: Vec<f64> = lengths.iter().map(|&l| l as f64).collect();
-    put_stats(&mut m, "response_length", &lens);
-    let trunc_frac = mean(truncated.iter().map(|&t| t as u8 as f64));
-    m.insert("response_length/clip_ratio".into(), trunc_frac);
-    m.insert("completion/truncated_frac".into(), trunc_frac);
-    m.insert("completion/finished_frac".into(), 1.0 - trunc_frac);
-    let acc_where = |want: bool| {
-        let v: Vec<f64> = correct
-            .iter()
-            .zip(&truncated)
-            .filter(|(_, &t)| t == want)
-            .map(|(&c, _)| c as u8 as f64)
-            .collect();
-        mean(v.into_iter())
+    let updates = metrics::Updates {
+        kl_in_reward,
+        kl_coef_in_loss: (m.loss.kl.placement == KlPlacement::Loss).then(|| m.kl.coef()),
+        estimate: &estimate,
+        critic: critic_update.as_ref(),
+        actor: actor_update.as_ref(),
     };
-    m.insert("completion/acc_truncated".into(), acc_where(true));
-    m.insert("completion/acc_finished".into(), acc_where(false));
-    m.insert("train/acc".into(), mean(correct.iter().map(|&c| c as u8 as f64)));
-    m.insert(
-        "response_length/correct_mean".into(),
-        mean(lengths.iter().zip(&correct).filter(|(_, &c)| c).map(|(&l, _)| l as f64)),
-    );
-    let mut by_difficulty: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
-    for (c, ok) in scored.completions.iter().zip(&correct) {
-        by_difficulty.entry(scored.samples[c.prompt_index].difficulty).or_default().push(*ok as u8 as f64);
-    }
-    for (d, v) in by_difficulty {
-        m.insert(format!("difficulty/{d}_acc"), mean(v.into_iter()));
-    }
-    let prompt_tokens: usize =
-        scored.completions.iter().map(|c| scored.prompts[c.prompt_index].ids.len()).sum();
-    let response_tokens: usize = lengths.iter().map(|&l| l as usize).sum();
-    m.insert("tokens/prompt_total".into(), prompt_tokens as f64);
-    m.insert("tokens/response_total".into(), response_tokens as f64);
-    m.insert("tokens/overall_total".into(), (prompt_tokens + response_tokens) as f64);
-    m.insert("timing_s/gen".into(), scored.gen_seconds);
-    m.insert("timing_s/reward".into(), scored.reward_seconds);
-    let frac_zero_std = {
-        let groups = rows / n_per.max(1);
-        let flat = (0..groups)
-            .filter(|g| rewards[g * n_per..(g + 1) * n_per].windows(2).all(|w| w[0] == w[1]))
-            .count();
-        flat as f64 / groups.max(1) as f64
-    };
-    m.insert("critic/frac_reward_zero_std".into(), frac_zero_std);
-
-    let stats = BatchStats {
-        step: inp.step,
-        window: inp.window as u32,
-        max_window: cfg.rollout.max_response_length as u32,
-        lengths: lengths.into(),
-        correct: correct.into(),
-        truncated: truncated.into(),
-    };
-    Ok(StepResult { metrics: m, stats, rewards })
+    let metrics = metrics::step_metrics(&batch, &updates, &phases)?;
+    Ok(StepOutcome {
+        step,
+        window: batch.window,
+        score_mean: metrics.score_mean,
+        success: metrics.success,
+        response_length: metrics.response_length,
+        tokens: metrics.tokens,
+        stats: BatchStats {
+            step,
+            window: batch.window as u32,
+            max_window: cfg.rollout.max_response_length as u32,
+            lengths: batch.lengths.clone(),
+            correct: batch.correct.clone(),
+            truncated: batch.truncated.clone(),
+        },
+        rewards: batch.rewards,
+        metrics: metrics.all,
+    })
 }

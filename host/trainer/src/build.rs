@@ -1,0 +1,221 @@
+//! Building a trainer: a new run in a fresh run directory, or a run resumed
+//! from its newest checkpoint. Both load the models, the held-out problems,
+//! the stage machinery and the outputs the same way; a resume then restores
+//! the saved state ([`crate::checkpoint`]).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use tz_config::RunConfig;
+use tz_core::device::{manual_seed, parse_device, parse_dtype};
+use tz_core::kl::KlController;
+use tz_core::optim::{AdamW, AdamWConfig, Decay};
+use tz_core::Policy;
+use tz_run_dir::{write_atomic, RunDir};
+
+use crate::clock::RunClock;
+use crate::curricula::Curricula;
+use crate::data_source::{self, RunData};
+use crate::error::{Context, Result, TrainError};
+use crate::model_source::resolve_model_path;
+use crate::outputs::jsonl::MetricsJsonl;
+use crate::outputs::tensorboard::TensorBoard;
+use crate::outputs::{progress, OutputSink};
+use crate::plugins::RunPlugins;
+use crate::prompts;
+use crate::stages::StageTracker;
+use crate::state::TrainerState;
+use crate::step::critic::CriticRun;
+use crate::stop::{Collapse, StepLimit, StopRule, TimeBudget};
+use crate::validation::ValidationSchedule;
+use crate::Trainer;
+
+/// Seed offset of the generated held-out problems (apart from training's).
+const VALIDATION_PROBLEMS_SEED: u64 = 0x5EED_7E57;
+
+/// The run directory a config names: `logging.runs_dir/logging.run_name`,
+/// or `<task>-<algorithms>-<curricula>-<unix time>` without a name.
+pub fn run_dir_of(cfg: &RunConfig) -> PathBuf {
+    let name = if cfg.logging.run_name.is_empty() {
+        let stamp =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        format!("{}-{}-{}-{stamp}", cfg.task.name, cfg.algorithm.chain.join("+"), cfg.curriculum.chain.join("+"))
+    } else {
+        cfg.logging.run_name.clone()
+    };
+    cfg.logging.runs_dir.join(name)
+}
+
+/// The config saved in a run directory.
+pub fn saved_config(dir: &Path) -> Result<RunConfig> {
+    RunConfig::from_file(&RunDir { root: dir.to_path_buf() }.config())
+        .map_err(TrainError::Config)
+        .with_context(|| format!("{} is not a run directory", dir.display()))
+}
+
+/// The newest finished checkpoint of the run in `run`, checking the run can
+/// be resumed (it has a checkpoint and has not finished).
+pub fn resume_point(run: &RunDir) -> Result<(u64, PathBuf)> {
+    let Some((step, ckpt)) = run.list_checkpoints().pop() else {
+        return Err(TrainError::NoCheckpoint(run.root.clone()));
+    };
+    if run.summary().exists() {
+        let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.summary())?)?;
+        if s["finished"] == true {
+            return Err(TrainError::Finished(run.root.clone()));
+        }
+    }
+    Ok((step, ckpt))
+}
+
+impl Trainer {
+    /// A new run of `cfg` (a resolved config) in the run directory `root`,
+    /// which must not hold a run yet; writes the config there first.
+    pub fn start(cfg: RunConfig, plugins: RunPlugins, root: PathBuf) -> Result<Trainer> {
+        data_source::check_paths(&cfg)?;
+        let run = RunDir::create(root)?;
+        if run.list_checkpoints().last().is_some() || run.summary().exists() {
+            return Err(TrainError::RunExists(run.root));
+        }
+        write_atomic(&run.config(), cfg.to_toml_string().as_bytes())?;
+        Trainer::build(cfg, plugins, run, None)
+    }
+
+    /// Continues the run in `run` from its newest checkpoint; `cfg` is the
+    /// run's saved config ([`saved_config`]) and `plugins` were created from it.
+    pub fn resume(run: RunDir, cfg: RunConfig, plugins: RunPlugins) -> Result<Trainer> {
+        let (step, ckpt) = resume_point(&run)?;
+        tz_logging::log_to_file(&run.log_file())?;
+        tracing::info!("resuming {} from step {step}", run.root.display());
+        run.truncate_metrics_after(step)?;
+        Trainer::build(cfg, plugins, run, Some(&ckpt))
+    }
+
+    fn build(cfg: RunConfig, plugins: RunPlugins, run: RunDir, checkpoint: Option<&Path>) -> Result<Trainer> {
+        let device = parse_device(&cfg.model.device)?;
+        let kind = parse_dtype(&cfg.model.dtype)?;
+        manual_seed(cfg.trainer.seed);
+        let RunPlugins { task, algorithms, curricula } = plugins;
+        let loss = algorithms.estimator.loss_settings()?;
+        let groups = task.groups()?;
+        let curricula = Curricula::new(curricula, &groups)?;
+        tz_logging::log_to_file(&run.log_file())?;
+        let data = RunData::load(&task, &cfg)?;
+        if let Some(train) = &data.train {
+            train.check_plan(&curricula.plan)?;
+        }
+
+        let model_path =
+            resolve_model_path(&cfg.model.path, &task, cfg.model.tiny_seed, cfg.model.tiny_sft_steps)?;
+        let policy = Policy::load(checkpoint.unwrap_or(&model_path), device, kind)?;
+        let reference =
+            if loss.needs_reference() { Some(Policy::load_frozen(&model_path, device, kind)?) } else { None };
+        let critic = CriticRun::create(&loss, &cfg, &model_path, checkpoint, device, kind)?;
+        let opt_cfg = AdamWConfig {
+            lr: cfg.trainer.lr,
+            beta1: cfg.trainer.betas.0,
+            beta2: cfg.trainer.betas.1,
+            weight_decay: cfg.trainer.weight_decay,
+            max_grad_norm: (cfg.trainer.grad_clip > 0.0).then_some(cfg.trainer.grad_clip),
+            warmup_steps: cfg.trainer.warmup_steps,
+            decay: Decay::Constant,
+            ..AdamWConfig::default()
+        };
+        let opt = AdamW::from_var_store(&policy.vs, opt_cfg);
+        let kl = KlController::from_settings(&loss.kl);
+
+        // Held-out problems: from val_data, or generated with another seed; none seen in training.
+        let val_seed = cfg.trainer.seed ^ VALIDATION_PROBLEMS_SEED;
+        let val_samples = match (&data.val, &data.train) {
+            (Some(val), _) => val.clone(),
+            (None, None) => prompts::generate(&task, &groups, cfg.eval.size, val_seed, &HashSet::new())?,
+            (None, Some(train)) => {
+                let extra = cfg.eval.size + cfg.eval.size / 4 + 16;
+                let generated = prompts::generate(&task, &groups, extra, val_seed, &HashSet::new())?;
+                let mut kept = data.without(&task, generated, &data.keys(&task, &train.samples)?)?;
+                kept.truncate(cfg.eval.size);
+                kept
+            }
+        };
+
+        let stages = if curricula.planned {
+            Some(StageTracker::new(&run.root, &cfg, &task, &groups, &curricula.plan, &model_path)?)
+        } else {
+            None
+        };
+
+        let mut trainer = Trainer {
+            schedule: ValidationSchedule::new(&cfg, 0.0),
+            clock: RunClock::start(0.0, 0.0),
+            cfg,
+            task,
+            algorithms,
+            loss,
+            curricula,
+            policy,
+            reference,
+            critic,
+            model_path,
+            opt,
+            kl,
+            run,
+            state: TrainerState::new(0),
+            val_samples,
+            groups,
+            data,
+            stages,
+            outputs: Vec::new(),
+            stops: Vec::new(),
+            stage: None,
+        };
+        trainer.state = TrainerState::new(trainer.cfg.trainer.seed);
+        if let Some(ckpt) = checkpoint {
+            trainer.restore(ckpt)?;
+        }
+        trainer.add_standard_outputs_and_stops(checkpoint.is_some())?;
+        Ok(trainer)
+    }
+
+    /// metrics.jsonl, TensorBoard (when on), the progress display; the
+    /// step limit, the time budget and the collapse rule.
+    fn add_standard_outputs_and_stops(&mut self, resumed: bool) -> Result<()> {
+        let cfg = &self.cfg;
+        if cfg.logging.tensorboard {
+            // A resumed session marks its first step, so TensorBoard drops
+            // what the killed one logged from there on.
+            let restart = resumed.then_some(self.state.step + 1);
+            self.outputs.push(Box::new(TensorBoard::create(&self.run.tensorboard(), restart)?));
+        }
+        self.outputs.push(Box::new(MetricsJsonl::append(&self.run.metrics())?));
+        self.outputs.push(progress::for_run(cfg.logging.progress, cfg.logging.progress_every_s));
+        self.stops.push(Box::new(StepLimit(cfg.trainer.total_steps)));
+        self.stops.push(Box::new(TimeBudget(cfg.trainer.max_minutes)));
+        self.stops.push(Box::new(Collapse(cfg.trainer.collapse_patience)));
+        Ok(())
+    }
+
+    /// Adds an output: it sees every logged point from now on.
+    pub fn add_output(&mut self, sink: Box<dyn OutputSink>) {
+        self.outputs.push(sink);
+    }
+
+    /// Adds a stop rule, checked after the built-in ones.
+    pub fn add_stop_rule(&mut self, rule: Box<dyn StopRule>) {
+        self.stops.push(rule);
+    }
+
+    /// The run directory.
+    pub fn run_dir(&self) -> &RunDir {
+        &self.run
+    }
+
+    /// The policy being trained.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Steps done.
+    pub fn steps_done(&self) -> u64 {
+        self.state.step
+    }
+}

@@ -1,0 +1,151 @@
+//! The trainer's errors: one enum whose kinds a caller can act on (resume
+//! instead of start, rebuild a plugin, fix a setting), each a one-line
+//! message naming what went wrong.
+//!
+//! The core (`tz-core`), the data layer (`tz-data`) and the config
+//! (`tz-config`) still return `anyhow` errors; they arrive here as
+//! [`TrainError::Core`], [`TrainError::Data`] and [`TrainError::Config`]
+//! with their whole message chain kept.
+
+use std::fmt::Display;
+use std::path::PathBuf;
+
+use tz_plugin_host::PluginHostError;
+use tz_run_dir::RunDirError;
+use tz_sdk::handle::CallError;
+
+/// Why a run could not start or go on.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// `start` on a directory that already holds a run.
+    #[error(
+        "run directory {} already holds a run: use `tzhost resume {}` or another logging.run_name",
+        .0.display(),
+        .0.display()
+    )]
+    RunExists(PathBuf),
+    /// `resume` of a run that has finished.
+    #[error("the run in {} has finished; nothing to resume", .0.display())]
+    Finished(PathBuf),
+    /// `resume` of a run without a finished checkpoint.
+    #[error("{} has no finished checkpoint to resume from; start the run again", .0.display())]
+    NoCheckpoint(PathBuf),
+    /// A plugin refused a call (its own one-line message).
+    #[error(transparent)]
+    Plugin(#[from] CallError),
+    /// Finding or creating the run's plugins failed.
+    #[error(transparent)]
+    PluginHost(#[from] PluginHostError),
+    /// Writing the run directory failed.
+    #[error(transparent)]
+    RunDir(#[from] RunDirError),
+    /// The core failed: loading a model, a forward pass, a checkpoint file.
+    #[error(transparent)]
+    Core(anyhow::Error),
+    /// Reading a data file failed.
+    #[error(transparent)]
+    Data(anyhow::Error),
+    /// A setting or a saved config is unusable.
+    #[error(transparent)]
+    Config(anyhow::Error),
+    /// The core's step batch was driven out of order (a bug).
+    #[error(transparent)]
+    Batch(#[from] tz_core::rl_batch::BatchError),
+    /// Bad input or state, described in the message.
+    #[error("{0}")]
+    Invalid(String),
+    /// An error with what was being done when it happened.
+    #[error("{context}")]
+    Context {
+        context: String,
+        #[source]
+        source: Box<TrainError>,
+    },
+}
+
+pub type Result<T, E = TrainError> = std::result::Result<T, E>;
+
+impl From<anyhow::Error> for TrainError {
+    /// The core's errors (libtorch, models, checkpoints) are `anyhow`.
+    fn from(e: anyhow::Error) -> Self {
+        TrainError::Core(e)
+    }
+}
+
+impl From<std::io::Error> for TrainError {
+    fn from(e: std::io::Error) -> Self {
+        TrainError::Core(e.into())
+    }
+}
+
+impl From<serde_json::Error> for TrainError {
+    fn from(e: serde_json::Error) -> Self {
+        TrainError::Invalid(e.to_string())
+    }
+}
+
+impl From<tz_logging::LogFileError> for TrainError {
+    fn from(e: tz_logging::LogFileError) -> Self {
+        TrainError::Core(e.into())
+    }
+}
+
+/// `anyhow`-style context on any result whose error converts into a
+/// [`TrainError`] (and on options).
+pub trait Context<T> {
+    fn context(self, context: impl Display) -> Result<T>;
+    fn with_context<C: Display>(self, f: impl FnOnce() -> C) -> Result<T>;
+}
+
+impl<T, E: Into<TrainError>> Context<T> for std::result::Result<T, E> {
+    fn context(self, context: impl Display) -> Result<T> {
+        self.map_err(|e| TrainError::Context { context: context.to_string(), source: Box::new(e.into()) })
+    }
+    fn with_context<C: Display>(self, f: impl FnOnce() -> C) -> Result<T> {
+        self.map_err(|e| TrainError::Context { context: f().to_string(), source: Box::new(e.into()) })
+    }
+}
+
+impl<T> Context<T> for Option<T> {
+    fn context(self, context: impl Display) -> Result<T> {
+        self.ok_or_else(|| TrainError::Invalid(context.to_string()))
+    }
+    fn with_context<C: Display>(self, f: impl FnOnce() -> C) -> Result<T> {
+        self.ok_or_else(|| TrainError::Invalid(f().to_string()))
+    }
+}
+
+/// Returns early with [`TrainError::Invalid`] (like `anyhow::bail!`).
+macro_rules! bail {
+    ($($arg:tt)*) => {
+        return Err($crate::error::TrainError::Invalid(format!($($arg)*)))
+    };
+}
+
+/// [`bail!`] unless the condition holds (like `anyhow::ensure!`).
+macro_rules! ensure {
+    ($cond:expr, $($arg:tt)*) => {
+        if !$cond {
+            $crate::error::bail!($($arg)*);
+        }
+    };
+}
+
+pub(crate) use {bail, ensure};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_reads_like_a_chain_and_kinds_survive() {
+        let e: Result<()> = Err(CallError::from("plugin 'x': bad".to_string())).context("scoring");
+        let e = e.unwrap_err();
+        let chain: Vec<String> = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(chain, ["scoring", "plugin 'x': bad"]);
+        let TrainError::Context { source, .. } = e else { panic!("not a context") };
+        assert!(matches!(*source, TrainError::Plugin(_)));
+    }
+}

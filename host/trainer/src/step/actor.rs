@@ -1,0 +1,43 @@
+//! The actor update: `ppo_epochs` passes of clipped policy-gradient steps
+//! over shuffled mini-batches (the core's `update_actor`), with the KL term
+//! in the loss when the estimator places it there.
+
+use tz_config::RunConfig;
+use tz_core::optim::AdamW;
+use tz_core::rl_batch::RlBatch;
+use tz_core::rl_update::{update_actor, ActorInputs, ActorMetrics, ActorUpdateConfig};
+use tz_core::Policy;
+use tz_sdk::{KlPlacement, LossSettings};
+
+use crate::error::Result;
+
+/// The settings of one actor update.
+pub struct ActorStep<'a> {
+    pub cfg: &'a RunConfig,
+    pub loss: &'a LossSettings,
+    /// The KL coefficient β now.
+    pub kl_coef: f64,
+    pub step: u64,
+    /// The batch's max new tokens (the `L` of `seq-mean-token-sum-norm`).
+    pub window: usize,
+}
+
+/// Updates the policy on the batch's advantages; the update's metrics.
+pub fn update(batch: &RlBatch, policy: &Policy, opt: &mut AdamW, s: &ActorStep) -> Result<ActorMetrics> {
+    let cfg = s.cfg;
+    let update_cfg = ActorUpdateConfig {
+        ppo_epochs: cfg.trainer.ppo_epochs,
+        mini_batch_size: cfg.trainer.mini_batch_size,
+        micro_batch_size: cfg.trainer.micro_batch_size,
+        logit_chunk: cfg.trainer.logit_chunk,
+        norm_len: s.window as f64,
+        seed: cfg.trainer.seed.wrapping_mul(1_000_003).wrapping_add(s.step),
+    };
+    let inputs = ActorInputs {
+        batch: &batch.seq,
+        old_logp: batch.old_logprobs()?,
+        advantages: batch.advantages()?,
+        ref_logp: if s.loss.kl.placement == KlPlacement::Loss { batch.ref_logprobs() } else { None },
+    };
+    Ok(update_actor(&policy.model, opt, &inputs, s.loss, s.kl_coef, &update_cfg))
+}
