@@ -30,5 +30,4 @@ pub fn main() {
         println!("cargo:rustc-link-arg=-Wl,--as-needed");
     }
     println!("cargo:rustc-check-cfg=cfg(tz_libtorch_cuda)");
-
 }

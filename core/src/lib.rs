@@ -60,7 +60,7 @@ pub use config::Qwen2Config;
 pub use generation_config::GenerationConfig;
 pub use kv_cache::KvCache;
 pub use model::Qwen2;
-pub use reward_model::{RewardModel, RewardModelOptions};
 pub use policy::Policy;
+pub use reward_model::{RewardModel, RewardModelOptions};
 pub use tch::{Device, Kind};
 pub use tokenizer::TextTokenizer;

@@ -15,10 +15,7 @@ fn math_rows_from_jsonl_survive_a_parquet_round_trip() {
     let rows = read_rows(&example).unwrap();
     assert_eq!(rows.len(), 16);
     let samples: Vec<_> = rows.iter().map(|r| task.sample_from_row(r).unwrap()).collect();
-    let written: Vec<Value> = samples
-        .iter()
-        .map(|s| task.sample_to_row(s, "chat").unwrap())
-        .collect();
+    let written: Vec<Value> = samples.iter().map(|s| task.sample_to_row(s, "chat").unwrap()).collect();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("math.parquet");
     write_parquet(&path, &written).unwrap();

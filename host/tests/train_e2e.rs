@@ -91,7 +91,8 @@ fn a_redirected_run_logs_progress_lines_and_validates_during_training() {
     let validated: Vec<u64> =
         m.iter().filter(|l| l["val/acc"].is_number()).map(|l| l["step"].as_u64().unwrap()).collect();
     assert_eq!(validated, [0, 1, 2, 3, 3], "before, during (by time) and after training");
-    let summary: Value = serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["val/curve"].as_array().unwrap().len(), 5);
 }
 

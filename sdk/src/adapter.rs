@@ -124,9 +124,17 @@ impl<T: Task> FfiTask for TaskAdapter<T> {
             Ok(scores.into_iter().map(FfiScore::from).collect())
         })
     }
-    fn reference_solution(&self, sample: &FfiSample, template: RStr<'_>) -> RResult<ROption<RString>, RString> {
+    fn reference_solution(
+        &self,
+        sample: &FfiSample,
+        template: RStr<'_>,
+    ) -> RResult<ROption<RString>, RString> {
         guard(T::NAME, "reference_solution", || {
-            Ok(self.0.reference_solution(&sample.clone().into(), template.as_str())?.map(RString::from).into())
+            Ok(self
+                .0
+                .reference_solution(&sample.clone().into(), template.as_str())?
+                .map(RString::from)
+                .into())
         })
     }
     fn warm_up_size(&self) -> RResult<u64, RString> {

@@ -259,7 +259,8 @@ pub mod in_process {
         Algorithm::new(name, boxed)
     }
     pub fn curriculum(name: &str, config: &str, host: HostServicesArc) -> Result<Curriculum, CallError> {
-        let boxed = new_curriculum(name.into(), config.into(), host).into_result().map_err(CallError::from)?;
+        let boxed =
+            new_curriculum(name.into(), config.into(), host).into_result().map_err(CallError::from)?;
         Ok(Curriculum::new(name, boxed))
     }
 }

@@ -37,7 +37,11 @@ pub trait FfiTask: Send + Sync {
     fn prompt(&self, sample: &FfiSample, template: RStr<'_>) -> RResult<FfiPromptSpec, RString>;
     fn score(&self, batch: RSlice<'_, FfiScoreInput>) -> RResult<RVec<FfiScore>, RString>;
     #[sabi(last_prefix_field)]
-    fn reference_solution(&self, sample: &FfiSample, template: RStr<'_>) -> RResult<ROption<RString>, RString>;
+    fn reference_solution(
+        &self,
+        sample: &FfiSample,
+        template: RStr<'_>,
+    ) -> RResult<ROption<RString>, RString>;
     // Appended for stateful rewards (the hybrid task), with default bodies.
     // The vtable's layout changed with them: abi_stable refuses a library
     // built before them at load time ("rebuild the plugin"), never a crash.

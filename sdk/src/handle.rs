@@ -80,8 +80,9 @@ impl Task {
     /// The data row of a sample with its prompt in `template`.
     pub fn sample_to_row(&self, sample: &Sample, template: &str) -> CallResult<serde_json::Value> {
         let text = call(self.inner.sample_to_row(&FfiSample::from(sample.clone()), template.into()))?;
-        serde_json::from_str(&text)
-            .map_err(|e| CallError::from(format!("plugin '{}': sample_to_row returned invalid JSON: {e}", self.name)))
+        serde_json::from_str(&text).map_err(|e| {
+            CallError::from(format!("plugin '{}': sample_to_row returned invalid JSON: {e}", self.name))
+        })
     }
     /// The prompt of a sample in `template`.
     pub fn prompt(&self, sample: &Sample, template: &str) -> CallResult<PromptSpec> {

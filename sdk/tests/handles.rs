@@ -55,7 +55,8 @@ tz_sdk::register_estimator!(Centre);
 #[test]
 fn each_algorithm_comes_back_as_the_role_it_registered() {
     let host = || recording_host().0;
-    let Algorithm::Shaper(doubler) = in_process::algorithm("doubler", r#"{"factor": 2}"#, host()).unwrap() else {
+    let Algorithm::Shaper(doubler) = in_process::algorithm("doubler", r#"{"factor": 2}"#, host()).unwrap()
+    else {
         panic!("doubler registered as a shaper")
     };
     let input = ShapeInput { rewards: vec![0.5, 1.0], ..ShapeInput::default() };
@@ -84,10 +85,16 @@ fn the_other_roles_call_through_the_ffi_object_is_an_error() {
 
 #[test]
 fn require_helpers_word_every_range_the_same_way() {
-    assert_eq!(require_in("lam", 1.5f32, 0.0..=1.0).unwrap_err(), "config key 'lam': must be in [0, 1], got 1.5");
+    assert_eq!(
+        require_in("lam", 1.5f32, 0.0..=1.0).unwrap_err(),
+        "config key 'lam': must be in [0, 1], got 1.5"
+    );
     assert_eq!(require_in("n", 0u32, 1..).unwrap_err(), "config key 'n': must be >= 1, got 0");
     assert_eq!(require_in("p", 1.0f64, 0.0..1.0).unwrap_err(), "config key 'p': must be in [0, 1), got 1");
-    assert_eq!(require_finite("x", f32::NAN).unwrap_err(), "config key 'x': must be a finite number, got NaN");
+    assert_eq!(
+        require_finite("x", f32::NAN).unwrap_err(),
+        "config key 'x': must be a finite number, got NaN"
+    );
     assert!(require(true, "k", || unreachable!()).is_ok());
     let err = in_process::algorithm("doubler", r#"{"factor": "inf"}"#, recording_host().0).err().unwrap();
     assert!(err.message.starts_with("plugin 'doubler': config key 'factor'"), "{err}");

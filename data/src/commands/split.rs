@@ -66,18 +66,31 @@ pub fn split_random(task: Option<&Task>, opts: &SplitOptions) -> Result<Vec<Writ
             }
             let path = opts.out.join(g.to_string()).join(format!("{split}.parquet"));
             write_parquet(&path, &out)?;
-            written.push(WrittenFile { path, group: g.to_string(), split: split.to_string(), rows: out.len() });
+            written.push(WrittenFile {
+                path,
+                group: g.to_string(),
+                split: split.to_string(),
+                rows: out.len(),
+            });
         }
     }
     bar.finish_and_clear();
     Ok(written)
 }
 
-fn grouped_row(task: Option<&Task>, row: &Value, group: usize, split: &str, index: usize, input: &Path, source: usize) -> Result<Value> {
+fn grouped_row(
+    task: Option<&Task>,
+    row: &Value,
+    group: usize,
+    split: &str,
+    index: usize,
+    input: &Path,
+    source: usize,
+) -> Result<Value> {
     let mut row = row.clone();
     if let Some(task) = task {
-        let sample = task.sample_from_row(&row)
-            .with_context(|| format!("{} row {source}", input.display()))?;
+        let sample =
+            task.sample_from_row(&row).with_context(|| format!("{} row {source}", input.display()))?;
         row["difficulty"] = sample.difficulty.into();
     }
     row["group"] = group.to_string().into();

@@ -192,7 +192,8 @@ mod tests {
         let prompt = task.prompt(&sample, "plain").unwrap();
         assert_eq!(prompt.text, "Reverse the word 'abc'.\nAnswer: ");
         assert_eq!(prompt.stop, ["\n"]);
-        let scores = task.score(&[input(&sample, "cba"), input(&sample, "abc"), input(&sample, "no!")]).unwrap();
+        let scores =
+            task.score(&[input(&sample, "cba"), input(&sample, "abc"), input(&sample, "no!")]).unwrap();
         let got: Vec<(f32, bool, Option<&str>)> =
             scores.iter().map(|s| (s.reward, s.correct, s.answer.as_deref())).collect();
         assert_eq!(got, [(1.0, true, Some("cba")), (0.1, false, Some("abc")), (0.0, false, None)]);

@@ -21,7 +21,8 @@ pub fn samples_from_file(task: &Task, path: &Path, limit: Option<usize>) -> Resu
         .take(take)
         .enumerate()
         .map(|(i, row)| {
-            let mut sample = task.sample_from_row(row).with_context(|| format!("{}: row {i}", path.display()))?;
+            let mut sample =
+                task.sample_from_row(row).with_context(|| format!("{}: row {i}", path.display()))?;
             sample.index = i as u64;
             Ok(sample)
         })

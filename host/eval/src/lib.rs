@@ -21,14 +21,14 @@ pub mod report;
 use std::time::Instant;
 
 use anyhow::Result;
+use metrics::ProblemOutcome;
+use report::ProblemResult;
 use tz_core::rollout::FinishReason;
 use tz_core::sampling::SamplingParams;
 use tz_core::Policy;
 use tz_sdk::handle::Task;
 use tz_sdk::Sample;
 use tz_trainer::rollout_and_score;
-use metrics::ProblemOutcome;
-use report::ProblemResult;
 
 /// How to sample the responses of an evaluation.
 #[derive(Debug, Clone)]

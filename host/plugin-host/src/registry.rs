@@ -80,9 +80,11 @@ impl Registry {
     pub fn get(&self, kind: PluginKind, name: &str) -> Result<&PluginEntry> {
         match self.plugins.get(name) {
             Some(e) if e.descriptor.kind == kind => Ok(e),
-            Some(e) => {
-                Err(PluginHostError::WrongKind { name: name.to_string(), is: e.descriptor.kind, wanted: kind })
-            }
+            Some(e) => Err(PluginHostError::WrongKind {
+                name: name.to_string(),
+                is: e.descriptor.kind,
+                wanted: kind,
+            }),
             None => {
                 let known: Vec<String> = self
                     .plugins
@@ -90,7 +92,8 @@ impl Registry {
                     .filter(|e| e.descriptor.kind == kind)
                     .map(|e| e.descriptor.name.clone())
                     .collect();
-                let hint = tz_sdk::config::closest(name, known.iter().map(String::as_str)).map(str::to_string);
+                let hint =
+                    tz_sdk::config::closest(name, known.iter().map(String::as_str)).map(str::to_string);
                 Err(PluginHostError::Unknown { kind, name: name.to_string(), hint, known })
             }
         }

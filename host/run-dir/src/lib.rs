@@ -194,7 +194,12 @@ mod tests {
     fn checkpoints_are_listed_by_step_without_temporary_or_unfinished_ones() {
         let dir = tempfile::tempdir().unwrap();
         let run = RunDir::create(dir.path().join("run")).unwrap();
-        for (name, finished) in [("step_000010", true), ("step_000002", true), (".step_000011.tmp-1", true), ("step_000012", false)] {
+        for (name, finished) in [
+            ("step_000010", true),
+            ("step_000002", true),
+            (".step_000011.tmp-1", true),
+            ("step_000012", false),
+        ] {
             let d = run.checkpoints().join(name);
             std::fs::create_dir_all(&d).unwrap();
             if finished {

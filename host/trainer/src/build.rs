@@ -37,9 +37,16 @@ const VALIDATION_PROBLEMS_SEED: u64 = 0x5EED_7E57;
 /// or `<task>-<algorithms>-<curricula>-<unix time>` without a name.
 pub fn run_dir_of(cfg: &RunConfig) -> PathBuf {
     let name = if cfg.logging.run_name.is_empty() {
-        let stamp =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        format!("{}-{}-{}-{stamp}", cfg.task.name, cfg.algorithm.chain.join("+"), cfg.curriculum.chain.join("+"))
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        format!(
+            "{}-{}-{}-{stamp}",
+            cfg.task.name,
+            cfg.algorithm.chain.join("+"),
+            cfg.curriculum.chain.join("+")
+        )
     } else {
         cfg.logging.run_name.clone()
     };

@@ -19,7 +19,12 @@ impl RunClock {
     /// Starts a session of a run that has already taken `elapsed_s`
     /// seconds, `validation_s` of them validating.
     pub fn start(elapsed_s: f64, validation_s: f64) -> RunClock {
-        RunClock { started: Instant::now(), elapsed_before: elapsed_s, validation_before: validation_s, validation: 0.0 }
+        RunClock {
+            started: Instant::now(),
+            elapsed_before: elapsed_s,
+            validation_before: validation_s,
+            validation: 0.0,
+        }
     }
 
     /// Wall-clock seconds of the run.

@@ -215,11 +215,7 @@ fn find_files(setting: &str, split: &str, key: &str) -> Result<Vec<(PathBuf, Opt
 
 /// The samples of each file (with whether a group was named), indices
 /// renumbered 0.. over all files.
-fn read_all(
-    task: &Task,
-    files: &[(PathBuf, Option<String>)],
-    key: &str,
-) -> Result<Vec<Vec<(Sample, bool)>>> {
+fn read_all(task: &Task, files: &[(PathBuf, Option<String>)], key: &str) -> Result<Vec<Vec<(Sample, bool)>>> {
     let mut out = Vec::with_capacity(files.len());
     let mut next_index = 0u64;
     for (path, dir_group) in files {

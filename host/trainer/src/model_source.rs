@@ -10,7 +10,12 @@ use tz_sdk::handle::Task;
 use crate::error::Result;
 
 /// The model directory of a run.
-pub fn resolve_model_path(model_path: &str, task: &Task, tiny_seed: u64, sft_steps: usize) -> Result<PathBuf> {
+pub fn resolve_model_path(
+    model_path: &str,
+    task: &Task,
+    tiny_seed: u64,
+    sft_steps: usize,
+) -> Result<PathBuf> {
     if !model_path.is_empty() {
         return Ok(tz_core::hub::resolve_model(model_path)?);
     }

@@ -39,7 +39,11 @@ impl RunPlugins {
             .chain
             .iter()
             .map(|n| {
-                registry.curriculum(n, &RunConfig::plugin_json(&cfg.curriculum.plugins, n), TracingHost::handle())
+                registry.curriculum(
+                    n,
+                    &RunConfig::plugin_json(&cfg.curriculum.plugins, n),
+                    TracingHost::handle(),
+                )
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(RunPlugins { task, algorithms, curricula })

@@ -117,8 +117,11 @@ pub fn generate(
         let mut round = 0u64;
         let mut got = 0;
         while got < want && round < 8 {
-            let batch =
-                task.generate(group, (want - got) as u64 + 16, seed.wrapping_add((g as u64) << 32).wrapping_add(round))?;
+            let batch = task.generate(
+                group,
+                (want - got) as u64 + 16,
+                seed.wrapping_add((g as u64) << 32).wrapping_add(round),
+            )?;
             for s in batch.into_iter() {
                 if got < want && !exclude.contains(s.data.as_str()) {
                     out.push(s);

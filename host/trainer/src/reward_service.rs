@@ -65,7 +65,6 @@ impl RewardService {
     pub fn is_loaded(&self) -> bool {
         self.model.is_ok()
     }
-
 }
 
 impl RewardModelService for RewardService {

@@ -65,7 +65,10 @@ pub fn rollout(
     // TinyZero scores the decode with special tokens kept; the compact
     // template (ours, for character-level models) scores the bare text.
     let texts: Vec<String> = if template == "compact" {
-        completions.iter().map(|c| policy.tokenizer.0.decode(&c.token_ids, true)).collect::<anyhow::Result<_>>()?
+        completions
+            .iter()
+            .map(|c| policy.tokenizer.0.decode(&c.token_ids, true))
+            .collect::<anyhow::Result<_>>()?
     } else {
         completions.iter().map(|c| c.text.clone()).collect()
     };

@@ -242,7 +242,8 @@ impl Trainer {
             }
         };
         if self.data.val.is_some() {
-            samples = self.data.without(&self.task, samples, &self.data.keys(&self.task, &self.val_samples)?)?;
+            samples =
+                self.data.without(&self.task, samples, &self.data.keys(&self.task, &self.val_samples)?)?;
         }
         Ok(SamplePool::new(samples, seed))
     }
@@ -251,7 +252,8 @@ impl Trainer {
     fn stage_boundary(&mut self, start: bool, complete: bool) -> Result<()> {
         let Some(tracker) = self.stages.as_mut() else { return Ok(()) };
         let index = self.state.stage;
-        let ctx = BoundaryCtx { task: &self.task, policy: &self.policy, cfg: &self.cfg, step: self.state.step };
+        let ctx =
+            BoundaryCtx { task: &self.task, policy: &self.policy, cfg: &self.cfg, step: self.state.step };
         if start {
             tracker.begin(index, self.state.stage_step > 0, &ctx)
         } else {

@@ -95,12 +95,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("trainer_state.json"), OLD_STATE).unwrap();
         let state = TrainerState::load(dir.path()).unwrap();
-        assert_eq!((state.step, state.stage_step, state.tokens, state.validation_s), (2, 2, state.tokens, 0.0));
+        assert_eq!(
+            (state.step, state.stage_step, state.tokens, state.validation_s),
+            (2, 2, state.tokens, 0.0)
+        );
         assert!(state.curricula.contains_key("adaptive") && state.pool.is_some());
         state.save(dir.path()).unwrap();
         let old: serde_json::Value = serde_json::from_str(OLD_STATE).unwrap();
         let new: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.path().join("trainer_state.json")).unwrap()).unwrap();
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("trainer_state.json")).unwrap())
+                .unwrap();
         // Every old field is written back unchanged; the one new field is the validation clock.
         let (old, mut new) = (old.as_object().unwrap().clone(), new.as_object().unwrap().clone());
         assert_eq!(new.remove("validation_s"), Some(serde_json::json!(0.0)));

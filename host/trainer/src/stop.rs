@@ -91,7 +91,10 @@ mod tests {
         assert_eq!(StepLimit(20).before_step(&at(20, 0.0, 0)).unwrap().reason, "20 steps done");
         assert_eq!(StepLimit(0).before_step(&at(1_000, 0.0, 0)), None);
         assert_eq!(TimeBudget(4.0).before_step(&at(3, 239.0, 0)), None);
-        assert_eq!(TimeBudget(4.0).before_step(&at(3, 240.0, 0)).unwrap().reason, "time budget of 4 min reached");
+        assert_eq!(
+            TimeBudget(4.0).before_step(&at(3, 240.0, 0)).unwrap().reason,
+            "time budget of 4 min reached"
+        );
     }
 
     #[test]
@@ -109,6 +112,9 @@ mod tests {
         };
         assert_eq!(Collapse(10).after_step(&outcome, &at(5, 0.0, 9)), None);
         let stop = Collapse(10).after_step(&outcome, &at(5, 0.0, 10)).unwrap();
-        assert!(stop.collapsed && stop.reason.starts_with("collapse: every reward was 0.1 for 10"), "{stop:?}");
+        assert!(
+            stop.collapsed && stop.reason.starts_with("collapse: every reward was 0.1 for 10"),
+            "{stop:?}"
+        );
     }
 }

@@ -93,10 +93,15 @@ impl Trainer {
             self.val_samples.len()
         );
         if self.cfg.eval.greedy {
-            println!("  val/acc_greedy {:.3} -> {:.3}", g(&before, "val/acc_greedy"), g(after, "val/acc_greedy"));
+            println!(
+                "  val/acc_greedy {:.3} -> {:.3}",
+                g(&before, "val/acc_greedy"),
+                g(after, "val/acc_greedy")
+            );
         }
         if curve.len() > 2 {
-            let points: Vec<String> = thin(&curve, 12).iter().map(|p| format!("{}:{:.3}", p.step, p.acc)).collect();
+            let points: Vec<String> =
+                thin(&curve, 12).iter().map(|p| format!("{}:{:.3}", p.step, p.acc)).collect();
             println!("  val/acc curve  {} (step:acc)", points.join(" "));
         }
         println!("  run directory  {}", self.run.root.display());
@@ -133,7 +138,8 @@ mod tests {
                 ValPoint { step: 2, acc: 0.3, acc_greedy: None }
             ]
         );
-        let many: Vec<ValPoint> = (0..100).map(|s| ValPoint { step: s, acc: 0.0, acc_greedy: None }).collect();
+        let many: Vec<ValPoint> =
+            (0..100).map(|s| ValPoint { step: s, acc: 0.0, acc_greedy: None }).collect();
         let steps: Vec<u64> = thin(&many, 5).iter().map(|p| p.step).collect();
         assert_eq!(steps, [0, 24, 49, 74, 99]);
     }

@@ -23,7 +23,9 @@ use tz_curricula as _;
 /// One tiny-model cache for every test of this binary.
 fn use_test_cache() {
     static ONCE: Once = Once::new();
-    ONCE.call_once(|| std::env::set_var("TZ_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("tz-cache")));
+    ONCE.call_once(|| {
+        std::env::set_var("TZ_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("tz-cache"))
+    });
 }
 
 /// A small CPU run of `algo` on countdown with the tiny model, plus `sets`.
@@ -136,7 +138,10 @@ fn a_ppo_step_puts_the_kl_in_the_reward_and_trains_the_critic_then_the_actor() {
     assert_eq!(out.metrics["actor/reward_kl_penalty_coeff"], 0.001f32 as f64);
     assert!(out.metrics["critic/grad_norm"] > 0.0, "the critic got no gradient");
     let ckpt = trainer.save_checkpoint().unwrap();
-    assert!(ckpt.join("critic/model.safetensors").is_file() && ckpt.join("critic/critic_optimizer.safetensors").is_file());
+    assert!(
+        ckpt.join("critic/model.safetensors").is_file()
+            && ckpt.join("critic/critic_optimizer.safetensors").is_file()
+    );
 }
 
 /// Records the step of every point it is sent.
@@ -182,7 +187,8 @@ fn a_run_takes_added_outputs_and_stop_rules_and_validates_on_its_time_schedule()
     let val_lines = lines.lines().filter(|l| l.contains("\"val/acc\"")).count();
     assert_eq!(val_lines, summary.curve.len());
     let s: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(summary.run_dir.join("summary.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(summary.run_dir.join("summary.json")).unwrap())
+            .unwrap();
     assert_eq!(s["val/curve"].as_array().unwrap().len(), summary.curve.len());
     assert!(s["validation_s"].as_f64().unwrap() > 0.0);
 }
@@ -190,7 +196,8 @@ fn a_run_takes_added_outputs_and_stop_rules_and_validates_on_its_time_schedule()
 #[test]
 fn a_config_saved_before_the_library_still_resolves_with_the_new_keys_defaulted() {
     let dir = tempfile::tempdir().unwrap();
-    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-before-library/config.toml");
+    let fixture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-before-library/config.toml");
     std::fs::copy(fixture, dir.path().join("config.toml")).unwrap();
     let cfg = saved_config(dir.path()).unwrap();
     assert_eq!(cfg.algorithm.chain, ["ppo"]);

@@ -28,7 +28,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tz_sdk::prelude::*;
 
-
 /// Configuration of the `cosine` reward shaper.
 #[derive(Serialize, Deserialize, JsonSchema, Debug, Clone, PartialEq)]
 #[serde(default, deny_unknown_fields)]

@@ -76,7 +76,12 @@ fn shapers_chain_through_the_ffi_objects() {
 fn ppo_without_values_fails_with_a_one_line_error() {
     let ppo = estimator("ppo", "");
     assert!(ppo.loss_settings().unwrap().needs_critic());
-    let input = AdvantageInput { token_rewards: vec![1.0], offsets: vec![0, 1], group_ids: vec![0], values: Vec::new() };
+    let input = AdvantageInput {
+        token_rewards: vec![1.0],
+        offsets: vec![0, 1],
+        group_ids: vec![0],
+        values: Vec::new(),
+    };
     let err = ppo.estimate(&input).unwrap_err().to_string();
     assert!(err.starts_with("plugin 'ppo': ppo needs critic values"), "{err}");
     assert!(!err.contains('\n'));

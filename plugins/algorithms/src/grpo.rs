@@ -26,8 +26,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tz_sdk::prelude::*;
 
-use crate::layout::response_ranges;
 use crate::estimator_config;
+use crate::layout::response_ranges;
 use crate::loss_config::VERL_LOSS;
 
 /// A group's scores count as equal (no learning signal) below this spread.

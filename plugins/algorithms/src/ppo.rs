@@ -24,8 +24,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tz_sdk::prelude::*;
 
-use crate::layout::response_ranges;
 use crate::estimator_config;
+use crate::layout::response_ranges;
 use crate::loss_config::{KlEstimatorName, KlPlacementName, LossKnobs, VERL_LOSS};
 
 /// veRL `masked_whiten`'s variance floor.
@@ -132,11 +132,7 @@ impl Estimator for Ppo {
                 "GAE produced a non-finite advantage at token {t} (check rewards and values)"
             ));
         }
-        Ok(AdvantageOutput {
-            advantages: whiten(&advantages),
-            returns,
-            metrics: Vec::new(),
-        })
+        Ok(AdvantageOutput { advantages: whiten(&advantages), returns, metrics: Vec::new() })
     }
 }
 

@@ -59,9 +59,7 @@ fn scoring(c: &mut Criterion) {
                 }
             })
             .collect();
-        group.bench_function(template, |b| {
-            b.iter(|| black_box(task.score(batch.as_slice()).unwrap()))
-        });
+        group.bench_function(template, |b| b.iter(|| black_box(task.score(batch.as_slice()).unwrap())));
     }
     group.finish();
 }

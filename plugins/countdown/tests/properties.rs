@@ -51,8 +51,7 @@ fn score_one(task: &TaskHandle, sample: &Sample, template: &str, prompt: &str, r
 fn every_generated_reference_solution_scores_one_and_matches_its_group() {
     for mode in ["tinyzero", "strict"] {
         let task = task(&format!(r#"{{"mode": "{mode}", "format_score": 0.0}}"#));
-        let mut groups: Vec<String> =
-            task.groups().unwrap();
+        let mut groups: Vec<String> = task.groups().unwrap();
         groups.push("all".into());
         let templates = task.templates().unwrap();
         for group in &groups {
@@ -70,11 +69,7 @@ fn every_generated_reference_solution_scores_one_and_matches_its_group() {
                 assert_eq!(sample.difficulty as usize, problem.nums.len());
                 for template in &templates {
                     let spec = task.prompt(sample, template.as_str()).unwrap();
-                    let response = task
-                        .reference_solution(sample, template.as_str())
-                        
-                        .unwrap()
-                        .unwrap();
+                    let response = task.reference_solution(sample, template.as_str()).unwrap().unwrap();
                     let score = score_one(&task, sample, template, &prompt_text(&spec), &response);
                     assert!(
                         score.correct && score.reward == 1.0,

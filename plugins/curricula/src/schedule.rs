@@ -6,9 +6,7 @@ use tz_sdk::{Plan, PluginResult, Stage};
 /// `rounds` passes over `groups` in order, `epochs` per group per pass.
 pub fn stages(rounds: u32, groups: &[String], epochs: u32) -> Plan {
     let stages = (1..=rounds)
-        .flat_map(|round| {
-            groups.iter().map(move |g| Stage { round, group: g.clone(), epochs })
-        })
+        .flat_map(|round| groups.iter().map(move |g| Stage { round, group: g.clone(), epochs }))
         .collect();
     Plan { stages }
 }

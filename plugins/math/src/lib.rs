@@ -75,13 +75,7 @@ pub fn verify_input(config: &MathConfig, input: &ScoreInput) -> PluginResult<Sco
         }
         Verdict::Unparseable => (0.0, false, None, "no <answer>...</answer> or \\boxed{...}".to_string()),
     };
-    Ok(Score {
-        reward,
-        correct,
-        formatted: answer.is_some(),
-        answer,
-        reason: reason.into(),
-    })
+    Ok(Score { reward, correct, formatted: answer.is_some(), answer, reason: reason.into() })
 }
 
 /// The math task plugin.

@@ -258,8 +258,10 @@ fn only_end_batch_commits_the_running_mean_and_state_restores_it() {
 #[test]
 fn scorer_and_bounds_are_checked() {
     let (host, _) = recording_host();
-    let err =
-        tz_sdk::export::in_process::task("hybrid", r#"{"scorer": "cosine"}"#, host.clone()).err().unwrap().message;
+    let err = tz_sdk::export::in_process::task("hybrid", r#"{"scorer": "cosine"}"#, host.clone())
+        .err()
+        .unwrap()
+        .message;
     assert!(err.contains("scorer") && err.contains("sigmoid") && err.contains("tanh"), "{err}");
     let err = tz_sdk::export::in_process::task(
         "hybrid",

@@ -24,8 +24,15 @@ fn bench(c: &mut Criterion) {
         .map(|(i, s)| {
             let prompt = task.prompt(s, "base").unwrap().text;
             let right = task.reference_solution(s, "base").unwrap().unwrap().to_string();
-            let response = if i % 2 == 0 { right } else { format!("{} hmm, no answer", " let me think".repeat(10)) };
-            ScoreInput { sample: s.clone(), template: "base".into(), prompt, response: response.into(), finish: FinishReason::Stop }
+            let response =
+                if i % 2 == 0 { right } else { format!("{} hmm, no answer", " let me think".repeat(10)) };
+            ScoreInput {
+                sample: s.clone(),
+                template: "base".into(),
+                prompt,
+                response: response.into(),
+                finish: FinishReason::Stop,
+            }
         })
         .collect();
     group.throughput(Throughput::Elements(batch.len() as u64));

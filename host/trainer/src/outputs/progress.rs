@@ -96,7 +96,13 @@ impl ProgressLog {
     }
 
     /// The line for a step, or `None` when the last line is too recent.
-    pub fn line_at(&mut self, now: Instant, outcome: &StepOutcome, seconds: f64, p: &RunProgress) -> Option<String> {
+    pub fn line_at(
+        &mut self,
+        now: Instant,
+        outcome: &StepOutcome,
+        seconds: f64,
+        p: &RunProgress,
+    ) -> Option<String> {
         if now.duration_since(self.last) < self.every {
             return None;
         }

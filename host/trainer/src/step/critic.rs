@@ -113,7 +113,8 @@ impl CriticRun {
             // Another shuffle than the actor's.
             seed: cfg.trainer.seed.wrapping_mul(2_000_003).wrapping_add(step) ^ 0xC417_1C,
         };
-        let inputs = CriticInputs { batch: &batch.seq, old_values: batch.values()?, returns: batch.returns()? };
+        let inputs =
+            CriticInputs { batch: &batch.seq, old_values: batch.values()?, returns: batch.returns()? };
         Ok(update_critic(&self.critic, &mut self.opt, &inputs, &update_cfg))
     }
 }

@@ -98,7 +98,14 @@ pub fn step_metrics(batch: &StepBatch, u: &Updates, phases: &Phases) -> Result<S
     m.insert("completion/truncated_frac".into(), trunc_frac);
     m.insert("completion/finished_frac".into(), 1.0 - trunc_frac);
     let acc_where = |want: bool| {
-        mean(batch.correct.iter().zip(&batch.truncated).filter(|(_, &t)| t == want).map(|(&c, _)| c as u8 as f64))
+        mean(
+            batch
+                .correct
+                .iter()
+                .zip(&batch.truncated)
+                .filter(|(_, &t)| t == want)
+                .map(|(&c, _)| c as u8 as f64),
+        )
     };
     m.insert("completion/acc_truncated".into(), acc_where(true));
     m.insert("completion/acc_finished".into(), acc_where(false));
@@ -116,7 +123,8 @@ pub fn step_metrics(batch: &StepBatch, u: &Updates, phases: &Phases) -> Result<S
     for (d, v) in by_difficulty {
         m.insert(format!("difficulty/{d}_acc"), mean(v.into_iter()));
     }
-    let prompt_tokens: usize = scored.completions.iter().map(|c| scored.prompts[c.prompt_index].ids.len()).sum();
+    let prompt_tokens: usize =
+        scored.completions.iter().map(|c| scored.prompts[c.prompt_index].ids.len()).sum();
     let response_tokens: usize = batch.lengths.iter().map(|&l| l as usize).sum();
     let tokens = (prompt_tokens + response_tokens) as u64;
     m.insert("tokens/prompt_total".into(), prompt_tokens as f64);

@@ -22,6 +22,8 @@ pub mod critic;
 pub mod metrics;
 pub mod phases;
 pub mod rewards;
+#[cfg(test)]
+mod tests;
 
 use tz_config::RunConfig;
 use tz_core::kl::KlController;

@@ -37,7 +37,11 @@ pub fn shape(batch: &mut StepBatch, shapers: &[Shaper]) -> Result<()> {
 /// Fills the batch's token rewards from `batch.rewards`, subtracting the
 /// KL penalty when `kl` places it in the reward (and a reference model ran),
 /// then updates the KL controller with the batch's KL.
-pub fn token_rewards(batch: &mut StepBatch, kl: &KlSettings, ctl: &mut KlController) -> Result<Option<KlInReward>> {
+pub fn token_rewards(
+    batch: &mut StepBatch,
+    kl: &KlSettings,
+    ctl: &mut KlController,
+) -> Result<Option<KlInReward>> {
     batch.tensors.set_outcome_rewards(&batch.rewards)?;
     if kl.placement != KlPlacement::Reward || batch.tensors.ref_logprobs().is_none() {
         return Ok(None);
