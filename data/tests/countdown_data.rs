@@ -37,7 +37,7 @@ fn every_fixture_loads_and_its_prompts_are_our_templates_verbatim() {
         assert!(rows.len() >= 16, "{}", path.display());
         let template = if path.to_string_lossy().contains("instruct") { "qwen-instruct" } else { "base" };
         for row in &rows {
-            let sample = ok(task.sample_from_row(&row));
+            let sample = ok(task.sample_from_row(row));
             let theirs = row["prompt"][0]["content"].as_str().unwrap();
             let ours = ok(task.prompt(&sample, template)).text;
             assert_eq!(ours.as_str(), theirs, "{}", path.display());

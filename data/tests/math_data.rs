@@ -21,7 +21,7 @@ fn math_rows_from_jsonl_survive_a_parquet_round_trip() {
     write_parquet(&path, &written).unwrap();
     let back = read_rows(&path).unwrap();
     for (row, sample) in back.iter().zip(&samples) {
-        let again = task.sample_from_row(&row).unwrap();
+        let again = task.sample_from_row(row).unwrap();
         assert_eq!(&again, sample);
     }
     let types = common::run_python(

@@ -108,8 +108,8 @@ pub fn score_lines(
         inputs.push(ScoreInput {
             sample,
             template: template.into(),
-            prompt: prompt.into(),
-            response: response.into(),
+            prompt,
+            response,
             finish: FinishReason::Stop,
         });
         line_numbers.push(n + 1);

@@ -289,7 +289,7 @@ mod tests {
     use super::*;
 
     fn sample(i: u64, group: &str) -> Sample {
-        Sample { index: i, group: group.into(), difficulty: 3, data: format!("{{\"i\":{i}}}").into() }
+        Sample { index: i, group: group.into(), difficulty: 3, data: format!("{{\"i\":{i}}}") }
     }
 
     #[test]

@@ -41,7 +41,7 @@ impl ValidationSchedule {
 
     /// Whether to validate after `step`, at RL time `rl_s`.
     pub fn due(&self, step: u64, rl_s: f64) -> bool {
-        let by_steps = self.every_steps > 0 && step % self.every_steps == 0;
+        let by_steps = self.every_steps > 0 && step.is_multiple_of(self.every_steps);
         let by_time = self.every_s > 0.0 && rl_s - self.last_s >= self.every_s;
         by_steps || by_time
     }

@@ -147,12 +147,12 @@ mod tests {
 
     fn input(lengths: &[u32], correct: &[bool], max_length: u32) -> ShapeInput {
         ShapeInput {
-            rewards: vec![0.0; lengths.len()].into(),
-            response_lengths: lengths.to_vec().into(),
+            rewards: vec![0.0; lengths.len()],
+            response_lengths: lengths.to_vec(),
             max_length,
-            correct: correct.to_vec().into(),
-            truncated: vec![false; lengths.len()].into(),
-            group_ids: vec![0; lengths.len()].into(),
+            correct: correct.to_vec(),
+            truncated: vec![false; lengths.len()],
+            group_ids: vec![0; lengths.len()],
         }
     }
 
@@ -213,7 +213,7 @@ mod tests {
     #[test]
     fn the_task_reward_is_replaced_not_added_to() {
         let mut i = input(&[0], &[true], 100);
-        i.rewards = vec![0.1].into();
+        i.rewards = vec![0.1];
         assert_eq!(Cosine::with_config(CosineConfig::default()).unwrap().shape(&i).unwrap(), vec![1.0]);
     }
 
@@ -228,7 +228,7 @@ mod tests {
     #[test]
     fn mismatched_inputs_are_an_error() {
         let mut i = input(&[1, 2], &[true, true], 100);
-        i.correct = vec![true].into();
+        i.correct = vec![true];
         assert!(Cosine::with_config(CosineConfig::default()).unwrap().shape(&i).is_err());
     }
 }

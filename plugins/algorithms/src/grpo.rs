@@ -162,12 +162,7 @@ mod tests {
             }
             offsets.push(token_rewards.len() as u32);
         }
-        AdvantageInput {
-            token_rewards: token_rewards.into(),
-            offsets: offsets.into(),
-            group_ids: groups.to_vec().into(),
-            values: Vec::new(),
-        }
+        AdvantageInput { token_rewards, offsets, group_ids: groups.to_vec(), values: Vec::new() }
     }
 
     fn per_response(out: &AdvantageOutput, lengths: &[u32]) -> Vec<f32> {
@@ -228,9 +223,9 @@ mod tests {
     fn score_is_the_sum_of_token_rewards_including_kl_penalties() {
         // A KL-in-reward penalty sits on every token: the score is the sum.
         let input = AdvantageInput {
-            token_rewards: vec![-0.01, -0.02, 0.97, -0.01, 0.0].into(),
-            offsets: vec![0, 3, 5].into(),
-            group_ids: vec![0, 0].into(),
+            token_rewards: vec![-0.01, -0.02, 0.97, -0.01, 0.0],
+            offsets: vec![0, 3, 5],
+            group_ids: vec![0, 0],
             values: Vec::new(),
         };
         let config = GrpoConfig { norm_adv_by_std: false, ..GrpoConfig::default() };

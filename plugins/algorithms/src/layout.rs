@@ -48,9 +48,9 @@ mod tests {
 
     fn input(offsets: &[u32], groups: &[u32], tokens: usize) -> AdvantageInput {
         AdvantageInput {
-            token_rewards: vec![0.0; tokens].into(),
-            offsets: offsets.to_vec().into(),
-            group_ids: groups.to_vec().into(),
+            token_rewards: vec![0.0; tokens],
+            offsets: offsets.to_vec(),
+            group_ids: groups.to_vec(),
             values: Default::default(),
         }
     }

@@ -117,12 +117,12 @@ mod tests {
 
     fn shape(config: OverlongConfig, rewards: &[f32], lengths: &[u32], max_length: u32) -> Vec<f32> {
         let input = ShapeInput {
-            rewards: rewards.to_vec().into(),
-            response_lengths: lengths.to_vec().into(),
+            rewards: rewards.to_vec(),
+            response_lengths: lengths.to_vec(),
             max_length,
-            correct: vec![true; rewards.len()].into(),
-            truncated: vec![false; rewards.len()].into(),
-            group_ids: vec![0; rewards.len()].into(),
+            correct: vec![true; rewards.len()],
+            truncated: vec![false; rewards.len()],
+            group_ids: vec![0; rewards.len()],
         };
         Overlong::with_config(config).unwrap().shape(&input).unwrap()
     }

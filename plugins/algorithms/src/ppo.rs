@@ -160,10 +160,10 @@ mod tests {
         // Response A: rewards [0, 0, 1], values [0.5, 0.6, 0.7].
         // Response B: rewards [0, 0.2],  values [0.4, 0.1].
         AdvantageInput {
-            token_rewards: vec![0.0, 0.0, 1.0, 0.0, 0.2].into(),
-            offsets: vec![0, 3, 5].into(),
-            group_ids: vec![0, 1].into(),
-            values: vec![0.5, 0.6, 0.7, 0.4, 0.1].into(),
+            token_rewards: vec![0.0, 0.0, 1.0, 0.0, 0.2],
+            offsets: vec![0, 3, 5],
+            group_ids: vec![0, 1],
+            values: vec![0.5, 0.6, 0.7, 0.4, 0.1],
         }
     }
 
@@ -220,7 +220,7 @@ mod tests {
         input.values = Vec::new();
         let err = Ppo::with_config(PpoConfig::default()).unwrap().estimate(&input).unwrap_err();
         assert!(err.starts_with("ppo needs critic values"), "{err}");
-        input.values = vec![0.0; 3].into();
+        input.values = vec![0.0; 3];
         let err = Ppo::with_config(PpoConfig::default()).unwrap().estimate(&input).unwrap_err();
         assert!(err.contains("3 critic values for 5 tokens"), "{err}");
     }

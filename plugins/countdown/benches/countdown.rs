@@ -54,7 +54,7 @@ fn scoring(c: &mut Criterion) {
                     sample: s.clone(),
                     template: template.into(),
                     prompt,
-                    response: response.into(),
+                    response,
                     finish: FinishReason::Stop,
                 }
             })

@@ -108,7 +108,7 @@ impl Task for Countdown {
             .map(|(index, p)| {
                 let (group, difficulty) = (p.group.name(), p.nums.len() as u32);
                 let data = Problem { target: p.target, nums: p.nums, solution: Some(p.solution) }.to_data();
-                Sample { index: index as u64, group: group.into(), difficulty, data: data.into() }
+                Sample { index: index as u64, group: group.into(), difficulty, data }
             })
             .collect())
     }

@@ -62,13 +62,7 @@ impl Verdict {
                 (settings.correct_score, true, Some(answer), "correct".to_string())
             }
         };
-        Score {
-            reward,
-            correct,
-            formatted: answer.is_some(),
-            answer: answer.map(Into::into).into(),
-            reason: reason.into(),
-        }
+        Score { reward, correct, formatted: answer.is_some(), answer, reason }
     }
 }
 

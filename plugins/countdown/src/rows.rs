@@ -77,7 +77,7 @@ pub fn sample_from_row(row: &Value) -> Result<Sample, String> {
     let index = row.pointer("/extra_info/index").and_then(integer).unwrap_or(0).max(0) as u64;
     let solution = row.get("solution").and_then(Value::as_str).map(str::to_string);
     let problem = Problem { target, nums, solution };
-    Ok(Sample { index, group: group.into(), difficulty, data: problem.to_data().into() })
+    Ok(Sample { index, group, difficulty, data: problem.to_data() })
 }
 
 /// The data row of a sample, its prompt rendered in `template`.
@@ -118,7 +118,7 @@ mod tests {
     #[test]
     fn row_round_trip_keeps_the_sample() {
         let problem = Problem { target: 49, nums: vec![12, 7, 30], solution: None };
-        let sample = Sample { index: 5, group: "plus".into(), difficulty: 3, data: problem.to_data().into() };
+        let sample = Sample { index: 5, group: "plus".into(), difficulty: 3, data: problem.to_data() };
         let row = sample_to_row(&sample, Template::Base).unwrap();
         assert_eq!(row["reward_model"]["ground_truth"]["numbers"], json!([12, 7, 30]));
         assert_eq!(sample_from_row(&row).unwrap(), sample);

@@ -80,8 +80,7 @@ impl Template {
                         ),
                     ),
                     message("assistant", PREFILL.to_string()),
-                ]
-                .into(),
+                ],
                 continue_final_message: true,
                 ..PromptSpec::default()
             },
@@ -131,11 +130,11 @@ fn spaced(expr: &str) -> String {
 }
 
 fn text(text: String) -> PromptSpec {
-    PromptSpec { text: text.into(), ..PromptSpec::default() }
+    PromptSpec { text, ..PromptSpec::default() }
 }
 
 fn message(role: &str, content: String) -> ChatMessage {
-    ChatMessage { role: role.into(), content: content.into() }
+    ChatMessage { role: role.into(), content }
 }
 
 #[cfg(test)]

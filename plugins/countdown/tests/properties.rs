@@ -133,7 +133,7 @@ fn scoring_never_panics_on_random_input() {
                 sample: sample.clone(),
                 template: template.into(),
                 prompt: "".into(),
-                response: response.into(),
+                response,
                 finish: FinishReason::Length,
             });
         }

@@ -421,7 +421,7 @@ mod tests {
             max_window: MAX,
             truncated: lengths.iter().map(|&l| l >= window).collect(),
             correct: correct.iter().map(|_| true).chain(wrong.iter().map(|_| false)).collect(),
-            lengths: lengths.into(),
+            lengths,
         }
     }
 
@@ -702,7 +702,7 @@ mod tests {
     fn mismatched_batch_stats_are_an_error() {
         let mut a = adaptive(AdaptiveConfig::default());
         let mut b = batch(MAX, &[10, 20], &[]);
-        b.truncated = vec![false].into();
+        b.truncated = vec![false];
         assert!(a.observe(&b).unwrap_err().contains("disagree"));
     }
 }

@@ -29,7 +29,7 @@ fn bench(c: &mut Criterion) {
                 sample,
                 template: "chat".into(),
                 prompt: "".into(),
-                response: response.into(),
+                response,
                 finish: FinishReason::Stop,
             }
         })

@@ -75,7 +75,7 @@ pub fn verify_input(config: &MathConfig, input: &ScoreInput) -> PluginResult<Sco
         }
         Verdict::Unparseable => (0.0, false, None, "no <answer>...</answer> or \\boxed{...}".to_string()),
     };
-    Ok(Score { reward, correct, formatted: answer.is_some(), answer, reason: reason.into() })
+    Ok(Score { reward, correct, formatted: answer.is_some(), answer, reason })
 }
 
 /// The math task plugin.
@@ -153,7 +153,7 @@ impl Task for Math {
         let difficulty = row.get("difficulty").and_then(Value::as_u64).unwrap_or(0) as u32;
         let index = row.pointer("/extra_info/index").and_then(Value::as_u64).unwrap_or(0);
         let data = serde_json::to_string(&Problem { question, answer }).expect("plain data");
-        Ok(Sample { index, group: group.into(), difficulty, data: data.into() })
+        Ok(Sample { index, group: group.into(), difficulty, data })
     }
 
     fn sample_to_row(&self, sample: &Sample, template: &str) -> PluginResult<Value> {

@@ -44,9 +44,8 @@ impl Template {
             Template::Chat => PromptSpec {
                 messages: vec![
                     ChatMessage { role: "system".into(), content: SYSTEM.into() },
-                    ChatMessage { role: "user".into(), content: format!("{question} {INSTRUCTION}").into() },
-                ]
-                .into(),
+                    ChatMessage { role: "user".into(), content: format!("{question} {INSTRUCTION}") },
+                ],
                 add_generation_prompt: true,
                 ..PromptSpec::default()
             },
@@ -55,16 +54,14 @@ impl Template {
                     "A conversation between User and Assistant. The user asks a question, and the Assistant solves it. \
                      The assistant first thinks about the reasoning process in the mind and then provides the user with \
                      the answer.\nUser: {question} {INSTRUCTION}\nAssistant: {PREFILL}"
-                )
-                .into(),
+                ),
                 ..PromptSpec::default()
             },
             Template::QwenInstruct => PromptSpec {
                 text: format!(
                     "<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n{question} {INSTRUCTION}<|im_end|>\n\
                      <|im_start|>assistant\n{PREFILL}"
-                )
-                .into(),
+                ),
                 ..PromptSpec::default()
             },
         }

@@ -30,7 +30,7 @@ fn bench(c: &mut Criterion) {
                 sample: s.clone(),
                 template: "base".into(),
                 prompt,
-                response: response.into(),
+                response,
                 finish: FinishReason::Stop,
             }
         })

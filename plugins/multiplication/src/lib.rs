@@ -118,7 +118,7 @@ impl Task for Multiplication {
                     index,
                     group: GROUP.into(),
                     difficulty: generator::digit_count(a) + generator::digit_count(b),
-                    data: serde_json::to_string(&problem).expect("plain data").into(),
+                    data: serde_json::to_string(&problem).expect("plain data"),
                 }
             })
             .collect())
@@ -153,7 +153,7 @@ impl Task for Multiplication {
             index,
             group: group.into(),
             difficulty,
-            data: serde_json::to_string(&problem).expect("plain data").into(),
+            data: serde_json::to_string(&problem).expect("plain data"),
         })
     }
 
@@ -222,7 +222,7 @@ impl Task for Multiplication {
                     correct,
                     formatted: answer.is_some(),
                     answer: answer.map(|a| a.to_string()),
-                    reason: reason.into(),
+                    reason,
                 })
             })
             .collect()

@@ -44,8 +44,7 @@ impl Template {
                      the answer. The reasoning process and answer are enclosed within <think> </think> and <answer> \
                      </answer> tags, respectively, i.e., <think> reasoning process here </think> <answer> RESULT_NUMBER \
                      </answer>. \nUser: Give me the answer of the following equation: {num1} * {num2}.\nAssistant: {PREFILL}"
-                )
-                .into(),
+                ),
                 ..PromptSpec::default()
             },
             Template::Chat => PromptSpec {
@@ -56,16 +55,14 @@ impl Template {
                             "Give me the answer of the following equation: {num1} * {num2}. Show your work in <think> \
                              </think> tags. And return the final answer in <answer> </answer> tags, for example <answer> \
                              42 </answer>."
-                        )
-                        .into(),
+                        ),
                     },
                     ChatMessage { role: "assistant".into(), content: PREFILL.into() },
-                ]
-                .into(),
+                ],
                 continue_final_message: true,
                 ..PromptSpec::default()
             },
-            Template::Compact => PromptSpec { text: format!("{num1}*{num2}:").into(), ..PromptSpec::default() },
+            Template::Compact => PromptSpec { text: format!("{num1}*{num2}:"), ..PromptSpec::default() },
         }
     }
 

@@ -111,7 +111,7 @@ impl CriticRun {
             micro_batch_size: cfg.trainer.micro_batch_size,
             clip_value: f64::from(self.settings.clip_value),
             // Another shuffle than the actor's.
-            seed: cfg.trainer.seed.wrapping_mul(2_000_003).wrapping_add(step) ^ 0xC417_1C,
+            seed: cfg.trainer.seed.wrapping_mul(2_000_003).wrapping_add(step) ^ 0x00C4_171C,
         };
         let inputs =
             CriticInputs { batch: &batch.seq, old_values: batch.values()?, returns: batch.returns()? };

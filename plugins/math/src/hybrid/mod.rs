@@ -158,7 +158,7 @@ impl Hybrid {
             .iter()
             .map(|input| {
                 let p = Problem::from_sample(&input.sample)?;
-                Ok(RewardModelRequest { prompt: p.question.into(), response: input.response.clone() })
+                Ok(RewardModelRequest { prompt: p.question, response: input.response.clone() })
             })
             .collect::<Result<Vec<_>, String>>()?;
         let scores = self.host.reward_model_score(&requests)?;
@@ -327,7 +327,7 @@ impl Task for Hybrid {
                         w,
                         r_hat,
                     );
-                    score.reason = format!("{}; rm {s:.4}, r̂ {r_hat:.3}, w {w:.3}", score.reason).into();
+                    score.reason = format!("{}; rm {s:.4}, r̂ {r_hat:.3}, w {w:.3}", score.reason);
                     score.reward = reward as f32;
                     pending.rm_scores.push(s);
                     pending.r_hats.push(r_hat);
