@@ -13,7 +13,6 @@
 use tch::{Device, Kind, Tensor};
 use tz_sdk::KlEstimator;
 
-use crate::critic::Critic;
 use crate::kl::kl_penalty;
 use crate::model::Qwen2;
 
@@ -188,10 +187,10 @@ impl RlBatch {
         self.ref_logp = Some(self.seq.logprobs(reference, micro, chunk));
     }
 
-    /// Per-token values under the critic (value of token `t` read at
-    /// position `t − 1`), `micro` rows at a time.
-    pub fn compute_values(&mut self, critic: &Critic, micro: i64) {
-        self.values = Some(critic.values(&self.seq, micro));
+    /// Per-token values under the critic, `[N, R]` (`Critic::values` of
+    /// this batch's sequences: the value of token `t` read at position `t − 1`).
+    pub fn set_values(&mut self, values: Tensor) {
+        self.values = Some(values);
     }
 
     /// Outcome token rewards: `scores[i]` on the last token of response `i`,

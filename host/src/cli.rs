@@ -1,11 +1,10 @@
 //! Command-line definition (clap). `tzhost [TRAIN FLAGS]` runs the main job;
 //! every other action is a subcommand.
 
-use std::path::PathBuf;
-
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 use crate::cmd;
+pub use crate::cmd::global::GlobalArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,20 +21,6 @@ pub struct Cli {
     /// With no subcommand: train (`tzhost --task countdown --algo grpo --curriculum adaptive`).
     #[command(flatten)]
     pub train: cmd::train::TrainArgs,
-}
-
-/// Flags every subcommand accepts.
-#[derive(Debug, Args)]
-pub struct GlobalArgs {
-    /// Extra directory (or library file) to load plugins from; repeatable.
-    #[arg(long = "plugin-dir", global = true, value_name = "DIR")]
-    pub plugin_dirs: Vec<PathBuf>,
-    /// More log output (-v debug, -vv trace).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    pub verbose: u8,
-    /// Only warnings and errors.
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]

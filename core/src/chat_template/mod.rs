@@ -16,34 +16,15 @@ mod strftime;
 
 use minijinja::value::{Serde, Value};
 use minijinja::{Environment, Error, ErrorKind};
-use serde::{Deserialize, Serialize};
 
 /// The name the single template is registered under.
 const TEMPLATE_NAME: &str = "chat_template";
 /// transformers' marker for `continue_final_message` (note the trailing space).
 const CONTINUE_TAG: &str = "CONTINUE_FINAL_MESSAGE_TAG ";
 
-/// One chat turn, as in the OpenAI / transformers message format.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChatMessage {
-    pub role: String,
-    pub content: String,
-}
-
-impl ChatMessage {
-    pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
-        ChatMessage { role: role.into(), content: content.into() }
-    }
-    pub fn system(content: impl Into<String>) -> Self {
-        Self::new("system", content)
-    }
-    pub fn user(content: impl Into<String>) -> Self {
-        Self::new("user", content)
-    }
-    pub fn assistant(content: impl Into<String>) -> Self {
-        Self::new("assistant", content)
-    }
-}
+/// One chat turn, as in the OpenAI / transformers message format: the sdk's
+/// type, so a task's chat prompt renders without a conversion.
+pub use tz_sdk::ChatMessage;
 
 /// The special-token strings a template may print (`{{ eos_token }}`). A
 /// `None` is left undefined in the template, as transformers leaves unset

@@ -68,6 +68,17 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// The presets layer: the tiny model's settings where nothing set a
+    /// value, with their own origin (a no-op for another model).
+    fn apply_tiny_model_preset(&mut self) {
+        let origin = Origin::Preset(presets::TINY_MODEL.into());
+        self.apply(origin.clone(), presets::tiny_defaults);
+        let lr_set = !matches!(self.origins.get("trainer.lr"), None | Some(Origin::Default));
+        if let Some(lr) = presets::tiny_actor_lr(&self.config, lr_set) {
+            self.apply(origin, |c| c.trainer.lr = lr);
+        }
+    }
+
     /// The config's table (what `config.toml` holds).
     pub fn table(&self) -> Table {
         self.config.to_table()
@@ -237,7 +248,7 @@ impl Layers {
         }
         let config = RunConfig::from_table_unchecked(self.table.clone())?;
         let mut resolved = Resolved { config, origins: self.origins };
-        presets::apply_tiny_model(&mut resolved);
+        resolved.apply_tiny_model_preset();
         Ok(resolved)
     }
 

@@ -21,7 +21,6 @@
 //! rewards), and at 2e-4 the policy's entropy collapsed and greedy success
 //! fell by about 5 points within 300 steps.
 
-use crate::layers::{Origin, Resolved};
 use crate::run_config::RunConfig;
 
 /// The origin of every value the preset sets.
@@ -30,20 +29,15 @@ pub const TINY_MODEL: &str = "the tiny model";
 /// The tiny model's PPO actor learning rate.
 pub const TINY_PPO_ACTOR_LR: f64 = 1e-4;
 
-/// Applies the tiny-model preset to a resolved config (a no-op for another model).
-pub fn apply_tiny_model(resolved: &mut Resolved) {
-    let origin = Origin::Preset(TINY_MODEL.into());
-    resolved.apply(origin.clone(), tiny_defaults);
-    let cfg = &resolved.config;
+/// The preset's actor learning rate for `cfg`: PPO on the tiny model, unless
+/// a learning rate was set anywhere (`lr_set`).
+pub fn tiny_actor_lr(cfg: &RunConfig, lr_set: bool) -> Option<f64> {
     let tiny_ppo = cfg.model.path.is_empty() && cfg.algorithm.chain.iter().any(|a| a == "ppo");
-    let user_set = !matches!(resolved.origins.get("trainer.lr"), None | Some(Origin::Default));
-    if tiny_ppo && !user_set {
-        resolved.apply(origin, |c| c.trainer.lr = TINY_PPO_ACTOR_LR);
-    }
+    (tiny_ppo && !lr_set).then_some(TINY_PPO_ACTOR_LR)
 }
 
 /// The preset's plugin settings, each only where the table has no value.
-fn tiny_defaults(cfg: &mut RunConfig) {
+pub fn tiny_defaults(cfg: &mut RunConfig) {
     if !cfg.model.path.is_empty() || cfg.task.name != "countdown" {
         return;
     }
@@ -64,7 +58,7 @@ fn tiny_defaults(cfg: &mut RunConfig) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Layers;
+    use crate::{Layers, Origin, Resolved};
 
     fn resolve(sets: &[&str]) -> Resolved {
         let mut layers = Layers::defaults();

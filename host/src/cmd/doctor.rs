@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 
 use tz_doctor::{self as doctor, Check, Status};
 
-use crate::cli::GlobalArgs;
+use super::global::GlobalArgs;
 
 #[derive(Debug, clap::Args)]
 pub struct DoctorArgs {

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod data;
 pub mod doctor;
+pub mod global;
 pub mod plugins;
 pub mod report;
 pub mod resume;

@@ -11,7 +11,7 @@ use tz_plugin_host::Registry;
 use tz_report::sweep_report;
 use tz_sweep::{self as sweep, ProcessRunner, SweepSpec};
 
-use crate::cli::GlobalArgs;
+use super::global::GlobalArgs;
 
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]

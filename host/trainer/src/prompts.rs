@@ -9,7 +9,6 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tz_core::chat_template::RenderOptions;
 use tz_core::policy::Tokenizer;
-use tz_core::ChatMessage;
 use tz_sdk::handle::Task;
 use tz_sdk::Sample;
 
@@ -31,14 +30,12 @@ pub fn render(task: &Task, tokenizer: &Tokenizer, sample: &Sample, template: &st
     let text = if spec.messages.is_empty() {
         spec.text
     } else {
-        let messages: Vec<ChatMessage> =
-            spec.messages.into_iter().map(|m| ChatMessage { role: m.role, content: m.content }).collect();
         let opts = RenderOptions {
             add_generation_prompt: spec.add_generation_prompt,
             continue_final_message: spec.continue_final_message,
             ..RenderOptions::default()
         };
-        tokenizer.0.apply_chat_template(&messages, &opts)?
+        tokenizer.0.apply_chat_template(&spec.messages, &opts)?
     };
     let ids = tokenizer.0.encode(&text, false)?;
     ensure!(!ids.is_empty(), "sample {}: the prompt is empty", sample.index);

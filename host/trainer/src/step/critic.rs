@@ -99,7 +99,7 @@ impl CriticRun {
 
     /// The batch's per-token values under the critic (for GAE), zero at padding.
     pub fn compute_values(&self, batch: &mut RlBatch, micro: i64) {
-        batch.compute_values(&self.critic, micro);
+        batch.set_values(self.critic.values(&batch.seq, micro));
     }
 
     /// One critic update from the values it gave towards the estimator's
