@@ -199,23 +199,17 @@ fn type_errors_name_the_key_and_the_expected_type() {
 #[test]
 fn plugin_tables_are_checked_against_the_plugins_and_get_their_defaults() {
     let registry = builtin_registry();
-    let mut r = resolve(&[
-        "--algo",
-        "cosine,grpo",
-        "--curriculum",
-        "adaptive",
-        "--set",
-        "algorithm.plugins.grpo.kl_coef=0.01",
-    ])
-    .unwrap();
-    // The task (countdown) is not in this registry: only algorithm and curriculum tables are checked here.
-    r.config.task.name = "countdown".into();
-    let err = fill_plugin_defaults(&mut r.clone(), &registry).unwrap_err().to_string();
+    let with_task = |task: &str| {
+        let flags = ["--task", task, "--algo", "cosine,grpo", "--curriculum", "adaptive"];
+        resolve(&[&flags[..], &["--set", "algorithm.plugins.grpo.kl_coef=0.01"]].concat()).unwrap()
+    };
+    // The task (countdown) is not in this registry.
+    let err = fill_plugin_defaults(&mut with_task("countdown"), &registry).unwrap_err().to_string();
     assert!(err.contains("unknown task plugin 'countdown'"), "{err}");
 
     let mut reg = registry.clone();
     reg.add(load_library(&library("fixture_test_plugins")).unwrap()).unwrap();
-    r.config.task.name = "echo".into();
+    let mut r = with_task("echo");
     fill_plugin_defaults(&mut r, &reg).unwrap();
     let grpo = &r.config.algorithm.plugins["grpo"];
     assert_eq!(grpo["kl_coef"].as_float(), Some(0.01));

@@ -114,7 +114,7 @@ mod tests {
     fn parquet_written_by_hf_datasets_reads_as_json_rows() {
         // Fixtures live next to the repository (as for the core's tests).
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/fixtures/countdown-tinyzero-base-test.parquet");
+            .join("../../../shared/fixtures/countdown-tinyzero-base-test.parquet");
         assert!(
             path.exists(),
             "test fixture {} is missing (expected shared/fixtures next to the repository)",
