@@ -70,8 +70,9 @@ fn same_normalized(p: &str, g: &str, tolerance: f64) -> bool {
     }
 }
 
-/// The text after the last `=` of an equation (`k=\frac{1}{3}` → `\frac{1}{3}`);
-/// relations (`<=`, `>=`, `!=`, `==`) and lists (a comma: `x=1,y=2`) are kept whole.
+/// The text after the last `=` of an equation (`k=\frac{1}{3}` → `\frac{1}{3}`,
+/// `k=0,5` → `0,5`); relations (`<=`, `>=`, `!=`, `==`) and lists of
+/// equations (a comma before the last `=`: `x=1,y=2`) are kept whole.
 fn right_hand_side(s: &str) -> &str {
     let b = s.as_bytes();
     let is_assignment = |i: usize| {
@@ -80,7 +81,7 @@ fn right_hand_side(s: &str) -> &str {
             && !(i + 1 < b.len() && b[i + 1] == b'=')
     };
     match (0..b.len()).rev().find(|&i| is_assignment(i)) {
-        Some(i) if i + 1 < b.len() && !s.contains(',') && !s.contains(';') => &s[i + 1..],
+        Some(i) if i + 1 < b.len() && !s[..i].contains([',', ';']) => &s[i + 1..],
         _ => s,
     }
 }
@@ -202,6 +203,7 @@ mod tests {
         assert!(same("\\sqrt 2+\\sqrt 5", "\\sqrt{2}+\\sqrt{5}"));
         assert!(!same("\\sqrt{2}", "\\sqrt{3}"));
         assert!(same("k = \\frac{1}{3}", "1/3"));
+        assert!(same("k = 0,5", "1/2"), "a decimal comma after the last =");
         assert!(same("x = 5+5+1 = 11", "x = 11"));
         assert!(!same("x \\leq 5", "5"), "a relation is not an assignment");
         assert!(same("\\left( 3, \\frac{\\pi}{2} \\right)", "(3, \\pi/2)"));
