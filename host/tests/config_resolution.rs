@@ -391,7 +391,8 @@ fn every_shipped_config_resolves_and_paper_configs_name_seed_and_hardware() {
     assert!(runs.len() >= 15, "{runs:?}");
     for file in runs {
         let name = file.strip_prefix(&root).unwrap().display().to_string();
-        let mut resolved = tz_host::config::resolve(Some(file), vec![], &[]).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let mut resolved =
+            tz_host::config::resolve(Some(file), vec![], &[]).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         tz_host::config::check_plugin_tables(&resolved, &registry)
             .and_then(|()| tz_host::config::check_plugins_accept(&resolved.config, &registry))
             .unwrap_or_else(|e| panic!("{name}: {e:#}"));
@@ -401,7 +402,10 @@ fn every_shipped_config_resolves_and_paper_configs_name_seed_and_hardware() {
         if name.contains("/paper/") {
             let text = std::fs::read_to_string(file).unwrap();
             let header: Vec<&str> = text.lines().take_while(|l| l.starts_with('#') || l.is_empty()).collect();
-            assert!(header.iter().any(|l| l.starts_with("# seed: 00")), "{name}: no '# seed:' line in the header");
+            assert!(
+                header.iter().any(|l| l.starts_with("# seed: 00")),
+                "{name}: no '# seed:' line in the header"
+            );
             assert!(header.iter().any(|l| l.starts_with("# hardware:")), "{name}: no '# hardware:' line");
             assert!(c.model.path.contains('/') && c.model.device == "cuda", "{name}: a hub model on CUDA");
             assert!(c.task.max_prompt_length > 0, "{name}: no task.max_prompt_length");

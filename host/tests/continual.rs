@@ -133,7 +133,12 @@ fn continual_runs_the_schedule_with_snapshots_records_and_a_report() {
     // Every line plot marks these stage boundaries.
     assert_eq!(
         r["runs"][0]["stage_boundaries"],
-        serde_json::json!([[0.0, "R1 plus"], [1.0, "R1 plus_minus"], [2.0, "R2 plus"], [3.0, "R2 plus_minus"]])
+        serde_json::json!([
+            [0.0, "R1 plus"],
+            [1.0, "R1 plus_minus"],
+            [2.0, "R2 plus"],
+            [3.0, "R2 plus_minus"]
+        ])
     );
     assert_eq!(r["runs"][0]["stages"]["success_matrix"]["rows"][4], "R2 plus_minus");
 

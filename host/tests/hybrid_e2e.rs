@@ -210,11 +210,20 @@ fn doctor_checks_the_reward_model_of_a_config() {
     let (policy, rm) = models();
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("hybrid.toml");
-    std::fs::write(&cfg, format!("[reward_model]\npath = {:?}\ndevice = \"cpu\"\n", rm.display().to_string())).unwrap();
+    std::fs::write(
+        &cfg,
+        format!("[reward_model]\npath = {:?}\ndevice = \"cpu\"\n", rm.display().to_string()),
+    )
+    .unwrap();
     let o = tzhost(&["doctor", "--config", cfg.to_str().unwrap()]);
     let out = stdout(&o);
     assert!(o.status.success(), "{out}\n{}", stderr(&o));
-    for line in ["ok    reward model files:", "ok    reward model config:", "ok    reward model tokenizer:", "skip  reward model forward:"] {
+    for line in [
+        "ok    reward model files:",
+        "ok    reward model config:",
+        "ok    reward model tokenizer:",
+        "skip  reward model forward:",
+    ] {
         assert!(out.contains(line), "no '{line}' in:\n{out}");
     }
     let o = tzhost(&["doctor", "--config", cfg.to_str().unwrap(), "--reward-forward"]);

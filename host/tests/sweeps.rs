@@ -446,17 +446,29 @@ fn arms_may_differ_only_in_what_the_sweep_compares() {
     let open = sweep::expand(&spec(&text("")), &[], Some(dir.path())).unwrap();
     let diffs = sweep::differing_keys(&open);
     let keys: Vec<&str> = diffs.iter().map(|d| d.key.as_str()).collect();
-    assert_eq!(keys, ["algorithm.chain", "trainer.mini_batch_size"], "the seed and the run name are not arms");
+    assert_eq!(
+        keys,
+        ["algorithm.chain", "trainer.mini_batch_size"],
+        "the seed and the run name are not arms"
+    );
     assert_eq!(diffs[1].values, [("a".to_string(), "0".to_string()), ("b".to_string(), "8".to_string())]);
     let err = sweep::expand(&spec(&text("compares = [\"algorithm\"]")), &[], Some(dir.path())).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("also differ in trainer.mini_batch_size (a: 0, b: 8)"), "{msg}");
-    sweep::expand(&spec(&text("compares = [\"algorithm\", \"trainer.mini_batch_size\"]")), &[], Some(dir.path()))
-        .unwrap();
+    sweep::expand(
+        &spec(&text("compares = [\"algorithm\", \"trainer.mini_batch_size\"]")),
+        &[],
+        Some(dir.path()),
+    )
+    .unwrap();
     let mut out = Vec::new();
     sweep::print_plan(&open, &mut out).unwrap();
     let printed = String::from_utf8(out).unwrap();
-    assert!(printed.contains("keys that differ between the arms:\n  algorithm.chain  a: [\"grpo\"] | b: [\"ppo\"]"), "{printed}");
+    assert!(
+        printed
+            .contains("keys that differ between the arms:\n  algorithm.chain  a: [\"grpo\"] | b: [\"ppo\"]"),
+        "{printed}"
+    );
 }
 
 /// Every shipped sweep expands, and its runs resolve against the shipped

@@ -60,10 +60,10 @@ pub fn run(args: &DoctorArgs, global: &GlobalArgs, env_path: Option<&str>) -> Re
     report(checks, &mut out)?;
     let mut task = args.task.clone();
     let mut template = args.template.clone();
-    let mut reward_model = args.reward_model.clone().map(|path| crate::config::RewardModelSection {
-        path,
-        ..Default::default()
-    });
+    let mut reward_model = args
+        .reward_model
+        .clone()
+        .map(|path| crate::config::RewardModelSection { path, ..Default::default() });
     if let Some(file) = &args.config {
         let (check, cfg) = config_check(file, &registry);
         if let Some(cfg) = cfg {

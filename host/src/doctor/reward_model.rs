@@ -16,7 +16,8 @@ const PAIR: (&str, &str) = ("What is 5 + 3?", "5 + 3 = 8, so the answer is \\box
 
 /// Checks `section.path`; `forward`: also load the weights and score [`PAIR`].
 pub fn check(section: &RewardModelSection, forward: bool) -> Vec<Check> {
-    let fix_files = "download it, e.g. huggingface-cli download nvidia/AceMath-7B-RM, or fix reward_model.path";
+    let fix_files =
+        "download it, e.g. huggingface-cli download nvidia/AceMath-7B-RM, or fix reward_model.path";
     let dir = match model::local_dir(&section.path) {
         Ok(d) => d,
         Err(e) => return vec![Check::fail("reward model files", e, fix_files)],
@@ -50,7 +51,12 @@ fn config(dir: &ModelDir) -> Check {
     match tz_core::reward_model::num_labels(dir) {
         1 => Check::ok(
             "reward model config",
-            format!("{arch}, 1 label, {} layers, hidden {}, {:.0}M parameters", c.num_hidden_layers, c.hidden_size, c.num_parameters() as f64 / 1e6),
+            format!(
+                "{arch}, 1 label, {} layers, hidden {}, {:.0}M parameters",
+                c.num_hidden_layers,
+                c.hidden_size,
+                c.num_parameters() as f64 / 1e6
+            ),
         ),
         n => Check::fail("reward model config", format!("{arch} with {n} labels"), fix),
     }
@@ -93,7 +99,11 @@ fn score(dir: &std::path::Path, section: &RewardModelSection) -> Check {
         let rm = RewardModel::load(dir, opts)?;
         let s = rm.score(&[PAIR])?;
         anyhow::ensure!(s.len() == 1 && s[0].is_finite(), "the score is not a finite number: {s:?}");
-        Ok(format!("score {:.4} for a sample pair on {device:?} ({:.1}s with loading)", s[0], t0.elapsed().as_secs_f64()))
+        Ok(format!(
+            "score {:.4} for a sample pair on {device:?} ({:.1}s with loading)",
+            s[0],
+            t0.elapsed().as_secs_f64()
+        ))
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
         Ok(Ok(detail)) => Check::ok("reward model forward", detail),

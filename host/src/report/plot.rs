@@ -108,7 +108,13 @@ pub fn line_plot_sized(path: &Path, plot: &LinePlot, size: (u32, u32)) -> Result
 
 /// Renders `plots` in a grid of `cols` columns, each panel `panel` pixels,
 /// with a title over the whole figure (seed 001's summary figure).
-pub fn line_plot_grid(path: &Path, title: &str, plots: &[LinePlot], cols: usize, panel: (u32, u32)) -> Result<()> {
+pub fn line_plot_grid(
+    path: &Path,
+    title: &str,
+    plots: &[LinePlot],
+    cols: usize,
+    panel: (u32, u32),
+) -> Result<()> {
     if plots.is_empty() {
         return Err(anyhow!("no plot to draw"));
     }
@@ -175,7 +181,10 @@ fn draw_line_plot(root: &DrawingArea<BitMapBackend, Shift>, plot: &LinePlot) -> 
             let upper = s.band.iter().map(|b| (b.0, b.2));
             let lower = s.band.iter().rev().map(|b| (b.0, b.1));
             chart
-                .draw_series(std::iter::once(Polygon::new(upper.chain(lower).collect::<Vec<_>>(), c.mix(0.18))))
+                .draw_series(std::iter::once(Polygon::new(
+                    upper.chain(lower).collect::<Vec<_>>(),
+                    c.mix(0.18),
+                )))
                 .map_err(|e| anyhow!("{e}"))?;
         }
         let line = chart

@@ -85,7 +85,9 @@ pub fn load_run(dir: &Path) -> Result<ReportRun> {
         None => (None, None),
     };
     let size = file_size
-        .or_else(|| crate::config::RunConfig::from_file(&dir.join("config.toml")).ok().map(|c| c.size_label()))
+        .or_else(|| {
+            crate::config::RunConfig::from_file(&dir.join("config.toml")).ok().map(|c| c.size_label())
+        })
         .unwrap_or_else(|| "model".into());
     let name = dir
         .canonicalize()
@@ -146,10 +148,14 @@ fn stage_markers(runs: &[&ReportRun]) -> Vec<Marker> {
 
 /// ` (N held-out problems)` from the runs' summaries, when they say.
 fn held_out_problems(runs: &[&ReportRun]) -> String {
-    let sizes: BTreeSet<u64> = runs.iter().filter_map(|r| r.record.summary_f64("val/size")).map(|n| n as u64).collect();
+    let sizes: BTreeSet<u64> =
+        runs.iter().filter_map(|r| r.record.summary_f64("val/size")).map(|n| n as u64).collect();
     match sizes.len() {
         0 => String::new(),
-        _ => format!(" ({} held-out problems)", sizes.iter().map(u64::to_string).collect::<Vec<_>>().join(" / ")),
+        _ => format!(
+            " ({} held-out problems)",
+            sizes.iter().map(u64::to_string).collect::<Vec<_>>().join(" / ")
+        ),
     }
 }
 
@@ -160,7 +166,11 @@ fn curve_plot(runs: &[&ReportRun], metric: &str, title: &str, smooth_k: usize) -
         .iter()
         .map(|r| {
             let pts = curve(&r.record, metric);
-            Series { label: r.name.clone(), points: if per_step { smooth(&pts, smooth_k) } else { pts }, band: vec![] }
+            Series {
+                label: r.name.clone(),
+                points: if per_step { smooth(&pts, smooth_k) } else { pts },
+                band: vec![],
+            }
         })
         .filter(|s| !s.points.is_empty())
         .collect();
@@ -225,8 +235,10 @@ pub fn report(dirs: &[PathBuf], opts: &ReportOptions) -> Result<ReportFiles> {
         line_plot_sized(&path, &plot, opts.size)?;
         files.plots.push(path);
     }
-    let planned: Vec<(&ReportRun, &Value)> = runs.iter().filter_map(|r| Some((r, r.stages.as_ref()?))).collect();
-    let maps: Vec<Heatmap> = planned.iter().filter_map(|(r, c)| stage_plots::matrix_heatmap(&r.name, c)).collect();
+    let planned: Vec<(&ReportRun, &Value)> =
+        runs.iter().filter_map(|r| Some((r, r.stages.as_ref()?))).collect();
+    let maps: Vec<Heatmap> =
+        planned.iter().filter_map(|(r, c)| stage_plots::matrix_heatmap(&r.name, c)).collect();
     if !maps.is_empty() {
         let path = opts.out.join("success_matrix.png");
         heatmaps(&path, &maps)?;

@@ -54,7 +54,9 @@ pub fn problems_per_group(consolidated: &Value) -> Option<u64> {
 pub fn matrix_heatmap(run: &str, consolidated: &Value) -> Option<Heatmap> {
     let m = consolidated.get("success_matrix")?;
     let strings = |v: &Value| -> Vec<String> {
-        v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default()
+        v.as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+            .unwrap_or_default()
     };
     let groups = strings(&m["groups"]);
     let rows = strings(&m["rows"]);
@@ -66,7 +68,8 @@ pub fn matrix_heatmap(run: &str, consolidated: &Value) -> Option<Heatmap> {
     if rows.is_empty() || groups.is_empty() {
         return None;
     }
-    let problems = problems_per_group(consolidated).map(|n| format!(" ({n} problems per group)")).unwrap_or_default();
+    let problems =
+        problems_per_group(consolidated).map(|n| format!(" ({n} problems per group)")).unwrap_or_default();
     Some(Heatmap {
         title: format!("{run}: success rate{problems}"),
         x_label: "evaluated group".into(),
@@ -83,7 +86,9 @@ pub fn matrix_heatmap(run: &str, consolidated: &Value) -> Option<Heatmap> {
 pub fn weight_change_heatmap(run: &str, consolidated: &Value) -> Option<Heatmap> {
     let changes: Vec<(String, &Value)> = stages(consolidated)
         .iter()
-        .filter_map(|r| Some((stage_label(r), r.get("final")?.get("weight_change").filter(|w| w.is_object())?)))
+        .filter_map(|r| {
+            Some((stage_label(r), r.get("final")?.get("weight_change").filter(|w| w.is_object())?))
+        })
         .collect();
     let mut types: Vec<String> = Vec::new();
     for (_, wc) in &changes {
@@ -151,7 +156,10 @@ mod tests {
     fn boundaries_weight_changes_and_problem_counts_come_from_the_stage_records() {
         let c = consolidated();
         let b = boundaries(&c, 2);
-        assert_eq!(b.iter().map(|m| (m.x, m.label.as_str())).collect::<Vec<_>>(), [(0.0, "R1 plus"), (4.0, "R1 plus_minus")]);
+        assert_eq!(
+            b.iter().map(|m| (m.x, m.label.as_str())).collect::<Vec<_>>(),
+            [(0.0, "R1 plus"), (4.0, "R1 plus_minus")]
+        );
         assert_eq!(problems_per_group(&c), Some(1000));
         assert!(matrix_heatmap("run", &c).unwrap().title.contains("1000 problems per group"));
         let w = weight_change_heatmap("run", &c).unwrap();

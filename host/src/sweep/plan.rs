@@ -125,7 +125,9 @@ pub fn differing_keys(plan: &Plan) -> Vec<KeyDiff> {
         .filter_map(|k| {
             let values: Vec<(String, String)> = arms
                 .iter()
-                .map(|(g, leaves)| (g.to_string(), leaves.get(k).cloned().unwrap_or_else(|| "(unset)".into())))
+                .map(|(g, leaves)| {
+                    (g.to_string(), leaves.get(k).cloned().unwrap_or_else(|| "(unset)".into()))
+                })
                 .collect();
             values.iter().any(|(_, v)| *v != values[0].1).then(|| KeyDiff { key: k.clone(), values })
         })

@@ -326,7 +326,8 @@ mod tests {
             samples: vec![sample(0, "plus"), sample(1, "minus")],
             grouped: vec![true, true],
         };
-        let err = data.check_plan(&[Stage { round: 2, group: "times".into(), epochs: 1 }], false).unwrap_err();
+        let err =
+            data.check_plan(&[Stage { round: 2, group: "times".into(), epochs: 1 }], false).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("d.parquet") && msg.contains("'times'") && msg.contains("plus, minus"), "{msg}");
     }

@@ -226,7 +226,8 @@ impl<'r> Trainer<'r> {
             cfg.model.tiny_sft_steps,
         )?;
         let mut policy = Policy::load(checkpoint.unwrap_or(&model_path), device, kind)?;
-        policy.prompt_limit = prompts::PromptLimit::from_settings(cfg.task.max_prompt_length, &cfg.task.truncation)?;
+        policy.prompt_limit =
+            prompts::PromptLimit::from_settings(cfg.task.max_prompt_length, &cfg.task.truncation)?;
         let reference = if loss.needs_reference() {
             let mut r = Policy::load(&model_path, device, kind)?;
             r.vs.freeze();

@@ -113,7 +113,10 @@ mod limit_tests {
         assert_eq!(limit("left").apply(ids.clone(), &sample).unwrap(), [6, 7, 8, 9]);
         assert_eq!(limit("right").apply(ids.clone(), &sample).unwrap(), [0, 1, 2, 3]);
         assert_eq!(PromptLimit::from_settings(0, "error").unwrap().apply(ids.clone(), &sample).unwrap(), ids);
-        assert!(PromptLimit::from_settings(4, "middle").unwrap_err().to_string().contains("task.truncation 'middle'"));
+        assert!(PromptLimit::from_settings(4, "middle")
+            .unwrap_err()
+            .to_string()
+            .contains("task.truncation 'middle'"));
     }
 }
 
