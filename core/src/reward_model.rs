@@ -84,7 +84,7 @@ impl std::fmt::Debug for RewardModel {
 
 /// `num_labels` as transformers derives it: the size of `id2label`, else
 /// `num_labels`, else its default of 2.
-fn num_labels(dir: &ModelDir) -> usize {
+pub fn num_labels(dir: &ModelDir) -> usize {
     let extra = &dir.config().extra;
     extra
         .get("id2label")

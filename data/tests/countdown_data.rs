@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use tz_data::commands::gen::{generate, GenOptions, Layout};
 use tz_data::commands::reward::score_lines;
 use tz_data::commands::show::show;
-use tz_data::commands::split::{split_random, SplitOptions};
+use tz_data::commands::split::{split_random, SplitMode, SplitOptions};
 use tz_data::rows::parquet_row_count;
 use tz_data::{read_rows, write_parquet};
 use tz_sdk::ffi::TaskBox;
@@ -72,7 +72,10 @@ fn files_we_write_load_in_pyarrow_with_the_fixture_column_types() {
     let task = countdown();
     let dir = tempfile::tempdir().unwrap();
     let samples = ok(task.generate("all".into(), 50, 1));
-    let rows: Vec<Value> = samples.iter().map(|s| serde_json::from_str(&ok(task.sample_to_row(s, "base".into()))).unwrap()).collect();
+    let rows: Vec<Value> = samples
+        .iter()
+        .map(|s| serde_json::from_str(&ok(task.sample_to_row(s, "base".into()))).unwrap())
+        .collect();
     let ours = dir.path().join("ours.parquet");
     write_parquet(&ours, &rows).unwrap();
     for fixture in fixture_files() {
@@ -129,7 +132,10 @@ fn data_gen_continual_writes_every_group_reproducibly() {
             for (i, row) in rows.iter().enumerate() {
                 assert_eq!(row["group"], group);
                 assert_eq!(row["extra_info"], json!({"split": split, "index": i}));
-                assert_eq!(row["difficulty"].as_u64().unwrap() as usize, row["nums"].as_array().unwrap().len());
+                assert_eq!(
+                    row["difficulty"].as_u64().unwrap() as usize,
+                    row["nums"].as_array().unwrap().len()
+                );
                 assert_eq!(row["data_source"], "countdown");
             }
         }
@@ -177,8 +183,9 @@ fn split_random_makes_disjoint_random_groups() {
         seed: 0,
         progress: false,
     };
-    let written = split_random(Some(&task), &opts).unwrap();
-    assert_eq!(written.len(), 8);
+    let split = split_random(Some(&task), &opts).unwrap();
+    assert_eq!(split.files.len(), 8);
+    assert_eq!(split.manifest.mode, SplitMode::Disjoint);
     let source: Vec<Value> = read_rows(&input).unwrap();
     let mut seen = HashSet::new();
     for g in 0..4 {
@@ -187,15 +194,91 @@ fn split_random_makes_disjoint_random_groups() {
             assert_eq!(rows.len(), n);
             for row in rows {
                 assert_eq!(row["group"], g.to_string());
-                assert_eq!(row["difficulty"].as_u64().unwrap() as usize, row["nums"].as_array().unwrap().len());
+                assert_eq!(
+                    row["difficulty"].as_u64().unwrap() as usize,
+                    row["nums"].as_array().unwrap().len()
+                );
                 assert!(seen.insert(row["prompt"].to_string()), "a row was used twice");
                 assert!(source.iter().any(|s| s["prompt"] == row["prompt"] && s["target"] == row["target"]));
             }
         }
     }
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("manifest.json")).unwrap()).unwrap();
+    assert_eq!((manifest["mode"].as_str(), manifest["input_rows"].as_u64()), (Some("disjoint"), Some(64)));
     let too_many = SplitOptions { train_size: 100, ..opts };
     let err = split_random(Some(&task), &too_many).unwrap_err().to_string();
-    assert!(err.contains("has 64 rows") && err.contains("need 420"), "{err}");
+    assert!(err.contains("has 64 rows") && err.contains("120 in all"), "{err}");
+}
+
+/// Seed 000's command on a file of the size of TinyZero's train.parquet
+/// (327,680 rows, written by pyarrow in TinyZero's layout): four groups of
+/// 100,000 + 1,000 rows cannot be disjoint, so the groups share training
+/// rows, but no test row is in any training set and no group has a row twice.
+#[test]
+fn split_random_of_tinyzero_sized_data_overlaps_groups_but_holds_tests_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("train.parquet");
+    run_python(
+        r#"
+import sys, pyarrow as pa, pyarrow.parquet as pq
+n = 327680
+nums = [[1 + i % 97, 2 + (i // 97) % 89, 3 + (i // 8633) % 50] for i in range(n)]
+target = [10 + i % 90 for i in range(n)]
+prompt = [[{"content": f"Using the numbers {u}, create an equation that equals {t}. ({i})", "role": "user"}] for i, (u, t) in enumerate(zip(nums, target))]
+table = pa.table({
+    "target": target, "nums": nums, "data_source": ["countdown"] * n, "prompt": prompt, "ability": ["math"] * n,
+    "reward_model": [{"ground_truth": {"numbers": u, "target": t}, "style": "rule"} for u, t in zip(nums, target)],
+    "extra_info": [{"index": i, "split": "train"} for i in range(n)],
+})
+pq.write_table(table, sys.argv[1])
+"#,
+        &[input.to_str().unwrap()],
+    );
+    let task = countdown();
+    let out = dir.path().join("random");
+    let opts = SplitOptions {
+        input,
+        groups: 4,
+        train_size: 100_000,
+        test_size: 1_000,
+        out: out.clone(),
+        seed: 0,
+        progress: false,
+    };
+    let split = split_random(Some(&task), &opts).unwrap();
+    let m = &split.manifest;
+    assert_eq!((m.mode, m.input_rows, m.train_pool_rows), (SplitMode::Overlapping, 327_680, 323_680));
+    assert!(split.manifest.describe().contains("too few for 4 disjoint groups"), "{}", m.describe());
+    // The row's identity: the number TinyZero-layout prompts end with.
+    let id = |row: &Value| row["prompt"][0]["content"].as_str().unwrap().to_string();
+    let mut tests = HashSet::new();
+    let mut trains = Vec::new();
+    for g in 0..4 {
+        let test = read_rows(&out.join(format!("{g}/test.parquet"))).unwrap();
+        let train = read_rows(&out.join(format!("{g}/train.parquet"))).unwrap();
+        assert_eq!((train.len(), test.len()), (100_000, 1_000));
+        assert_eq!(
+            (train[5]["group"].as_str(), test[5]["extra_info"]["split"].as_str()),
+            (Some(&*g.to_string()), Some("test"))
+        );
+        for row in &test {
+            assert!(tests.insert(id(row)), "test sets are disjoint");
+        }
+        let own: HashSet<String> = train.iter().map(id).collect();
+        assert_eq!(own.len(), 100_000, "no row twice in one group");
+        trains.push(own);
+    }
+    for (g, own) in trains.iter().enumerate() {
+        assert!(own.is_disjoint(&tests), "group {g}: a test row is in a training set");
+    }
+    let shared = trains[0].intersection(&trains[1]).count();
+    assert_eq!(m.shared_train_rows[0], (0, 1, shared));
+    assert!(shared > 20_000 && shared < 40_000, "independent draws share about 100k²/323,680 rows: {shared}");
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(&split.manifest_path).unwrap()).unwrap();
+    assert_eq!(manifest["mode"], "overlapping");
+    assert_eq!(manifest["test_rows_held_out"], true);
 }
 
 #[test]
@@ -218,7 +301,10 @@ fn reward_command_scores_lines_and_joins_with_parquet() {
         ("Assistant: ok </think>\n<answer> 30 + 12 + 7 </answer>", None),
         ("Assistant: ok </think>\n<answer> 30 + 12 - 7 </answer>", None),
         ("Assistant: no idea", None),
-        (" </think>\n<answer> 30 + 12 + 7 </answer>", Some("...\nAssistant: Let me solve this step by step.\n<think>")),
+        (
+            " </think>\n<answer> 30 + 12 + 7 </answer>",
+            Some("...\nAssistant: Let me solve this step by step.\n<think>"),
+        ),
     ] {
         let mut line = json!({"ground_truth": truth, "response": response});
         if let Some(p) = prompt {
@@ -228,10 +314,14 @@ fn reward_command_scores_lines_and_joins_with_parquet() {
         input.extend(b"\n\n");
     }
     // Bytes that are not UTF-8 inside a response are replaced, not fatal.
-    input.extend(b"{\"ground_truth\": {\"target\": 1, \"numbers\": [1]}, \"response\": \"Assistant: \xff\xfe\"}\n");
+    input.extend(
+        b"{\"ground_truth\": {\"target\": 1, \"numbers\": [1]}, \"response\": \"Assistant: \xff\xfe\"}\n",
+    );
     let mut out = Vec::new();
-    let summary = score_lines(&task, &mut input.as_slice(), "in.jsonl", None, "base", &mut out, false).unwrap();
-    let results: Vec<Value> = String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let summary =
+        score_lines(&task, &mut input.as_slice(), "in.jsonl", None, "base", &mut out, false).unwrap();
+    let results: Vec<Value> =
+        String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let scores: Vec<f64> = results.iter().map(|r| r["score"].as_f64().unwrap()).collect();
     assert_eq!(scores, [1.0, 0.10000000149011612, 0.0, 1.0, 0.0]);
     assert_eq!(results[0]["reason"], "correct");
@@ -257,9 +347,15 @@ fn reward_command_errors_name_the_line_and_empty_input_is_empty() {
     let summary = score_lines(&task, &mut "".as_bytes(), "in.jsonl", None, "base", &mut out, false).unwrap();
     assert_eq!((summary.lines, out.len()), (0, 0));
     let bad = "{\"ground_truth\": {\"target\": 1, \"numbers\": [1]}, \"response\": \"x\"}\n\nnot json\n";
-    let err = format!("{:#}", score_lines(&task, &mut bad.as_bytes(), "in.jsonl", None, "base", &mut out, false).unwrap_err());
+    let err = format!(
+        "{:#}",
+        score_lines(&task, &mut bad.as_bytes(), "in.jsonl", None, "base", &mut out, false).unwrap_err()
+    );
     assert!(err.contains("in.jsonl:3: not valid JSON"), "{err}");
     let no_truth = "{\"response\": \"x\"}\n";
-    let err = format!("{:#}", score_lines(&task, &mut no_truth.as_bytes(), "in.jsonl", None, "base", &mut out, false).unwrap_err());
+    let err = format!(
+        "{:#}",
+        score_lines(&task, &mut no_truth.as_bytes(), "in.jsonl", None, "base", &mut out, false).unwrap_err()
+    );
     assert!(err.contains("in.jsonl:1: no 'ground_truth'"), "{err}");
 }

@@ -117,6 +117,26 @@ fn data_show_and_split_random_on_a_tinyzero_file() {
         assert_eq!(count_rows(&out.path().join(g.to_string()).join("train.parquet")), 12);
         assert_eq!(count_rows(&out.path().join(g.to_string()).join("test.parquet")), 3);
     }
+    assert!(stderr(&o).contains("4 disjoint groups of 12 train + 3 test rows"), "{}", stderr(&o));
+    // Too few rows for disjoint groups: they share training rows, and say so.
+    let shared = out.path().join("shared");
+    let o = tzhost(&[
+        "data",
+        "split-random",
+        "--input",
+        input.to_str().unwrap(),
+        "--train-size",
+        "20",
+        "--test-size",
+        "3",
+        "--out",
+        shared.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("too few for 4 disjoint groups"), "{}", stderr(&o));
+    let manifest = std::fs::read_to_string(shared.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"mode\": \"overlapping\""), "{manifest}");
+    assert_eq!(count_rows(&shared.join("3/train.parquet")), 20);
     let line = assert_one_line_error(&tzhost(&["data", "show", "/no/such/file.parquet"]));
     assert!(line.contains("does not exist"), "{line}");
 }

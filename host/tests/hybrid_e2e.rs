@@ -202,3 +202,40 @@ fn config_show_lists_every_reward_model_key() {
     }
     assert!(out.contains("batch_size = 4") && out.contains("--set reward_model.batch_size=4"), "{out}");
 }
+
+/// `tzhost doctor --config` checks the config's reward model as seed 003's
+/// test_setup.py does; `--reward-forward` scores one pair with it.
+#[test]
+fn doctor_checks_the_reward_model_of_a_config() {
+    let (policy, rm) = models();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("hybrid.toml");
+    std::fs::write(
+        &cfg,
+        format!("[reward_model]\npath = {:?}\ndevice = \"cpu\"\n", rm.display().to_string()),
+    )
+    .unwrap();
+    let o = tzhost(&["doctor", "--config", cfg.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}\n{}", stderr(&o));
+    for line in [
+        "ok    reward model files:",
+        "ok    reward model config:",
+        "ok    reward model tokenizer:",
+        "skip  reward model forward:",
+    ] {
+        assert!(out.contains(line), "no '{line}' in:\n{out}");
+    }
+    let o = tzhost(&["doctor", "--config", cfg.to_str().unwrap(), "--reward-forward"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}\n{}", stderr(&o));
+    let forward = out.lines().find(|l| l.contains("reward model forward")).unwrap();
+    assert!(forward.starts_with("ok    ") && forward.contains("score "), "{forward}");
+    // A causal LM is not a reward model: named, with the fix, and a non-zero exit.
+    let o = tzhost(&["doctor", "--reward-model", policy.to_str().unwrap(), "--reward-forward"]);
+    assert!(!o.status.success());
+    let out = stdout(&o);
+    let bad = out.lines().find(|l| l.contains("reward model config")).unwrap();
+    assert!(bad.starts_with("FAIL  ") && bad.contains("2 labels") && bad.contains("; fix: "), "{bad}");
+    assert!(out.contains("skip  reward model forward: skipped: fix the checks above first"), "{out}");
+}

@@ -60,6 +60,11 @@ pub struct TaskSection {
     pub val_data: String,
     /// Generated training problems per data group (when `train_data` is empty).
     pub train_size: usize,
+    /// Longest prompt in tokens (TinyZero: 256); 0 = no limit.
+    pub max_prompt_length: usize,
+    /// A longer prompt is an error naming its row (`error`, veRL's default),
+    /// or keeps its last (`left`) or first (`right`) `max_prompt_length` tokens.
+    pub truncation: String,
     /// Plugin configs by plugin name.
     pub plugins: BTreeMap<String, PluginTable>,
 }
@@ -147,13 +152,18 @@ pub struct StagesSection {
     /// final_*), `final` (final_* only), `none`.
     pub snapshots: String,
     /// Held-out problems per group evaluated at every stage boundary (the
-    /// success matrix); 0 = no boundary evaluation.
+    /// success matrix; at most the group's whole test set); 0 = no boundary
+    /// evaluation. Paper configs use 1000, the seeds' whole test sets.
     pub eval_size: usize,
+    /// Model-size suffix of the stage files (`metrics_{round}_{group}_{size}.json`,
+    /// seed 001); empty = from the model's name (`Qwen2.5-1.5B` → `1.5b`, the
+    /// tiny model → `tiny`, a name without a size → `model`).
+    pub size_label: String,
 }
 
 impl Default for StagesSection {
     fn default() -> Self {
-        StagesSection { snapshots: "all".into(), eval_size: 100 }
+        StagesSection { snapshots: "all".into(), eval_size: 100, size_label: String::new() }
     }
 }
 
@@ -255,6 +265,8 @@ impl Default for TaskSection {
             train_data: String::new(),
             val_data: String::new(),
             train_size: 20_000,
+            max_prompt_length: 0,
+            truncation: "error".into(),
             plugins: BTreeMap::new(),
         }
     }
@@ -317,6 +329,18 @@ impl Default for LoggingSection {
 }
 
 impl RunConfig {
+    /// The model-size suffix of seed 001's file names: `stages.size_label`,
+    /// else read from the model's name ([`size_from_model_name`]).
+    pub fn size_label(&self) -> String {
+        if !self.stages.size_label.is_empty() {
+            return self.stages.size_label.clone();
+        }
+        if self.model.path.is_empty() {
+            return "tiny".into();
+        }
+        size_from_model_name(&self.model.path).unwrap_or_else(|| "model".into())
+    }
+
     /// Reads a TOML file; unknown keys and wrong types are one-line errors
     /// naming the file and the key.
     pub fn from_file(path: &Path) -> Result<RunConfig> {
@@ -372,4 +396,40 @@ pub fn one_line(s: &str) -> String {
         .filter(|l| !l.is_empty() && !l.starts_with('|') && !l.starts_with('^'))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The parameter count in a model's name, lowercased: the last `-`/`_`
+/// separated part like `1.5B`, `500M` or `7b` (`Qwen/Qwen2.5-1.5B-Instruct`
+/// → `1.5b`, `deepseek-ai/DeepSeek-R1-Distill-Qwen-7B@main` → `7b`).
+pub fn size_from_model_name(path: &str) -> Option<String> {
+    let name = path.trim_end_matches('/').rsplit('/').next()?.split('@').next()?;
+    name.split(['-', '_']).rev().find_map(|part| {
+        let lower = part.to_ascii_lowercase();
+        let digits = lower.strip_suffix('b').or_else(|| lower.strip_suffix('m'))?;
+        let is_number = !digits.is_empty()
+            && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+            && digits.chars().next().is_some_and(|c| c.is_ascii_digit());
+        is_number.then_some(lower)
+    })
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    #[test]
+    fn model_sizes_come_from_the_name() {
+        let size = |p: &str| size_from_model_name(p);
+        assert_eq!(size("Qwen/Qwen2.5-1.5B").as_deref(), Some("1.5b"));
+        assert_eq!(size("Qwen/Qwen2.5-3B-Instruct").as_deref(), Some("3b"));
+        assert_eq!(size("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B@abc").as_deref(), Some("7b"));
+        assert_eq!(size("/models/qwen2_500M/").as_deref(), Some("500m"));
+        assert_eq!(size("runs/x/checkpoints/step_000100"), None);
+        let mut cfg = RunConfig::default();
+        assert_eq!(cfg.size_label(), "tiny");
+        cfg.model.path = "runs/x/checkpoints/step_000100".into();
+        assert_eq!(cfg.size_label(), "model");
+        cfg.stages.size_label = "1.5b".into();
+        assert_eq!(cfg.size_label(), "1.5b");
+    }
 }

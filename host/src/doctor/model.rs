@@ -36,7 +36,7 @@ pub fn check(spec: &str, device: Option<Device>) -> Vec<Check> {
 }
 
 /// A directory as is; a hub id from the local Hugging Face cache only.
-fn local_dir(spec: &str) -> Result<PathBuf, String> {
+pub(crate) fn local_dir(spec: &str) -> Result<PathBuf, String> {
     match ModelRef::parse(spec).map_err(|e| format!("{e:#}"))? {
         ModelRef::Dir(d) => Ok(d),
         ModelRef::Hub { repo_id, revision } => {

@@ -216,7 +216,7 @@ impl<'r> Trainer<'r> {
         crate::logging::log_to_file(&run.log_file())?;
         let data = data_source::RunData::load(&task, &cfg)?;
         if let Some(train) = &data.train {
-            train.check_plan(&curricula.plan)?;
+            train.check_plan(&curricula.plan, cfg.curriculum.chain.iter().any(|c| c == "random"))?;
         }
 
         let model_path = policy::resolve_model_path(
@@ -225,7 +225,9 @@ impl<'r> Trainer<'r> {
             cfg.model.tiny_seed,
             cfg.model.tiny_sft_steps,
         )?;
-        let policy = Policy::load(checkpoint.unwrap_or(&model_path), device, kind)?;
+        let mut policy = Policy::load(checkpoint.unwrap_or(&model_path), device, kind)?;
+        policy.prompt_limit =
+            prompts::PromptLimit::from_settings(cfg.task.max_prompt_length, &cfg.task.truncation)?;
         let reference = if loss.needs_reference() {
             let mut r = Policy::load(&model_path, device, kind)?;
             r.vs.freeze();

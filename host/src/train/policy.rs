@@ -19,6 +19,8 @@ pub struct Policy {
     pub vs: VarStore,
     pub model: Qwen2,
     pub tokenizer: Tokenizer,
+    /// `task.max_prompt_length` and `task.truncation` (none outside training).
+    pub prompt_limit: super::prompts::PromptLimit,
 }
 
 /// [`TextTokenizer`] with the core's encoder/decoder traits.
@@ -65,7 +67,7 @@ impl Policy {
         }
         dir.load_weights(&vs).with_context(|| format!("loading weights from {}", dir.root().display()))?;
         let tokenizer = Tokenizer(dir.tokenizer()?);
-        Ok(Policy { dir, vs, model, tokenizer })
+        Ok(Policy { dir, vs, model, tokenizer, prompt_limit: Default::default() })
     }
 }
 
