@@ -225,7 +225,8 @@ impl<'r> Trainer<'r> {
             cfg.model.tiny_seed,
             cfg.model.tiny_sft_steps,
         )?;
-        let policy = Policy::load(checkpoint.unwrap_or(&model_path), device, kind)?;
+        let mut policy = Policy::load(checkpoint.unwrap_or(&model_path), device, kind)?;
+        policy.model.set_gradient_checkpointing(cfg.trainer.gradient_checkpointing);
         let reference = if loss.needs_reference() {
             let mut r = Policy::load(&model_path, device, kind)?;
             r.vs.freeze();
