@@ -17,6 +17,10 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use serde_json::json;
+use tch::nn::VarStore;
+use tch::{Device, Kind};
+use tz_core::checkpoint::{ModelDir, SaveOptions};
+use tz_core::model::{Decoder, ScoreHead};
 use tz_core::{RewardModel, RewardModelOptions};
 
 const SYSTEM: &str = "Please reason step by step, and check your final answer within \\boxed{}.";
@@ -146,6 +150,30 @@ fn llama_qwen3_and_mistral_classifiers_match_transformers() {
     // Mistral with a 16-token window (the rendered pairs are longer).
     for (i, name) in ["rm_llama", "rm_qwen3", "rm_mistral"].into_iter().enumerate() {
         check(name, SYSTEM, &reference()["scores"][2 + i]);
+    }
+}
+
+#[test]
+fn classifiers_saved_by_the_core_score_the_same_in_transformers() {
+    let answer = reference();
+    let names = ["rm_pad", "rm_llama", "rm_qwen3", "rm_mistral"];
+    let mut score = Vec::new();
+    for name in names {
+        let dir = ModelDir::open(&work_dir().join(name)).unwrap();
+        let vs = VarStore::new(Device::Cpu);
+        let _backbone = Decoder::backbone(&vs.root(), dir.config());
+        let _head = ScoreHead::new(&vs.root(), dir.config().hidden_size, 1);
+        let report = dir.load_weights(&vs).unwrap();
+        assert!(report.ignored.is_empty(), "{name}: {:?}", report.ignored);
+        let out = work_dir().join(format!("{name}-saved"));
+        dir.save_like(&vs, &out, &SaveOptions { dtype: Kind::Float, ..Default::default() }).unwrap();
+        score.push(json!({"dir": out, "system": SYSTEM, "pairs": pairs()}));
+    }
+    let saved = reference::run_python("reward_model_reference.py", &json!({ "score": score }));
+    for (i, (name, original)) in names.iter().zip([0, 2, 3, 4]).enumerate() {
+        let (want, got) =
+            (floats(&answer["scores"][original]["single"]), floats(&saved["scores"][i]["single"]));
+        assert_eq!(got, want, "{name}: f32 weights saved by the core must score bit for bit the same");
     }
 }
 
