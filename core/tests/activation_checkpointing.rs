@@ -130,7 +130,8 @@ fn critic_for(cfg: &ModelConfig, seed: i64) -> Critic {
     tch::no_grad(|| {
         for (name, mut t) in vars {
             let noise = Tensor::randn(t.size(), (Kind::Float, Device::Cpu)) * 0.3;
-            let _ = if name.ends_with("norm.weight") { t.copy_(&(noise + 1.0)) } else { t.copy_(&noise) };
+            let value = if name.ends_with("norm.weight") { noise + 1.0 } else { noise };
+            t.copy_(&value);
         }
     });
     Critic { vs, backbone, head }

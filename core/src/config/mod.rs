@@ -147,14 +147,14 @@ impl ModelConfig {
         // checks it always).
         let explicit_head_dim = self.extra.get("head_dim").is_some_and(|v| !v.is_null());
         if (!explicit_head_dim || arch.family == Family::Llama)
-            && self.hidden_size % self.num_attention_heads != 0
+            && !self.hidden_size.is_multiple_of(self.num_attention_heads)
         {
             return invalid(format!(
                 "hidden_size {} is not divisible by num_attention_heads {}",
                 self.hidden_size, self.num_attention_heads
             ));
         }
-        if self.num_attention_heads % self.num_key_value_heads != 0 {
+        if !self.num_attention_heads.is_multiple_of(self.num_key_value_heads) {
             return invalid(format!(
                 "num_attention_heads {} is not a multiple of num_key_value_heads {}",
                 self.num_attention_heads, self.num_key_value_heads
