@@ -110,16 +110,6 @@ fn reference() -> &'static Value {
     })
 }
 
-fn tzhost_generate(args: &[&str]) -> String {
-    let out = common::tzhost_env(
-        &[&["generate", "--device", "cpu", "--greedy"], args].concat(),
-        &[("HF_HUB_OFFLINE", "1")],
-    );
-    assert!(out.status.success(), "tzhost generate {args:?} failed:\n{}", common::stderr(&out));
-    let text = common::stdout(&out);
-    text.strip_suffix('\n').unwrap_or(&text).to_string()
-}
-
 #[test]
 fn generate_prints_transformers_greedy_text_for_every_family() {
     let answer = reference();
@@ -136,7 +126,11 @@ fn generate_prints_transformers_greedy_text_for_every_family() {
         if *chat {
             args.push("--chat");
         }
-        assert_eq!(tzhost_generate(&args), want["keep"].as_str().unwrap(), "case {i} ({name}): {args:?}");
+        assert_eq!(
+            common::tzhost_generate(&args),
+            want["keep"].as_str().unwrap(),
+            "case {i} ({name}): {args:?}"
+        );
     }
 }
 

@@ -42,17 +42,6 @@ fn tiny_dir(dir: &Path) {
     write_model_dir(dir, &cfg, &vs, &tiny_tokenizer().unwrap(), &json!({"test": "generate"})).unwrap();
 }
 
-/// `tzhost generate` stdout, with the trailing newline println adds removed.
-fn tzhost_generate(args: &[&str]) -> String {
-    let out = common::tzhost_env(
-        &[&["generate", "--device", "cpu", "--greedy"], args].concat(),
-        &[("HF_HUB_OFFLINE", "1")],
-    );
-    assert!(out.status.success(), "tzhost generate {args:?} failed:\n{}", common::stderr(&out));
-    let text = common::stdout(&out);
-    text.strip_suffix('\n').unwrap_or(&text).to_string()
-}
-
 #[test]
 fn generate_prints_what_transformers_generates() {
     let work = tempfile::tempdir().unwrap();
@@ -91,10 +80,10 @@ fn generate_prints_what_transformers_generates() {
         if let Some(system) = system {
             args.extend(["--system", system]);
         }
-        assert_eq!(tzhost_generate(&args), want["keep"].as_str().unwrap(), "case {i}: {args:?}");
+        assert_eq!(common::tzhost_generate(&args), want["keep"].as_str().unwrap(), "case {i}: {args:?}");
         if *chat {
             args.push("--skip-special-tokens");
-            assert_eq!(tzhost_generate(&args), want["skip"].as_str().unwrap(), "case {i}: {args:?}");
+            assert_eq!(common::tzhost_generate(&args), want["skip"].as_str().unwrap(), "case {i}: {args:?}");
         }
     }
 }

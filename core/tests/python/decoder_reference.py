@@ -25,15 +25,19 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM
 
 
-def make(job):
-    torch.manual_seed(job["seed"])
-    config = AutoConfig.for_model(job.get("model_type", "qwen2"), **job["config"])
-    model = AutoModelForCausalLM.from_config(config)
-    std = job.get("std", 0.15)
+def randomize(model, std):
+    """Weights N(0, std), norm weights 1 + N(0, std): logits far from uniform."""
     with torch.no_grad():
         for name, param in model.named_parameters():
             noise = torch.randn_like(param) * std
             param.copy_(noise + 1.0 if name.endswith("norm.weight") else noise)
+
+
+def make(job):
+    torch.manual_seed(job["seed"])
+    config = AutoConfig.for_model(job.get("model_type", "qwen2"), **job["config"])
+    model = AutoModelForCausalLM.from_config(config)
+    randomize(model, job.get("std", 0.15))
     kwargs = {}
     if job.get("max_shard_size"):
         kwargs["max_shard_size"] = job["max_shard_size"]

@@ -28,6 +28,7 @@ import sys
 import torch
 from tokenizers import Tokenizer, decoders, models
 from tokenizers.pre_tokenizers import ByteLevel
+from decoder_reference import randomize  # this directory
 from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer,
                           PreTrainedTokenizerFast)
 
@@ -58,11 +59,7 @@ def make(job):
         model = AutoModelForSequenceClassification.from_config(config)
     else:
         model = AutoModelForCausalLM.from_config(config)
-    std = job.get("std", 0.15)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            noise = torch.randn_like(param) * std
-            param.copy_(noise + 1.0 if name.endswith("norm.weight") else noise)
+    randomize(model, job.get("std", 0.15))
     model.save_pretrained(job["dir"])
     tokenizer().save_pretrained(job["dir"])
 

@@ -174,3 +174,15 @@ pub fn run_python(script: &str, request: &serde_json::Value) -> serde_json::Valu
     assert!(out.status.success(), "{} failed:\n{}", script.display(), String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// `tzhost generate --device cpu --greedy ARGS` offline: its stdout without
+/// the trailing newline println adds.
+pub fn tzhost_generate(args: &[&str]) -> String {
+    let out = tzhost_env(
+        &[&["generate", "--device", "cpu", "--greedy"], args].concat(),
+        &[("HF_HUB_OFFLINE", "1")],
+    );
+    assert!(out.status.success(), "tzhost generate {args:?} failed:\n{}", stderr(&out));
+    let text = stdout(&out);
+    text.strip_suffix('\n').unwrap_or(&text).to_string()
+}
