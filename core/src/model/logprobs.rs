@@ -92,8 +92,9 @@ impl Decoder {
             // the decoder in one backward pass (through the final norm only
             // when the layers were checkpointed; they follow here).
             (hidden * grad).sum(Kind::Float).backward();
-            self.backward_through_checkpoints();
         }
+        // Always, so a checkpointed forward that got no gradient is not kept.
+        self.backward_through_checkpoints();
         total
     }
 }

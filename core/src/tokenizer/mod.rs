@@ -251,13 +251,11 @@ impl TextTokenizer {
         let pad = resolve("pad_token", &config.pad_token)?;
         let unk = resolve("unk_token", &config.unk_token)?;
         if config.add_bos_token.is_some() || config.add_eos_token.is_some() {
-            let add_bos = config.add_bos_token.unwrap_or(false);
-            let add_eos = config.add_eos_token.unwrap_or(false);
-            let template = bos_eos_template(
-                add_bos.then_some(()).and(bos.as_ref()),
-                add_eos.then_some(()).and(eos.as_ref()),
-            )
-            .with_context(|| format!("{}: add_bos_token / add_eos_token", describe_path(tokenizer_config)))?;
+            let added_bos = bos.as_ref().filter(|_| config.add_bos_token == Some(true));
+            let added_eos = eos.as_ref().filter(|_| config.add_eos_token == Some(true));
+            let template = bos_eos_template(added_bos, added_eos).with_context(|| {
+                format!("{}: add_bos_token / add_eos_token", describe_path(tokenizer_config))
+            })?;
             inner.with_post_processor(Some(template));
         }
 
