@@ -32,7 +32,7 @@ use tz_sdk::LossAggregation;
 
 use crate::checkpoint::{ModelDir, SaveOptions};
 use crate::loss::{explained_variance, masked_mean, value_loss, AggScale};
-use crate::model::{Qwen2, ValueHead};
+use crate::model::{Decoder, ValueHead};
 use crate::optim::AdamW;
 use crate::rl_batch::SequenceBatch;
 
@@ -40,7 +40,7 @@ use crate::rl_batch::SequenceBatch;
 #[derive(Debug)]
 pub struct Critic {
     pub vs: VarStore,
-    pub backbone: Qwen2,
+    pub backbone: Decoder,
     pub head: ValueHead,
 }
 
@@ -49,7 +49,7 @@ impl Critic {
     /// loaded (an LM head in the file is ignored), the value head starts at 0.
     pub fn from_base(dir: &ModelDir, device: Device, kind: Kind) -> anyhow::Result<Critic> {
         let mut vs = VarStore::new(device);
-        let backbone = Qwen2::backbone(&vs.root(), dir.config());
+        let backbone = Decoder::backbone(&vs.root(), dir.config());
         if kind != Kind::Float {
             vs.set_kind(kind);
         }
@@ -63,7 +63,7 @@ impl Critic {
     /// A critic saved by [`Critic::save`] (its head weights must be there).
     pub fn from_checkpoint(dir: &ModelDir, device: Device, kind: Kind) -> anyhow::Result<Critic> {
         let mut vs = VarStore::new(device);
-        let backbone = Qwen2::backbone(&vs.root(), dir.config());
+        let backbone = Decoder::backbone(&vs.root(), dir.config());
         let head = ValueHead::new(&vs.root(), dir.config().hidden_size);
         if kind != Kind::Float {
             vs.set_kind(kind);
@@ -201,6 +201,8 @@ pub fn update_critic(
                     &scale,
                 );
                 vl.loss.backward();
+                // With gradient checkpointing the layers are recomputed here.
+                critic.backbone.backward_through_checkpoints();
                 let tokens = sub.response_mask.sum(Kind::Float).double_value(&[]);
                 mb_loss += vl.loss.double_value(&[]);
                 mb_clip += vl.clipfrac.double_value(&[]) * tokens;
@@ -245,10 +247,10 @@ pub fn update_critic(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Qwen2Config;
+    use crate::config::ModelConfig;
     use crate::optim::AdamWConfig;
 
-    fn tiny_cfg() -> Qwen2Config {
+    fn tiny_cfg() -> ModelConfig {
         serde_json::from_value(serde_json::json!({
             "vocab_size": 13, "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 2,
             "num_attention_heads": 2, "num_key_value_heads": 1, "tie_word_embeddings": true
@@ -261,7 +263,7 @@ mod tests {
         tch::manual_seed(seed);
         let vs = VarStore::new(Device::Cpu);
         let cfg = tiny_cfg();
-        let backbone = Qwen2::backbone(&vs.root(), &cfg);
+        let backbone = Decoder::backbone(&vs.root(), &cfg);
         let head = ValueHead::new(&vs.root(), cfg.hidden_size);
         let _g = tch::no_grad_guard();
         for (name, mut t) in vs.variables() {

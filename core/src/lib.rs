@@ -5,8 +5,8 @@
 //! their plain-data answers into the tensors this crate consumes.
 //!
 //! Modules (one concept each):
-//! - [`config`]: `config.json` of Qwen2-architecture models.
-//! - [`model`]: the Qwen2 decoder, chunked token log-probs, value/score heads.
+//! - [`config`]: `config.json` of the supported families (Qwen2, Llama, Qwen3, Mistral).
+//! - [`model`]: the decoder of those families, activation checkpointing, chunked token log-probs, value/score heads.
 //! - [`kv_cache`]: the preallocated KV cache for decoding.
 //! - [`sampling`]: temperature / top-k / top-p sampling with per-row seeds.
 //! - [`rollout`]: batched generation with stop strings (the rollout engine).
@@ -47,9 +47,9 @@ pub mod tokenizer;
 
 pub use chat_template::{ChatMessage, ChatTemplate};
 pub use checkpoint::{save_pretrained, ModelDir, SaveOptions};
-pub use config::Qwen2Config;
+pub use config::{Family, ModelConfig, Qwen2Config};
 pub use generation_config::GenerationConfig;
 pub use kv_cache::KvCache;
-pub use model::Qwen2;
+pub use model::{Decoder, Qwen2};
 pub use reward_model::{RewardModel, RewardModelOptions};
 pub use tokenizer::TextTokenizer;

@@ -16,7 +16,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use common::*;
@@ -42,25 +42,7 @@ fn models() -> &'static (PathBuf, PathBuf) {
             {"dir": policy, "kind": "lm", "seed": 11, "std": 0.05, "config": config(2)},
             {"dir": rm, "kind": "rm", "seed": 12, "config": config(2)},
         ]});
-        let python = repo_root().join(".venv/bin/python");
-        assert!(python.exists(), "{} not found: run scripts/setup.sh", python.display());
-        let mut child = Command::new(&python)
-            .arg(repo_root().join("core/tests/python/reward_model_reference.py"))
-            .env("HF_HUB_OFFLINE", "1")
-            .env("TRANSFORMERS_VERBOSITY", "error")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(request.to_string().as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "making the tiny models failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_python("core/tests/python/reward_model_reference.py", &request);
         (policy, rm)
     })
 }

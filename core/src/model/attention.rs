@@ -1,12 +1,16 @@
-//! Grouped-query self-attention with q/k/v biases (Qwen2), through
-//! `scaled_dot_product_attention` with `enable_gqa` so the few KV heads are
-//! broadcast over the query heads without a `repeat_kv` copy.
+//! Grouped-query self-attention through `scaled_dot_product_attention` with
+//! `enable_gqa`, so the few KV heads are broadcast over the query heads
+//! without a `repeat_kv` copy. What the families differ in is a switch:
+//! projection biases (Qwen2's q/k/v, Llama's `attention_bias`), Qwen3's
+//! per-head RMSNorm on queries and keys before RoPE, an explicit `head_dim`,
+//! and sliding-window masks (Mistral, Qwen with `use_sliding_window`).
 
 use tch::{nn, nn::Module, Tensor};
 
-use super::init::{linear_no_bias, linear_with_bias};
+use super::init::linear;
+use super::norm::RmsNorm;
 use super::rope::apply_rotary;
-use crate::config::Qwen2Config;
+use crate::config::{Architecture, ModelConfig};
 use crate::kv_cache::KvCache;
 
 /// Which keys each query may see.
@@ -34,19 +38,55 @@ impl AttentionMask {
             None if t == 1 => AttentionMask::Full,
             _ => {
                 let device = key_mask.map_or(tch::Device::Cpu, |m| m.device());
-                let total = past + t;
-                let q_pos = Tensor::arange_start(past, total, (tch::Kind::Int64, device)).view([t, 1]);
-                let k_pos = Tensor::arange(total, (tch::Kind::Int64, device)).view([1, total]);
-                let causal = k_pos.le_tensor(&q_pos);
-                let diagonal = k_pos.eq_tensor(&q_pos);
-                let allowed = match key_mask {
-                    Some(m) => causal.unsqueeze(0).logical_and(&m.ne(0).unsqueeze(1)),
-                    None => causal.unsqueeze(0),
-                };
-                AttentionMask::Explicit(allowed.logical_or(&diagonal.unsqueeze(0)).unsqueeze(1))
+                AttentionMask::Explicit(explicit_mask(key_mask, past, t, None, device))
             }
         }
     }
+
+    /// [`AttentionMask::build`] restricted to a sliding window: a query at
+    /// (padded) position `q` also never sees keys at `k <= q - window`, as
+    /// transformers' `sliding_window_overlay` (`kv_idx > q_idx - window`).
+    /// Positions count the padding, like transformers' cache positions; left
+    /// padding is contiguous, so distances between real tokens are the same.
+    /// `device` is where the mask is built when there is no `key_mask`.
+    pub fn build_windowed(
+        key_mask: Option<&Tensor>,
+        past: i64,
+        t: i64,
+        window: i64,
+        device: tch::Device,
+    ) -> AttentionMask {
+        if window >= past + t {
+            // No query is far enough from any key for the window to matter.
+            return AttentionMask::build(key_mask, past, t);
+        }
+        let device = key_mask.map_or(device, |m| m.device());
+        AttentionMask::Explicit(explicit_mask(key_mask, past, t, Some(window), device))
+    }
+}
+
+/// The boolean mask `[B or 1, 1, t, past + t]`: causal, minus padding keys,
+/// minus keys outside `window`, plus the diagonal.
+fn explicit_mask(
+    key_mask: Option<&Tensor>,
+    past: i64,
+    t: i64,
+    window: Option<i64>,
+    device: tch::Device,
+) -> Tensor {
+    let total = past + t;
+    let q_pos = Tensor::arange_start(past, total, (tch::Kind::Int64, device)).view([t, 1]);
+    let k_pos = Tensor::arange(total, (tch::Kind::Int64, device)).view([1, total]);
+    let mut allowed = k_pos.le_tensor(&q_pos);
+    if let Some(window) = window {
+        allowed = allowed.logical_and(&k_pos.gt_tensor(&(&q_pos - window)));
+    }
+    let diagonal = k_pos.eq_tensor(&q_pos);
+    let allowed = match key_mask {
+        Some(m) => allowed.unsqueeze(0).logical_and(&m.ne(0).unsqueeze(1)),
+        None => allowed.unsqueeze(0),
+    };
+    allowed.logical_or(&diagonal.unsqueeze(0)).unsqueeze(1)
 }
 
 #[derive(Debug)]
@@ -55,21 +95,27 @@ pub struct Attention {
     k_proj: nn::Linear,
     v_proj: nn::Linear,
     o_proj: nn::Linear,
+    /// Qwen3: RMSNorm over each head's `head_dim` of the queries and keys.
+    q_norm: Option<RmsNorm>,
+    k_norm: Option<RmsNorm>,
     num_heads: i64,
     num_kv_heads: i64,
     head_dim: i64,
 }
 
 impl Attention {
-    pub fn new(p: &nn::Path, cfg: &Qwen2Config) -> Self {
+    pub fn new(p: &nn::Path, cfg: &ModelConfig, arch: &Architecture) -> Self {
         let h = cfg.hidden_size;
-        let d = cfg.head_dim();
+        let d = arch.head_dim;
         let (nh, nkv) = (cfg.num_attention_heads, cfg.num_key_value_heads);
+        let head_norm = |name: &str| arch.qk_norm.then(|| RmsNorm::new(&(p / name), d, cfg.rms_norm_eps));
         Self {
-            q_proj: linear_with_bias(&(p / "q_proj"), h, nh * d),
-            k_proj: linear_with_bias(&(p / "k_proj"), h, nkv * d),
-            v_proj: linear_with_bias(&(p / "v_proj"), h, nkv * d),
-            o_proj: linear_no_bias(&(p / "o_proj"), nh * d, h),
+            q_proj: linear(&(p / "q_proj"), h, nh * d, arch.qkv_bias),
+            k_proj: linear(&(p / "k_proj"), h, nkv * d, arch.qkv_bias),
+            v_proj: linear(&(p / "v_proj"), h, nkv * d, arch.qkv_bias),
+            o_proj: linear(&(p / "o_proj"), nh * d, h, arch.o_bias),
+            q_norm: head_norm("q_norm"),
+            k_norm: head_norm("k_norm"),
             num_heads: nh as i64,
             num_kv_heads: nkv as i64,
             head_dim: d as i64,
@@ -88,11 +134,13 @@ impl Attention {
         cache: Option<(&mut KvCache, usize)>,
     ) -> Tensor {
         let (b, t, _) = x.size3().expect("attention input must be [B, T, H]");
-        let heads =
-            |proj: &nn::Linear, n: i64| proj.forward(x).view([b, t, n, self.head_dim]).transpose(1, 2);
-        let q = apply_rotary(&heads(&self.q_proj, self.num_heads), cos, sin);
-        let k = apply_rotary(&heads(&self.k_proj, self.num_kv_heads), cos, sin);
-        let v = heads(&self.v_proj, self.num_kv_heads);
+        let heads = |proj: &nn::Linear, n: i64, norm: Option<&RmsNorm>| {
+            let split = proj.forward(x).view([b, t, n, self.head_dim]);
+            norm.map_or(split.shallow_clone(), |norm| norm.forward(&split)).transpose(1, 2)
+        };
+        let q = apply_rotary(&heads(&self.q_proj, self.num_heads, self.q_norm.as_ref()), cos, sin);
+        let k = apply_rotary(&heads(&self.k_proj, self.num_kv_heads, self.k_norm.as_ref()), cos, sin);
+        let v = heads(&self.v_proj, self.num_kv_heads, None);
         let (k, v) = match cache {
             Some((cache, layer)) => cache.append(layer, &k, &v),
             None => (k, v),

@@ -27,14 +27,17 @@ pub fn small_config(tied: bool) -> Qwen2Config {
 }
 
 /// A model whose weights are N(0, 0.3) (norm weights around 1), so logits are
-/// far from uniform and masking or position mistakes show up.
+/// far from uniform and masking or position mistakes show up. The same seed
+/// gives the same weights (variables are drawn in name order).
 pub fn random_model(cfg: &Qwen2Config, seed: i64) -> (VarStore, Qwen2) {
     one_thread();
     tch::manual_seed(seed);
     let vs = VarStore::new(Device::Cpu);
     let model = Qwen2::new(&vs.root(), cfg);
+    let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
     tch::no_grad(|| {
-        for (name, mut t) in vs.variables() {
+        for (name, mut t) in vars {
             let noise = Tensor::randn(t.size(), (Kind::Float, Device::Cpu)) * 0.3;
             if name.ends_with("norm.weight") {
                 t.copy_(&(noise + 1.0));

@@ -122,6 +122,9 @@ pub struct TrainerSection {
     pub micro_batch_size: usize,
     /// Sequence positions per chunk of the LM head (no [batch, seq, vocab] tensor).
     pub logit_chunk: i64,
+    /// Recompute each decoder layer in backward instead of keeping its
+    /// activations (actor and critic): less memory, one more forward.
+    pub gradient_checkpointing: bool,
     /// Checkpoint every N steps (0 = only at the end).
     pub save_freq: u64,
     /// Validation every N steps (0 = only before and after).
@@ -187,7 +190,7 @@ pub struct LoggingSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RewardModelSection {
-    /// A `Qwen2ForSequenceClassification` directory or hub id (one label,
+    /// A `*ForSequenceClassification` directory or hub id of a supported family (one label,
     /// with a chat template); empty = no reward model.
     pub path: String,
     /// `auto`, `cpu`, `cuda`, `cuda:N`, independent of `model.device`.
@@ -302,6 +305,7 @@ impl Default for TrainerSection {
             mini_batch_size: 0,
             micro_batch_size: 64,
             logit_chunk: 1024,
+            gradient_checkpointing: false,
             save_freq: 50,
             test_freq: 0,
             keep_checkpoints: 2,

@@ -228,6 +228,7 @@ impl<'r> Trainer<'r> {
         let mut policy = Policy::load(checkpoint.unwrap_or(&model_path), device, kind)?;
         policy.prompt_limit =
             prompts::PromptLimit::from_settings(cfg.task.max_prompt_length, &cfg.task.truncation)?;
+        policy.model.set_gradient_checkpointing(cfg.trainer.gradient_checkpointing);
         let reference = if loss.needs_reference() {
             let mut r = Policy::load(&model_path, device, kind)?;
             r.vs.freeze();

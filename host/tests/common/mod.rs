@@ -143,3 +143,46 @@ pub fn deterministic(m: &serde_json::Value) -> Vec<(String, serde_json::Value)> 
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
+
+/// The repository's Python (`.venv`, made by scripts/setup.sh), or a clear panic.
+pub fn python() -> PathBuf {
+    let py = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    assert!(
+        py.exists(),
+        "{} is missing: run scripts/setup.sh (it creates the PyTorch + transformers venv)",
+        py.display()
+    );
+    py
+}
+
+/// Runs a Python script of the repository (path relative to the repository
+/// root) with `request` as JSON on stdin, offline, and returns its JSON answer.
+pub fn run_python(script: &str, request: &serde_json::Value) -> serde_json::Value {
+    use std::io::Write;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(script);
+    let mut child = Command::new(python())
+        .arg(&script)
+        .env("HF_HUB_OFFLINE", "1")
+        .env("TRANSFORMERS_VERBOSITY", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", python().display()));
+    child.stdin.take().unwrap().write_all(request.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{} failed:\n{}", script.display(), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `tzhost generate --device cpu --greedy ARGS` offline: its stdout without
+/// the trailing newline println adds.
+pub fn tzhost_generate(args: &[&str]) -> String {
+    let out = tzhost_env(
+        &[&["generate", "--device", "cpu", "--greedy"], args].concat(),
+        &[("HF_HUB_OFFLINE", "1")],
+    );
+    assert!(out.status.success(), "tzhost generate {args:?} failed:\n{}", stderr(&out));
+    let text = stdout(&out);
+    text.strip_suffix('\n').unwrap_or(&text).to_string()
+}
