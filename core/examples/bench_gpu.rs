@@ -141,7 +141,7 @@ fn decode(positional: &[String], flags: &Flags) -> Result<serde_json::Value> {
         top_k: 0,
         max_new_tokens: tokens,
         seed: 0,
-        max_batch_rows: 0,
+        budget: Default::default(),
     };
     // Warm-up: kernels, allocator pools, a full-size KV cache.
     generate(&model, &prompts, n, &params(new_tokens.min(8)), &stop)?;

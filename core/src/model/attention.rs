@@ -7,7 +7,7 @@ use tch::{nn, nn::Module, Tensor};
 use super::init::{linear_no_bias, linear_with_bias};
 use super::rope::apply_rotary;
 use crate::config::Qwen2Config;
-use crate::kv_cache::KvCache;
+use crate::kv_cache::LayerCache;
 
 /// Which keys each query may see.
 #[derive(Debug)]
@@ -77,15 +77,15 @@ impl Attention {
     }
 
     /// `x` [B, T, H] -> [B, T, H]. With a cache, the new keys/values are
-    /// written at the cache's current length and attention covers the whole
-    /// filled prefix.
+    /// stored there and attention covers what the cache returns (a
+    /// [`crate::KvCache`]: the whole filled prefix).
     pub fn forward(
         &self,
         x: &Tensor,
         cos: &Tensor,
         sin: &Tensor,
         mask: &AttentionMask,
-        cache: Option<(&mut KvCache, usize)>,
+        cache: Option<(&mut dyn LayerCache, usize)>,
     ) -> Tensor {
         let (b, t, _) = x.size3().expect("attention input must be [B, T, H]");
         let heads =
@@ -94,7 +94,7 @@ impl Attention {
         let k = apply_rotary(&heads(&self.k_proj, self.num_kv_heads), cos, sin);
         let v = heads(&self.v_proj, self.num_kv_heads);
         let (k, v) = match cache {
-            Some((cache, layer)) => cache.append(layer, &k, &v),
+            Some((cache, layer)) => cache.store(layer, &k, &v),
             None => (k, v),
         };
         let (attn_mask, is_causal) = match mask {

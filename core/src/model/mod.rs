@@ -1,8 +1,9 @@
 //! The Qwen2 architecture over tch, split one concept per file:
 //! [`norm`] (RMSNorm), [`rope`] (rotary embeddings), [`attention`] (GQA
 //! self-attention and masks), [`mlp`] (SwiGLU), [`qwen2`] (the decoder and LM
-//! head), [`logprobs`] (chunked token log-probs for training), and [`heads`]
-//! (value and score heads).
+//! head), [`logprobs`] (chunked token log-probs for training), [`heads`]
+//! (value and score heads) and [`slot_decode`] (the capturable decode step over
+//! a [`crate::slot_cache::SlotCache`]).
 //!
 //! Typical use:
 //! ```no_run
@@ -24,6 +25,7 @@ pub mod mlp;
 pub mod norm;
 pub mod qwen2;
 pub mod rope;
+pub mod slot_decode;
 
 pub use attention::AttentionMask;
 pub use heads::{ScoreHead, ValueHead};

@@ -13,7 +13,7 @@ use super::mlp::Mlp;
 use super::norm::RmsNorm;
 use super::rope::RotaryEmbedding;
 use crate::config::Qwen2Config;
-use crate::kv_cache::KvCache;
+use crate::kv_cache::{KvCache, LayerCache};
 
 #[derive(Debug)]
 struct DecoderLayer {
@@ -40,7 +40,7 @@ impl DecoderLayer {
         cos: &Tensor,
         sin: &Tensor,
         mask: &AttentionMask,
-        cache: Option<(&mut KvCache, usize)>,
+        cache: Option<(&mut dyn LayerCache, usize)>,
     ) -> Tensor {
         let x = x + self.self_attn.forward(&self.input_layernorm.forward(x), cos, sin, mask, cache);
         &x + self.mlp.forward(&self.post_attention_layernorm.forward(&x))
@@ -157,14 +157,33 @@ impl Qwen2 {
                 .expand([b, t], true),
         };
         let attn_mask = AttentionMask::build(mask.as_ref(), past, t);
-        let mut x = Tensor::embedding(&self.embed_tokens, &input_ids, -1, false, false);
-        let (cos, sin) = self.rotary.cos_sin(&positions, x.kind());
-        for (i, layer) in self.layers.iter().enumerate() {
-            let layer_cache = cache.as_deref_mut().map(|c| (c, i));
-            x = layer.forward(&x, &cos, &sin, &attn_mask, layer_cache);
-        }
+        let hidden = self.run_layers(
+            &input_ids,
+            &positions,
+            &attn_mask,
+            cache.as_deref_mut().map(|c| c as &mut dyn LayerCache),
+        );
         if let Some(c) = cache {
             c.advance(t);
+        }
+        hidden
+    }
+
+    /// Embedding, decoder layers and final norm for `input_ids` [B, T] at
+    /// `positions` [B, T]; the shared body of [`Qwen2::forward`] and
+    /// [`Qwen2::decode_slots`].
+    pub(super) fn run_layers(
+        &self,
+        input_ids: &Tensor,
+        positions: &Tensor,
+        mask: &AttentionMask,
+        mut cache: Option<&mut dyn LayerCache>,
+    ) -> Tensor {
+        let mut x = Tensor::embedding(&self.embed_tokens, input_ids, -1, false, false);
+        let (cos, sin) = self.rotary.cos_sin(positions, x.kind());
+        for (i, layer) in self.layers.iter().enumerate() {
+            let layer_cache = cache.as_mut().map(|c| (&mut **c as &mut dyn LayerCache, i));
+            x = layer.forward(&x, &cos, &sin, mask, layer_cache);
         }
         self.norm.forward(&x)
     }

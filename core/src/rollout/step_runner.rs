@@ -1,0 +1,90 @@
+//! Runs the decode step eagerly, or on CUDA from one captured graph per
+//! batch-size bucket.
+//!
+//! Eager decoding of a small model is bound by kernel launches (hundreds per
+//! step, rust-facts §12.4); a graph replays the whole step in one launch.
+//! The first step of a bucket runs eagerly on the graph's capture stream (a
+//! warm-up whose result is real: cuBLAS and the allocator set up their
+//! per-stream state outside the capture), then the same step is captured
+//! (nothing runs) and later steps of that bucket are replays. All buckets
+//! share one private memory pool; they never run at the same time.
+
+use std::collections::BTreeMap;
+
+use tch::Device;
+use tz_cuda_graph::CudaGraph;
+
+use super::decode_state::DecodeState;
+use crate::model::Qwen2;
+use crate::sampling::SamplingParams;
+
+pub(super) enum StepRunner {
+    Eager,
+    Graphs { device: usize, graphs: BTreeMap<i64, CudaGraph> },
+}
+
+impl StepRunner {
+    /// Graphs on a CUDA device when asked for and built in; else eager.
+    pub fn new(device: Device, cuda_graphs: bool) -> Self {
+        match device {
+            Device::Cuda(i) if cuda_graphs && tz_cuda_graph::AVAILABLE => {
+                StepRunner::Graphs { device: i, graphs: BTreeMap::new() }
+            }
+            _ => StepRunner::Eager,
+        }
+    }
+
+    /// Whether batch sizes should come in a few fixed buckets (one graph each).
+    pub fn uses_buckets(&self) -> bool {
+        matches!(self, StepRunner::Graphs { .. })
+    }
+
+    /// One step over the first `rows` slots of `state`.
+    pub fn step(&mut self, state: &mut DecodeState, model: &Qwen2, params: &SamplingParams, rows: i64) {
+        let StepRunner::Graphs { device, graphs } = self else {
+            state.step(model, params, rows);
+            return;
+        };
+        if let Some(graph) = graphs.get(&rows) {
+            match graph.replay() {
+                Ok(()) => return,
+                Err(e) => panic!("CUDA graph replay of the {rows}-row decode step failed: {e}"),
+            }
+        }
+        let mut warmed_up = false;
+        match capture(*device, graphs.values().next(), state, model, params, rows, &mut warmed_up) {
+            Ok(graph) => {
+                graphs.insert(rows, graph);
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "CUDA graph capture of the {rows}-row decode step failed ({e}); decoding eagerly"
+                );
+                *self = StepRunner::Eager;
+                if !warmed_up {
+                    state.step(model, params, rows);
+                }
+            }
+        }
+    }
+}
+
+/// Runs the step once on the capture stream (`warmed_up` says it ran: its
+/// result stands), then captures it.
+fn capture(
+    device: usize,
+    pool: Option<&CudaGraph>,
+    state: &mut DecodeState,
+    model: &Qwen2,
+    params: &SamplingParams,
+    rows: i64,
+    warmed_up: &mut bool,
+) -> tz_cuda_graph::Result<CudaGraph> {
+    let mut graph = CudaGraph::new(device)?;
+    graph.run_on_capture_stream(|| {
+        state.step(model, params, rows);
+        *warmed_up = true;
+    })?;
+    graph.capture(pool, || state.step(model, params, rows))?;
+    Ok(graph)
+}
