@@ -82,7 +82,7 @@ impl Engine<'_> {
     fn decode_all(&mut self) -> anyhow::Result<()> {
         let _no_grad = tch::no_grad_guard();
         loop {
-            self.admit_waiting()?;
+            self.admit_waiting();
             let running = self.slot_row.iter().filter(|r| r.is_some()).count();
             if running == 0 {
                 return Ok(());
@@ -113,15 +113,15 @@ impl Engine<'_> {
 
     /// Admits waiting rows into free slots once enough are free (a prefill
     /// per few rows, not per row) or nothing runs.
-    fn admit_waiting(&mut self) -> anyhow::Result<()> {
+    fn admit_waiting(&mut self) {
         if self.waiting.is_empty() {
-            return Ok(());
+            return;
         }
         let free: Vec<usize> = (0..self.batch).filter(|&s| self.slot_row[s].is_none()).collect();
         let slots = self.slot_row.len();
         let worth_a_prefill = self.n.max(slots / 8).min(slots).min(self.waiting.len());
         if free.len() < worth_a_prefill {
-            return Ok(());
+            return;
         }
         let take = free.len().min(self.waiting.len());
         let admitted: Vec<(usize, usize)> = free.into_iter().zip(self.waiting.drain(..take)).collect();
@@ -152,7 +152,6 @@ impl Engine<'_> {
         }
         let prefill = self.prefill(&prompts);
         self.state.admit(prefill.as_ref(), &entries);
-        Ok(())
     }
 
     /// All but the last token of each prompt, right-padded, through the

@@ -34,6 +34,12 @@ mod step_runner;
 
 use anyhow::ensure;
 
+pub use step_runner::{graph_stats, GraphStats};
+
+/// Whether this build can replay the decode step from CUDA graphs (the
+/// `tz-cuda-graph` shim was compiled: libtorch with CUDA and its headers).
+pub const CUDA_GRAPHS_BUILT_IN: bool = tz_cuda_graph::AVAILABLE;
+
 use crate::model::Qwen2;
 use crate::sampling::SamplingParams;
 

@@ -10,6 +10,7 @@
 //! share one private memory pool; they never run at the same time.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tch::Device;
 use tz_cuda_graph::CudaGraph;
@@ -17,6 +18,28 @@ use tz_cuda_graph::CudaGraph;
 use super::decode_state::DecodeState;
 use crate::model::Qwen2;
 use crate::sampling::SamplingParams;
+
+/// What the CUDA-graph path did since the process started (benchmarks and
+/// the device check report it: a capture that failed falls back to eager
+/// decoding with only a log line).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GraphStats {
+    pub captures: u64,
+    pub replays: u64,
+    pub failed_captures: u64,
+}
+
+static CAPTURES: AtomicU64 = AtomicU64::new(0);
+static REPLAYS: AtomicU64 = AtomicU64::new(0);
+static FAILED_CAPTURES: AtomicU64 = AtomicU64::new(0);
+
+pub fn graph_stats() -> GraphStats {
+    GraphStats {
+        captures: CAPTURES.load(Ordering::Relaxed),
+        replays: REPLAYS.load(Ordering::Relaxed),
+        failed_captures: FAILED_CAPTURES.load(Ordering::Relaxed),
+    }
+}
 
 pub(super) enum StepRunner {
     Eager,
@@ -47,16 +70,21 @@ impl StepRunner {
         };
         if let Some(graph) = graphs.get(&rows) {
             match graph.replay() {
-                Ok(()) => return,
+                Ok(()) => {
+                    REPLAYS.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
                 Err(e) => panic!("CUDA graph replay of the {rows}-row decode step failed: {e}"),
             }
         }
         let mut warmed_up = false;
         match capture(*device, graphs.values().next(), state, model, params, rows, &mut warmed_up) {
             Ok(graph) => {
+                CAPTURES.fetch_add(1, Ordering::Relaxed);
                 graphs.insert(rows, graph);
             }
             Err(e) => {
+                FAILED_CAPTURES.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
                     "CUDA graph capture of the {rows}-row decode step failed ({e}); decoding eagerly"
                 );
