@@ -83,9 +83,12 @@ impl SlotCache {
     /// the capacity), and its query sees positions `0..=positions[i]`.
     pub fn front(&mut self, rows: i64, positions: &Tensor) -> SlotWriter<'_> {
         let (_, kv_heads, _, head_dim) = self.keys[0].size4().expect("slot buffers are 4-d");
-        let index = positions.view([rows, 1, 1, 1]).expand([rows, kv_heads, 1, head_dim], false).contiguous();
-        let visible = self.key_positions.le_tensor(&positions.view([rows, 1, 1, 1]));
-        SlotWriter { cache: self, rows, index, visible }
+        let at = positions.view([rows, 1, 1, 1]);
+        let index = at.expand([rows, kv_heads, 1, head_dim], false).contiguous();
+        let hidden = self.key_positions.gt_tensor(&at);
+        let bias = Tensor::zeros([rows, 1, 1, self.capacity()], (Kind::Float, positions.device()))
+            .masked_fill(&hidden, f64::NEG_INFINITY);
+        SlotWriter { cache: self, rows, index, bias }
     }
 }
 
@@ -95,14 +98,14 @@ pub struct SlotWriter<'a> {
     rows: i64,
     /// Scatter index `[rows, n_kv, 1, d]`: each row's write position.
     index: Tensor,
-    /// `[rows, 1, 1, capacity]`, true where a row's query may attend.
-    visible: Tensor,
+    /// `[rows, 1, 1, capacity]` f32: 0 where a row's query may attend, else -inf.
+    bias: Tensor,
 }
 
 impl SlotWriter<'_> {
-    /// The attention mask of this step, `[rows, 1, 1, capacity]` (true = visible).
-    pub fn visible(&self) -> &Tensor {
-        &self.visible
+    /// The additive attention bias of this step, `[rows, 1, 1, capacity]`.
+    pub fn bias(&self) -> &Tensor {
+        &self.bias
     }
 }
 

@@ -166,3 +166,25 @@ fn continuous_refill_under_any_budget_gives_the_samples_of_one_wave() {
         }
     }
 }
+
+/// The slot step's attention (two batched matmuls over the shared KV heads)
+/// against SDPA with grouped heads and the same mask.
+#[test]
+fn grouped_decode_attention_equals_sdpa_with_a_length_mask() {
+    use tz_core::model::attention::grouped_decode_attention;
+    tch::manual_seed(3);
+    let (b, heads, kv_heads, cap, d) = (3, 6, 2, 9, 8);
+    let lens = Tensor::from_slice(&[0i64, 4, 8]).view([b, 1, 1, 1]);
+    let visible = Tensor::arange(cap, (Kind::Int64, Device::Cpu)).view([1, 1, 1, cap]).le_tensor(&lens);
+    let bias = Tensor::zeros([b, 1, 1, cap], (Kind::Float, Device::Cpu))
+        .masked_fill(&visible.logical_not(), f64::NEG_INFINITY);
+    for (kind, tol) in [(Kind::Float, 1e-5), (Kind::BFloat16, 2e-2)] {
+        let q = Tensor::randn([b, heads, 1, d], (Kind::Float, Device::Cpu)).to_kind(kind);
+        let k = Tensor::randn([b, kv_heads, cap, d], (Kind::Float, Device::Cpu)).to_kind(kind);
+        let v = Tensor::randn([b, kv_heads, cap, d], (Kind::Float, Device::Cpu)).to_kind(kind);
+        let ours = grouped_decode_attention(&q, &k, &v, &bias);
+        let sdpa = Tensor::scaled_dot_product_attention(&q, &k, &v, Some(&visible), 0.0, false, None, true);
+        let diff = common::max_abs_diff(&ours, &sdpa);
+        assert!(diff < tol, "{kind:?}: differs from SDPA by {diff}");
+    }
+}

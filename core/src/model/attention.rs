@@ -20,6 +20,10 @@ pub enum AttentionMask {
     Full,
     /// An explicit boolean mask `[B or 1, 1, T, T_total]`, true = may attend.
     Explicit(Tensor),
+    /// One query per row against a whole [`crate::slot_cache::SlotCache`]
+    /// slot: an additive f32 bias `[B, 1, 1, capacity]` (0 = visible,
+    /// -inf = beyond the row's length). See [`grouped_decode_attention`].
+    SlotBias(Tensor),
 }
 
 impl AttentionMask {
@@ -101,8 +105,33 @@ impl Attention {
             AttentionMask::Causal => (None, true),
             AttentionMask::Full => (None, false),
             AttentionMask::Explicit(m) => (Some(m), false),
+            AttentionMask::SlotBias(bias) => {
+                let y = grouped_decode_attention(&q, &k, &v, bias);
+                return self.o_proj.forward(&y.transpose(1, 2).reshape([
+                    b,
+                    t,
+                    self.num_heads * self.head_dim,
+                ]));
+            }
         };
         let y = Tensor::scaled_dot_product_attention(&q, &k, &v, attn_mask, 0.0, is_causal, None, true);
         self.o_proj.forward(&y.transpose(1, 2).reshape([b, t, self.num_heads * self.head_dim]))
     }
+}
+
+/// Attention of one query per row (`q` `[B, heads, 1, d]`) over a full
+/// slot (`k`, `v` `[B, kv_heads, capacity, d]`) behind an additive `bias`
+/// `[B, 1, 1, capacity]`, as two batched matmuls: each group of query heads
+/// shares its KV head (no `repeat_kv` copy), the cache is read once, and no
+/// SDPA backend choice is involved (with a mask and grouped heads, CUDA's
+/// SDPA may fall back to a math kernel that copies K/V per query head).
+/// Scores are scaled and soft-maxed in f32, as transformers' eager path does.
+pub fn grouped_decode_attention(q: &Tensor, k: &Tensor, v: &Tensor, bias: &Tensor) -> Tensor {
+    let (b, heads, t, d) = q.size4().expect("q must be [B, heads, 1, d]");
+    assert_eq!(t, 1, "grouped_decode_attention takes one query per row");
+    let kv_heads = k.size()[1];
+    let q = q.reshape([b, kv_heads, heads / kv_heads, d]);
+    let scores = q.matmul(&k.transpose(-1, -2)).to_kind(tch::Kind::Float) * (d as f64).powf(-0.5) + bias;
+    let probs = scores.softmax(-1, tch::Kind::Float).to_kind(v.kind());
+    probs.matmul(v).reshape([b, heads, 1, d])
 }

@@ -4,8 +4,9 @@
 //! Nothing here reads a value back to the host or makes a shape that depends
 //! on a sequence's length: positions come from a device tensor, the new
 //! keys/values are scattered into the [`SlotCache`] at those positions, and
-//! attention covers the cache's whole capacity behind a length mask. So the
-//! same step can be captured once in a CUDA graph and replayed.
+//! attention covers the cache's whole capacity behind a length mask
+//! ([`super::attention::grouped_decode_attention`]). So the same step can be
+//! captured once in a CUDA graph and replayed.
 
 use tch::Tensor;
 
@@ -23,7 +24,7 @@ impl Qwen2 {
     pub fn decode_slots(&self, tokens: &Tensor, positions: &Tensor, cache: &mut SlotCache) -> Tensor {
         let rows = tokens.size()[0];
         let mut writer = cache.front(rows, positions);
-        let mask = AttentionMask::Explicit(writer.visible().shallow_clone());
+        let mask = AttentionMask::SlotBias(writer.bias().shallow_clone());
         let hidden =
             self.run_layers(&tokens.view([rows, 1]), &positions.view([rows, 1]), &mask, Some(&mut writer));
         hidden.squeeze_dim(1)
