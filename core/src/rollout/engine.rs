@@ -90,7 +90,7 @@ impl Engine<'_> {
             if self.waiting.is_empty() {
                 self.shrink(running);
             }
-            self.runner.step(&mut self.state, self.model, self.params, self.batch as i64);
+            self.runner.step(&mut self.state, self.model, self.params, self.batch as i64)?;
             let (tokens, logps) = self.state.read_out(self.batch)?;
             let mut finished = false;
             for slot in 0..self.batch {

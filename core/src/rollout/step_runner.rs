@@ -3,10 +3,11 @@
 //!
 //! Eager decoding of a small model is bound by kernel launches (hundreds per
 //! step, rust-facts §12.4); a graph replays the whole step in one launch.
-//! The first step of a bucket runs eagerly on the graph's capture stream (a
-//! warm-up whose result is real: cuBLAS and the allocator set up their
-//! per-stream state outside the capture), then the same step is captured
-//! (nothing runs) and later steps of that bucket are replays. All buckets
+//! The first step of a bucket runs eagerly; the second runs eagerly on the
+//! graph's capture stream (a warm-up whose result is real: cuBLAS and the
+//! allocator set up their per-stream state outside the capture), then the
+//! same step is captured (nothing runs) and later steps of that bucket are
+//! replays. All buckets
 //! share one private memory pool; they never run at the same time.
 
 use std::collections::BTreeMap;
@@ -43,7 +44,14 @@ pub fn graph_stats() -> GraphStats {
 
 pub(super) enum StepRunner {
     Eager,
-    Graphs { device: usize, graphs: BTreeMap<i64, CudaGraph> },
+    Graphs {
+        device: usize,
+        graphs: BTreeMap<i64, CudaGraph>,
+        /// Eager steps per bucket so far: a bucket is captured on its second
+        /// step, so a batch size that occurs once (the tail of a rollout)
+        /// costs no capture.
+        eager_steps: BTreeMap<i64, u32>,
+    },
 }
 
 impl StepRunner {
@@ -51,7 +59,7 @@ impl StepRunner {
     pub fn new(device: Device, cuda_graphs: bool) -> Self {
         match device {
             Device::Cuda(i) if cuda_graphs && tz_cuda_graph::AVAILABLE => {
-                StepRunner::Graphs { device: i, graphs: BTreeMap::new() }
+                StepRunner::Graphs { device: i, graphs: BTreeMap::new(), eager_steps: BTreeMap::new() }
             }
             _ => StepRunner::Eager,
         }
@@ -63,19 +71,27 @@ impl StepRunner {
     }
 
     /// One step over the first `rows` slots of `state`.
-    pub fn step(&mut self, state: &mut DecodeState, model: &Qwen2, params: &SamplingParams, rows: i64) {
-        let StepRunner::Graphs { device, graphs } = self else {
+    pub fn step(
+        &mut self,
+        state: &mut DecodeState,
+        model: &Qwen2,
+        params: &SamplingParams,
+        rows: i64,
+    ) -> anyhow::Result<()> {
+        let StepRunner::Graphs { device, graphs, eager_steps } = self else {
             state.step(model, params, rows);
-            return;
+            return Ok(());
         };
         if let Some(graph) = graphs.get(&rows) {
-            match graph.replay() {
-                Ok(()) => {
-                    REPLAYS.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-                Err(e) => panic!("CUDA graph replay of the {rows}-row decode step failed: {e}"),
-            }
+            graph.replay().map_err(|e| anyhow::anyhow!("replaying the {rows}-row decode step: {e}"))?;
+            REPLAYS.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        let seen = eager_steps.entry(rows).or_insert(0);
+        *seen += 1;
+        if *seen < 2 {
+            state.step(model, params, rows);
+            return Ok(());
         }
         let mut warmed_up = false;
         match capture(*device, graphs.values().next(), state, model, params, rows, &mut warmed_up) {
@@ -94,6 +110,7 @@ impl StepRunner {
                 }
             }
         }
+        Ok(())
     }
 }
 
