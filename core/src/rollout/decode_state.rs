@@ -76,8 +76,8 @@ impl DecodeState {
         let mut lens = self.lens.narrow(0, 0, rows);
         let mut generated = self.generated.narrow(0, 0, rows);
         let active = self.active.narrow(0, 0, rows);
-        // Inactive slots keep advancing nowhere, but a finished row's slot
-        // may sit at the capacity: clamp so its (ignored) write stays inside.
+        // Inactive slots do not advance, but a row that has just finished may
+        // sit at the capacity: clamp so its slot's (ignored) write stays inside.
         let positions = lens.clamp_max(self.cache.capacity() - 1);
         let hidden = model.decode_slots(&tokens, &positions, &mut self.cache);
         let logits = model.logits(&hidden);
