@@ -14,9 +14,12 @@ cd "$(dirname "$0")/.."
 TORCH_VERSION=2.11.0
 TRANSFORMERS_VERSION=5.23.0
 PYARROW_VERSION=26.0.1
+# CUDA runtime headers' crt/ part (the wheel brings the rest): core/cuda-graph
+# compiles its CUDA-graph shim against them. Headers only; no GPU needed.
+CUDA_CRT_VERSION=13.0.88
 cache="${TZ_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tinyzero-rs}"
 venv="$cache/venv-torch-$TORCH_VERSION"
-stamp="$venv/.tinyzero-complete-$TORCH_VERSION-$TRANSFORMERS_VERSION-$PYARROW_VERSION"
+stamp="$venv/.tinyzero-complete-$TORCH_VERSION-$TRANSFORMERS_VERSION-$PYARROW_VERSION-crt$CUDA_CRT_VERSION"
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found; install Rust (https://rustup.rs) first" >&2

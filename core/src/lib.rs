@@ -7,9 +7,11 @@
 //! Modules (one concept each):
 //! - [`config`]: `config.json` of the supported families (Qwen2, Llama, Qwen3, Mistral).
 //! - [`model`]: the decoder of those families, activation checkpointing, chunked token log-probs, value/score heads.
-//! - [`kv_cache`]: the preallocated KV cache for decoding.
+//! - [`kv_cache`]: the preallocated KV cache for decoding (prefill).
+//! - [`slot_cache`]: the fixed-slot KV cache of the capturable decode step.
 //! - [`sampling`]: temperature / top-k / top-p sampling with per-row seeds.
 //! - [`rollout`]: batched generation with stop strings (the rollout engine).
+//! - [`rollout_budget`]: the engine's memory limits (rows in flight, KV-cache positions).
 //! - [`checkpoint`]: Hugging Face checkpoint directories, loaded into and saved from a `VarStore`.
 //! - [`hub`]: `--model` as a directory or a hub id, through the Hugging Face cache.
 //! - [`generation_config`]: `generation_config.json` (sampling defaults, stop ids).
@@ -41,8 +43,10 @@ pub mod reward_model;
 pub mod rl_batch;
 pub mod rl_update;
 pub mod rollout;
+pub mod rollout_budget;
 pub mod sampling;
 pub mod sft;
+pub mod slot_cache;
 pub mod tokenizer;
 
 pub use chat_template::{ChatMessage, ChatTemplate};

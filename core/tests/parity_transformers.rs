@@ -1,5 +1,5 @@
-//! Parity with the reference implementation (transformers 5, float32, CPU):
-//! small random checkpoints of every supported family written by
+//! Parity with the reference implementation (transformers 5, float32, on the
+//! same device: the CPU, or CUDA with `TZ_TEST_DEVICE=cuda`): small random checkpoints of every supported family written by
 //! `save_pretrained` are loaded here and there. Qwen2: tied and untied,
 //! single file and sharded, odd sizes (hidden 40 with 5 heads over 1 KV head,
 //! intermediate 72, vocabulary 97). Llama: Llama 3 RoPE scaling, linear and
@@ -7,7 +7,8 @@
 //! q/k norms with head_dim larger than hidden / heads, a sliding-window
 //! layer. Mistral: a sliding window shorter than the sequences, and none.
 //!
-//! - the logits of our forward agree within 1e-4 on a left-padded batch;
+//! - the logits of our forward agree within 1e-4 on a left-padded batch, and
+//!   within 1e-2 with both sides in bfloat16;
 //! - greedy generations are identical token for token, both from a plain
 //!   loop over full forwards and from the rollout engine (KV cache, batched);
 //! - checkpoints this core writes load in transformers with the same logits.
@@ -132,14 +133,19 @@ fn specs() -> Vec<(&'static str, &'static str, serde_json::Value, Option<&'stati
 
 fn run_job(dir: &Path) -> serde_json::Value {
     let (ids, mask) = batch();
-    json!({"dir": dir, "input_ids": ids, "attention_mask": mask, "new_tokens": NEW_TOKENS})
+    json!({"dir": dir, "input_ids": ids, "attention_mask": mask, "new_tokens": NEW_TOKENS,
+           "device": reference::torch_device_name(reference::test_device())})
 }
 
-/// Where this test binary keeps its checkpoints (fresh each run).
+/// Where this test binary keeps its checkpoints (fresh each run):
+/// `TZ_TEST_TMPDIR` (a carried binary), else cargo's tmp dir.
 fn work_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("parity_transformers");
+        let root = std::env::var_os("TZ_TEST_TMPDIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
+        let dir = root.join("parity_transformers");
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
@@ -231,7 +237,10 @@ fn checkpoints_written_by_core_load_in_transformers_with_the_same_logits() {
             if suffix == "f32_sharded" {
                 assert!(WeightFiles::discover(&out).unwrap().files.len() > 1, "{}: sharded", case.name);
             }
-            jobs.push(json!({"dir": out, "input_ids": batch().0, "attention_mask": batch().1}));
+            let device = reference::torch_device_name(reference::test_device());
+            jobs.push(
+                json!({"dir": out, "input_ids": batch().0, "attention_mask": batch().1, "device": device}),
+            );
             expected.push((case, suffix));
         }
     }
@@ -264,7 +273,17 @@ fn load_model(dir: &Path) -> (VarStore, Decoder) {
 
 fn tensor_2d(rows: &[Vec<i64>]) -> Tensor {
     let flat: Vec<i64> = rows.iter().flatten().copied().collect();
-    Tensor::from_slice(&flat).view([rows.len() as i64, rows[0].len() as i64])
+    Tensor::from_slice(&flat)
+        .view([rows.len() as i64, rows[0].len() as i64])
+        .to_device(reference::test_device())
+}
+
+/// Our logits for [`batch`] as `[B][T][V]`.
+fn our_logits(model: &Qwen2) -> Vec<Vec<Vec<f64>>> {
+    let (ids, mask) = batch();
+    let logits =
+        tch::no_grad(|| model.logits(&model.forward(&tensor_2d(&ids), Some(&tensor_2d(&mask)), None)));
+    Vec::<Vec<Vec<f64>>>::try_from(logits.to_kind(Kind::Double).to_device(Device::Cpu)).unwrap()
 }
 
 /// The rows of [`batch`] without their padding.
@@ -278,7 +297,6 @@ fn unpadded_rows() -> Vec<Vec<i64>> {
 
 #[test]
 fn logits_match_transformers_on_a_left_padded_batch() {
-    let (ids, mask) = batch();
     for case in cases() {
         let (_vs, model) = load_model(&case.dir);
         assert_eq!(model.architecture().family.model_type(), case.model_type, "{}: family", case.name);
@@ -287,6 +305,26 @@ fn logits_match_transformers_on_a_left_padded_batch() {
         let ours: Vec<Vec<Vec<f64>>> = Vec::<Vec<Vec<f64>>>::try_from(logits.to_kind(Kind::Double)).unwrap();
         let diff = max_diff_on_real_tokens(&ours, &logits_of(&case.answer));
         assert!(diff < 1e-4, "{}: logits differ from transformers by {diff}", case.name);
+    }
+}
+
+/// Both sides in bfloat16 on the same device: 8 bits of mantissa, so close
+/// within 1e-2 (the logits here are of order 1), not equal.
+#[test]
+fn bf16_logits_match_transformers_in_bf16() {
+    let device = reference::torch_device_name(reference::test_device());
+    let jobs: Vec<serde_json::Value> = cases()
+        .iter()
+        .map(|c| {
+            let (ids, mask) = batch();
+            json!({"dir": c.dir, "input_ids": ids, "attention_mask": mask, "device": device, "dtype": "bfloat16"})
+        })
+        .collect();
+    let answer = reference::run_python("qwen2_reference.py", &json!({ "run": jobs }));
+    for (i, case) in cases().iter().enumerate() {
+        let (_vs, model) = load_model(&case.dir, Kind::BFloat16);
+        let diff = max_diff_on_real_tokens(&our_logits(&model), &logits_of(&answer["runs"][i]));
+        assert!(diff < 1e-2, "{}: bf16 logits differ from transformers bf16 by {diff}", case.name);
     }
 }
 
@@ -303,7 +341,7 @@ fn greedy_generation_matches_transformers_token_for_token() {
     for case in cases() {
         let want: Vec<Vec<u32>> = serde_json::from_value(case.answer["greedy"].clone()).unwrap();
         assert_eq!(want.len(), 3);
-        let (_vs, model) = load_model(&case.dir);
+        let (_vs, model) = load_model(&case.dir, Kind::Float);
 
         // Dynamic RoPE changes the frequencies as positions grow, and
         // generate() keeps the keys it cached with the older ones: only a
@@ -334,8 +372,8 @@ fn greedy_generation_matches_transformers_token_for_token() {
         for (row, prompt) in unpadded_rows().iter().enumerate().filter(|_| !dynamic) {
             let mut seq = prompt.clone();
             for _ in 0..NEW_TOKENS {
-                let hidden =
-                    tch::no_grad(|| model.forward(&Tensor::from_slice(&seq).unsqueeze(0), None, None));
+                let input = Tensor::from_slice(&seq).unsqueeze(0).to_device(model.device());
+                let hidden = tch::no_grad(|| model.forward(&input, None, None));
                 let last = hidden.narrow(1, seq.len() as i64 - 1, 1);
                 seq.push(model.logits(&last).argmax(-1, false).int64_value(&[0, 0]));
             }

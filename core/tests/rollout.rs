@@ -8,6 +8,7 @@ use tch::{Kind, Tensor};
 use tz_core::model::Qwen2;
 use tz_core::presets::{tiny_tokenizer, TINY_EOS_ID};
 use tz_core::rollout::{generate, Completion, FinishReason, StopCriteria, TokenDecoder};
+use tz_core::rollout_budget::RolloutBudget;
 use tz_core::sampling::SamplingParams;
 
 fn prompts() -> Vec<Vec<u32>> {
@@ -122,7 +123,16 @@ fn greedy_follows_the_argmax_of_full_forwards_and_top_k_1_equals_greedy() {
 fn batch_grouping_does_not_change_samples() {
     let (_vs, model) = random_model(&small_config(true), 14);
     let together = run(&model, &sampling(6, 16), 3, &[], true);
-    let grouped = run(&model, &SamplingParams { max_batch_rows: 3, ..sampling(6, 16) }, 3, &[], true);
+    let grouped = run(
+        &model,
+        &SamplingParams {
+            budget: RolloutBudget { max_rows_in_flight: 3, ..Default::default() },
+            ..sampling(6, 16)
+        },
+        3,
+        &[],
+        true,
+    );
     assert_eq!(together.len(), grouped.len());
     for (a, b) in together.iter().zip(&grouped) {
         assert_eq!((&a.token_ids, &a.text, a.finish), (&b.token_ids, &b.text, b.finish));

@@ -11,7 +11,7 @@ use super::init::linear;
 use super::norm::RmsNorm;
 use super::rope::apply_rotary;
 use crate::config::{Architecture, ModelConfig};
-use crate::kv_cache::KvCache;
+use crate::kv_cache::LayerCache;
 
 /// Which keys each query may see.
 #[derive(Debug)]
@@ -24,6 +24,10 @@ pub enum AttentionMask {
     Full,
     /// An explicit boolean mask `[B or 1, 1, T, T_total]`, true = may attend.
     Explicit(Tensor),
+    /// One query per row against a whole [`crate::slot_cache::SlotCache`]
+    /// slot: an additive f32 bias `[B, 1, 1, capacity]` (0 = visible,
+    /// -inf = beyond the row's length). See [`grouped_decode_attention`].
+    SlotBias(Tensor),
 }
 
 impl AttentionMask {
@@ -123,15 +127,15 @@ impl Attention {
     }
 
     /// `x` [B, T, H] -> [B, T, H]. With a cache, the new keys/values are
-    /// written at the cache's current length and attention covers the whole
-    /// filled prefix.
+    /// stored there and attention covers what the cache returns (a
+    /// [`crate::KvCache`]: the whole filled prefix).
     pub fn forward(
         &self,
         x: &Tensor,
         cos: &Tensor,
         sin: &Tensor,
         mask: &AttentionMask,
-        cache: Option<(&mut KvCache, usize)>,
+        cache: Option<(&mut dyn LayerCache, usize)>,
     ) -> Tensor {
         let (b, t, _) = x.size3().expect("attention input must be [B, T, H]");
         let heads = |proj: &nn::Linear, n: i64, norm: Option<&RmsNorm>| {
@@ -142,15 +146,40 @@ impl Attention {
         let k = apply_rotary(&heads(&self.k_proj, self.num_kv_heads, self.k_norm.as_ref()), cos, sin);
         let v = heads(&self.v_proj, self.num_kv_heads, None);
         let (k, v) = match cache {
-            Some((cache, layer)) => cache.append(layer, &k, &v),
+            Some((cache, layer)) => cache.store(layer, &k, &v),
             None => (k, v),
         };
         let (attn_mask, is_causal) = match mask {
             AttentionMask::Causal => (None, true),
             AttentionMask::Full => (None, false),
             AttentionMask::Explicit(m) => (Some(m), false),
+            AttentionMask::SlotBias(bias) => {
+                let y = grouped_decode_attention(&q, &k, &v, bias);
+                return self.o_proj.forward(&y.transpose(1, 2).reshape([
+                    b,
+                    t,
+                    self.num_heads * self.head_dim,
+                ]));
+            }
         };
         let y = Tensor::scaled_dot_product_attention(&q, &k, &v, attn_mask, 0.0, is_causal, None, true);
         self.o_proj.forward(&y.transpose(1, 2).reshape([b, t, self.num_heads * self.head_dim]))
     }
+}
+
+/// Attention of one query per row (`q` `[B, heads, 1, d]`) over a full
+/// slot (`k`, `v` `[B, kv_heads, capacity, d]`) behind an additive `bias`
+/// `[B, 1, 1, capacity]`, as two batched matmuls: each group of query heads
+/// shares its KV head (no `repeat_kv` copy), the cache is read once, and no
+/// SDPA backend choice is involved (with a mask and grouped heads, CUDA's
+/// SDPA may fall back to a math kernel that copies K/V per query head).
+/// Scores are scaled and soft-maxed in f32, as transformers' eager path does.
+pub fn grouped_decode_attention(q: &Tensor, k: &Tensor, v: &Tensor, bias: &Tensor) -> Tensor {
+    let (b, heads, t, d) = q.size4().expect("q must be [B, heads, 1, d]");
+    assert_eq!(t, 1, "grouped_decode_attention takes one query per row");
+    let kv_heads = k.size()[1];
+    let q = q.reshape([b, kv_heads, heads / kv_heads, d]);
+    let scores = q.matmul(&k.transpose(-1, -2)).to_kind(tch::Kind::Float) * (d as f64).powf(-0.5) + bias;
+    let probs = scores.softmax(-1, tch::Kind::Float).to_kind(v.kind());
+    probs.matmul(v).reshape([b, heads, 1, d])
 }

@@ -22,7 +22,7 @@ use super::layer::{DecoderLayer, LayerContext};
 use super::norm::RmsNorm;
 use super::rope::RotaryEmbedding;
 use crate::config::{Architecture, ModelConfig};
-use crate::kv_cache::KvCache;
+use crate::kv_cache::{KvCache, LayerCache};
 
 /// Where the vocabulary projection comes from.
 #[derive(Debug)]
@@ -122,6 +122,12 @@ impl Decoder {
         self.embed_tokens.kind()
     }
 
+    /// Whether the decode step may be captured in a CUDA graph: dynamic RoPE
+    /// rescales its angles from the longest position, read on the host.
+    pub fn decode_step_capturable(&self) -> bool {
+        !matches!(self.arch.rope.scaling, crate::config::RopeScaling::Dynamic { .. })
+    }
+
     /// An empty KV cache sized for this model.
     pub fn new_cache(&self, batch: i64, capacity: i64) -> KvCache {
         KvCache::new(&self.cfg, batch, capacity, self.kind(), self.device)
@@ -159,11 +165,56 @@ impl Decoder {
         }
         let mut x = self.embed(&input_ids);
         for (i, layer) in self.layers.iter().enumerate() {
-            let layer_cache = cache.as_deref_mut().map(|c| (c, i));
+            let layer_cache = cache.as_deref_mut().map(|c| (c as &mut dyn LayerCache, i));
             x = layer.forward(&x, &ctx, layer_cache);
         }
         if let Some(c) = cache {
             c.advance(t);
+        }
+        hidden
+    }
+
+    /// Embedding, decoder layers and final norm for `input_ids` [B, T] at
+    /// `positions` [B, T]; the shared body of [`Qwen2::forward`] and
+    /// [`Qwen2::decode_slots`].
+    pub(super) fn run_layers(
+        &self,
+        input_ids: &Tensor,
+        positions: &Tensor,
+        mask: &AttentionMask,
+        mut cache: Option<&mut dyn LayerCache>,
+    ) -> Tensor {
+        let mut x = Tensor::embedding(&self.embed_tokens, input_ids, -1, false, false);
+        let (cos, sin) = self.rotary.cos_sin(positions, x.kind());
+        for (i, layer) in self.layers.iter().enumerate() {
+            let layer_cache = cache.as_mut().map(|c| (&mut **c as &mut dyn LayerCache, i));
+            x = layer.forward(&x, &cos, &sin, mask, layer_cache);
+        }
+        self.norm.forward(&x)
+    }
+
+    /// Embedding, decoder layers and final norm of one token per row with
+    /// its keys/values in `cache`: the body of [`Decoder::decode_slots`].
+    /// `bias` `[B, 1, 1, capacity]` is the slot cache's length mask.
+    pub(super) fn run_slot_layers(
+        &self,
+        tokens: &Tensor,
+        positions: &Tensor,
+        bias: &Tensor,
+        cache: &mut dyn LayerCache,
+    ) -> Tensor {
+        let (cos, sin) = self.rotary.cos_sin(positions, self.kind());
+        // A sliding-window layer also hides keys more than `window - 1` positions back.
+        let windowed = self.arch.sliding_window().map(|w| {
+            let capacity = bias.size()[3];
+            let index = Tensor::arange(capacity, (Kind::Int64, self.device)).view([1, 1, 1, capacity]);
+            let too_old = index.le_tensor(&(positions.view([-1, 1, 1, 1]) - w as i64));
+            AttentionMask::SlotBias(bias.masked_fill(&too_old, f64::NEG_INFINITY))
+        });
+        let ctx = LayerContext { cos, sin, full: AttentionMask::SlotBias(bias.shallow_clone()), windowed };
+        let mut x = self.embed(tokens);
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(&x, &ctx, Some((&mut *cache, i)));
         }
         self.norm.forward(&x)
     }

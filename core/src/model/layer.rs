@@ -8,7 +8,7 @@ use super::attention::{Attention, AttentionMask};
 use super::mlp::Mlp;
 use super::norm::RmsNorm;
 use crate::config::{Architecture, ModelConfig};
-use crate::kv_cache::KvCache;
+use crate::kv_cache::LayerCache;
 
 /// Inputs every layer of one forward pass reads: rotary cos/sin and the
 /// attention masks (full attention, and the sliding-window one when some
@@ -52,7 +52,7 @@ impl DecoderLayer {
         }
     }
 
-    pub fn forward(&self, x: &Tensor, ctx: &LayerContext, cache: Option<(&mut KvCache, usize)>) -> Tensor {
+    pub fn forward(&self, x: &Tensor, ctx: &LayerContext, cache: Option<(&mut dyn LayerCache, usize)>) -> Tensor {
         let normed = self.input_layernorm.forward(x);
         let x = x + self.self_attn.forward(&normed, &ctx.cos, &ctx.sin, ctx.mask(self.window), cache);
         &x + self.mlp.forward(&self.post_attention_layernorm.forward(&x))

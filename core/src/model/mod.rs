@@ -4,7 +4,9 @@
 //! norms, masks and sliding windows), [`mlp`] (SwiGLU), [`layer`] (one
 //! decoder layer), [`decoder`] (the stack and the LM head), [`checkpointing`]
 //! (activation checkpointing by recomputation), [`logprobs`] (chunked token
-//! log-probs for training), and [`heads`] (value and score heads).
+//! log-probs for training), [`heads`] (value and score heads) and
+//! [`slot_decode`] (the capturable decode step over a
+//! [`crate::slot_cache::SlotCache`]).
 //!
 //! Typical use:
 //! ```no_run
@@ -28,6 +30,7 @@ pub mod logprobs;
 pub mod mlp;
 pub mod norm;
 pub mod rope;
+pub mod slot_decode;
 
 pub use attention::AttentionMask;
 pub use decoder::{Decoder, Qwen2};

@@ -7,13 +7,14 @@ request:
   {"make": [{"dir": str, "model_type": "qwen2" | "llama" | "qwen3" | "mistral" (default qwen2),
              "config": {config kwargs}, "seed": int, "std": float, "max_shard_size": str | null}],
    "run":  [{"dir": str, "input_ids": [[int]], "attention_mask": [[int]],
-             "new_tokens": int}]}
+             "new_tokens": int, "device": "cpu" | "cuda", "dtype": "float32" | "bfloat16"}]}
 answer:
   {"runs": [{"logits": [[[float]]], "greedy": [[int]], "torch_dtype": str, "class": str}]}
 
 "make" writes random *ForCausalLM checkpoints with save_pretrained (weights
 drawn N(0, std), norm weights 1 + N(0, std), so logits are far from uniform).
-"run" loads a directory with AutoModelForCausalLM in float32 and returns
+"run" loads a directory with AutoModelForCausalLM (float32 on the CPU unless
+the job names another device and dtype) and returns
 the logits for a (possibly left-padded) batch, with positions counted over real
 tokens as generate() does, plus `new_tokens` greedy tokens per row from
 generate() (no EOS, so every row runs the full length).
@@ -45,13 +46,15 @@ def make(job):
 
 
 def run(job):
-    model = AutoModelForCausalLM.from_pretrained(job["dir"], dtype=torch.float32)
+    device = torch.device(job.get("device", "cpu"))
+    dtype = getattr(torch, job.get("dtype", "float32"))
+    model = AutoModelForCausalLM.from_pretrained(job["dir"], dtype=dtype).to(device)
     model.eval()
-    ids = torch.tensor(job["input_ids"], dtype=torch.long)
-    mask = torch.tensor(job["attention_mask"], dtype=torch.long)
+    ids = torch.tensor(job["input_ids"], dtype=torch.long, device=device)
+    mask = torch.tensor(job["attention_mask"], dtype=torch.long, device=device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     with torch.no_grad():
-        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits.float()
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits.float().cpu()
         greedy = []
         if job.get("new_tokens", 0) > 0:
             out = model.generate(

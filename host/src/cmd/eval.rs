@@ -17,6 +17,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
+use tz_core::rollout_budget::RolloutBudget;
 use tz_core::sampling::SamplingParams;
 use tz_sdk::ffi::TaskBox;
 
@@ -76,6 +77,14 @@ pub struct EvalArgs {
     /// Problems per call of the rollout engine (rows = this × --samples).
     #[arg(long, default_value_t = 64)]
     pub batch_prompts: usize,
+    /// At most this many rows decode at once; the rest wait for a free slot
+    /// (0 = no limit of its own; rollout.max_rows_in_flight).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_rows_in_flight: usize,
+    /// At most this many KV-cache positions at once (0 = from the device's
+    /// free memory; rollout.kv_budget_tokens).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub kv_budget_tokens: usize,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -260,7 +269,11 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Result<()> {
         top_k: args.top_k.unwrap_or(defaults.top_k),
         max_new_tokens: args.max_new_tokens.unwrap_or(defaults.max_new_tokens),
         seed: args.seed,
-        max_batch_rows: 0,
+        budget: RolloutBudget {
+            max_rows_in_flight: args.max_rows_in_flight,
+            kv_budget_tokens: args.kv_budget_tokens,
+            ..RolloutBudget::default()
+        },
     };
     params.validate()?;
     let mut stop = defaults.stop.clone();

@@ -99,6 +99,26 @@ pub struct RolloutSection {
     pub max_response_length: usize,
     /// Extra stop strings besides the task's.
     pub stop: Vec<String>,
+    /// At most this many sequences decode at once (training, validation,
+    /// warm-up, `tzhost eval`); the rest wait for a finished row's slot.
+    /// 0 = no limit of its own.
+    pub max_rows_in_flight: usize,
+    /// At most this many KV-cache positions (rows × (prompt + new tokens))
+    /// at once; 0 = derived from the device's free memory.
+    pub kv_budget_tokens: usize,
+    /// Replay the decode step from CUDA graphs (CUDA only).
+    pub cuda_graphs: bool,
+}
+
+impl RolloutSection {
+    /// The rollout engine's memory limits.
+    pub fn budget(&self) -> tz_core::rollout_budget::RolloutBudget {
+        tz_core::rollout_budget::RolloutBudget {
+            max_rows_in_flight: self.max_rows_in_flight,
+            kv_budget_tokens: self.kv_budget_tokens,
+            cuda_graphs: self.cuda_graphs,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -286,6 +306,9 @@ impl Default for RolloutSection {
             top_k: 0,
             max_response_length: 24,
             stop: Vec::new(),
+            max_rows_in_flight: 0,
+            kv_budget_tokens: 0,
+            cuda_graphs: true,
         }
     }
 }

@@ -40,7 +40,7 @@ pub fn validate(
         top_k: cfg.rollout.top_k,
         max_new_tokens: cfg.rollout.max_response_length,
         seed,
-        max_batch_rows: 0,
+        budget: cfg.rollout.budget(),
     };
     let sampled =
         rollout_and_score(task, policy, samples.to_vec(), &cfg.task.template, k, &params, &cfg.rollout.stop)?;

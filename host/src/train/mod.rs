@@ -488,7 +488,7 @@ impl<'r> Trainer<'r> {
                     top_k: cfg.rollout.top_k,
                     max_new_tokens: window,
                     seed: cfg.trainer.seed.wrapping_mul(1_000_000_007).wrapping_add(step),
-                    max_batch_rows: 0,
+                    budget: cfg.rollout.budget(),
                 };
                 let scored = rollout::rollout_and_score(
                     &self.task,
