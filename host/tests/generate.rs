@@ -26,9 +26,7 @@ fn python() -> PathBuf {
 }
 
 fn qwen_fixture() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/qwen-vocab-tokenizer");
-    assert!(dir.exists(), "test fixture {} is missing", dir.display());
-    dir
+    tz_testkit::testdata("qwen-vocab-tokenizer")
 }
 
 fn reference(request: &serde_json::Value) -> serde_json::Value {
