@@ -107,6 +107,8 @@ fn micro_batches_accumulate_to_the_same_update_as_one_batch() {
         weights(&vs)
     };
     let (a, b) = (run(1), run(2));
-    let max_diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-    assert!(max_diff < 1e-5, "max weight difference {max_diff}");
+    // The accumulated gradients differ by roundings only, and AdamW's first
+    // step moves each weight by lr·g/(|g|+ε), whose sensitivity to g is
+    // ε/|g| of lr: the updates agree to a small fraction of lr (1e-2).
+    tz_testkit::assert_all_close("weights after the update", &b, &a, tz_testkit::Tol::new(0.0, 1e-3 * 1e-2));
 }

@@ -323,7 +323,8 @@ fn reward_command_scores_lines_and_joins_with_parquet() {
     let results: Vec<Value> =
         String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let scores: Vec<f64> = results.iter().map(|r| r["score"].as_f64().unwrap()).collect();
-    assert_eq!(scores, [1.0, 0.10000000149011612, 0.0, 1.0, 0.0]);
+    // The format score is f32 0.1, written as the decimal 0.1 (not 0.10000000149011612).
+    assert_eq!(scores, [1.0, 0.1, 0.0, 1.0, 0.0]);
     assert_eq!(results[0]["reason"], "correct");
     assert_eq!(results[3]["line"], 7);
     assert_eq!(summary.lines, 5);

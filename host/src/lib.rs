@@ -16,6 +16,7 @@ pub mod device;
 pub mod doctor;
 pub mod eval;
 pub mod logging;
+pub mod memory_check;
 pub mod plugins;
 pub mod report;
 pub mod sweep;

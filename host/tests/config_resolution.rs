@@ -412,3 +412,25 @@ fn every_shipped_config_resolves_and_paper_configs_name_seed_and_hardware() {
         }
     }
 }
+
+/// A `--set` value falls back to a string only when it is clearly a bare
+/// word: text that starts like TOML (a quote, `[`, `{`) but does not parse is
+/// a typo, and silently training with the stop string `["unterminated`
+/// would hide it.
+#[test]
+fn set_with_broken_toml_syntax_is_an_error_not_a_string() {
+    let e = resolve(&["--set", "rollout.stop=[\"unterminated"]).unwrap_err().to_string();
+    assert!(
+        e.starts_with("--set 'rollout.stop=[\"unterminated': '[\"unterminated' is not a valid TOML value"),
+        "{e}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let o = tzhost(&["--set", "rollout.stop=[\"unterminated", "--out", run.to_str().unwrap()]);
+    assert!(assert_one_line_error(&o).contains("is not a valid TOML value"));
+    assert!(!run.exists(), "nothing is written before the config resolves");
+    // Bare words stay strings (and lists of them, for list keys).
+    let r = resolve(&["--set", "rollout.stop=</answer>", "--set", "model.device=cuda:0"]).unwrap();
+    assert_eq!(r.config.rollout.stop, ["</answer>"]);
+    assert_eq!(r.config.model.device, "cuda:0");
+}

@@ -14,9 +14,7 @@ use tz_core::presets::{tiny_config, tiny_tokenizer, write_model_dir};
 use tz_core::Decoder;
 
 fn qwen_fixture() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/qwen-vocab-tokenizer");
-    assert!(dir.exists(), "test fixture {} is missing", dir.display());
-    dir
+    tz_testkit::testdata("qwen-vocab-tokenizer")
 }
 
 fn reference(request: &serde_json::Value) -> serde_json::Value {

@@ -55,6 +55,7 @@
 
 pub mod adapter;
 pub mod config;
+pub mod decimal;
 pub mod export;
 pub mod ffi;
 pub mod plugin;

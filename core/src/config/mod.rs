@@ -139,8 +139,23 @@ impl ModelConfig {
     /// Checks that the family is supported and the shapes fit together.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |msg: String| Err(ConfigError::Invalid(msg));
-        if self.num_attention_heads == 0 || self.num_key_value_heads == 0 {
-            return invalid("head counts must be positive".into());
+        // Every size within what any real model has, so a damaged file
+        // (`num_hidden_layers: 100000000`) is refused before anything is
+        // allocated. The ceilings are far above today's largest models.
+        for (key, value, max) in [
+            ("vocab_size", self.vocab_size, 1 << 22),
+            ("hidden_size", self.hidden_size, 1 << 16),
+            ("intermediate_size", self.intermediate_size, 1 << 18),
+            ("num_hidden_layers", self.num_hidden_layers, 1 << 10),
+            ("num_attention_heads", self.num_attention_heads, 1 << 10),
+            ("num_key_value_heads", self.num_key_value_heads, 1 << 10),
+            ("max_position_embeddings", self.max_position_embeddings, 1 << 24),
+        ] {
+            if !(1..=max).contains(&value) {
+                return invalid(format!(
+                    "{key} {value} is outside [1, {max}]: no real model has that (is the file damaged?)"
+                ));
+            }
         }
         let arch = self.architecture()?;
         // Without an explicit head_dim the heads split hidden_size (Llama
@@ -240,12 +255,35 @@ mod tests {
     }"#;
 
     #[test]
+    fn absurd_sizes_are_refused_before_anything_is_allocated() {
+        // (key, value written in the file, what the message says). A float
+        // where an integer belongs gets serde's message with line and column.
+        for (key, value, says) in [
+            ("num_hidden_layers", "100000000", "num_hidden_layers 100000000 is outside [1, 1024]"),
+            ("vocab_size", "0", "vocab_size 0 is outside"),
+            ("hidden_size", "1e8", "floating point"),
+        ] {
+            let text = QWEN25_05B.replacen(
+                &format!("\"{key}\": "),
+                &format!("\"{key}\": {value}, \"was_{key}\": "),
+                1,
+            );
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("config.json");
+            std::fs::write(&path, text).unwrap();
+            let e = format!("{:#}", ModelConfig::from_file(&path).unwrap_err());
+            assert!(e.contains("config.json") && e.contains(says), "{e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
     fn qwen25_05b_config_parses_and_counts_494m_parameters() {
         let cfg: ModelConfig = serde_json::from_str(QWEN25_05B).unwrap();
         cfg.validate().unwrap();
         assert_eq!(cfg.head_dim(), 64);
         assert_eq!(cfg.eos_token_ids(), vec![151643]);
-        // The published figure is 494.03M (shared/reference/rust-facts.md §4.3).
+        // 494.03M: transformers' count for Qwen/Qwen2.5-0.5B (its model card rounds it to 0.49B).
         assert_eq!(cfg.num_parameters() / 10_000, 49_403);
     }
 

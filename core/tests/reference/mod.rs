@@ -60,15 +60,9 @@ pub fn python() -> PathBuf {
     python
 }
 
-/// A shared test fixture, `shared/fixtures/<name>` next to the repository.
+/// A file of the repository's `testdata/`.
 pub fn fixture(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures").join(name);
-    assert!(
-        path.exists(),
-        "test fixture {} is missing (expected the shared/fixtures directory next to the repository)",
-        path.display()
-    );
-    path
+    tz_testkit::testdata(name)
 }
 
 /// Runs `core/tests/python/<script>` with `request` as JSON on stdin and

@@ -21,9 +21,10 @@ use tz_core::rollout_budget::RolloutBudget;
 use tz_core::sampling::SamplingParams;
 use tz_sdk::ffi::TaskBox;
 
-use crate::config::RunConfig;
+use crate::config::{ranges, RunConfig};
 use crate::eval::report::EvalFigures;
 use crate::eval::{data::samples_from_file, evaluate, EvalSettings};
+use crate::memory_check;
 use crate::plugins::{Registry, TracingHost};
 use crate::train::{generate_samples, parse_dtype, resolve_model_path, write_atomic, Policy};
 
@@ -191,13 +192,27 @@ fn load_task(registry: &Registry, name: &str, config: &str) -> Result<TaskBox> {
     registry.task(name, config, TracingHost::handle())
 }
 
-pub fn run(args: &EvalArgs, registry: &Registry) -> Result<()> {
-    anyhow::ensure!(args.samples >= 1, "--samples must be at least 1");
-    anyhow::ensure!(args.size != Some(0), "--size must be at least 1");
-    anyhow::ensure!(args.batch_prompts >= 1, "--batch-prompts must be at least 1");
+/// The numeric flags in range, and the output paths usable, before any work.
+fn check_args(args: &EvalArgs) -> Result<()> {
+    ranges::count("--samples", args.samples as u64, 1, ranges::MAX_COUNT)?;
+    ranges::count("--size", args.size.unwrap_or(1) as u64, 1, ranges::MAX_COUNT)?;
+    ranges::count("--batch-prompts", args.batch_prompts as u64, 1, ranges::MAX_COUNT)?;
+    let names = ["--temperature", "--top-p", "--top-k", "--max-new-tokens"];
+    let (t, p, k, m) = (args.temperature, args.top_p, args.top_k, args.max_new_tokens);
+    ranges::sampling(names, t.unwrap_or(1.0), p.unwrap_or(1.0), k.unwrap_or(0), m.unwrap_or(1))?;
     if let Some(data) = &args.data {
         anyhow::ensure!(data.is_file(), "--data {} does not exist", data.display());
     }
+    for (flag, path) in [("--out", &args.out), ("--responses", &args.responses)] {
+        if let Some(path) = path.as_ref().filter(|p| p.is_dir()) {
+            bail!("{flag} {} is a directory: give a file path", path.display());
+        }
+    }
+    Ok(())
+}
+
+pub fn run(args: &EvalArgs, registry: &Registry) -> Result<()> {
+    check_args(args)?;
     let device = crate::device::parse_device(&args.device)?;
     let kind = parse_dtype(&args.dtype)
         .map_err(|_| anyhow::anyhow!("--dtype '{}' is not one of f32, bf16", args.dtype))?;
@@ -262,12 +277,21 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Result<()> {
     };
     anyhow::ensure!(!samples.is_empty(), "no problems to evaluate");
 
+    let max_new_tokens = args.max_new_tokens.unwrap_or(defaults.max_new_tokens);
+    let model_cfg = tz_core::Qwen2Config::from_file(&model_dir.join("config.json"))?;
+    let rows = args.batch_prompts.min(samples.len()) * args.samples;
+    let driven_by = "--batch-prompts × --samples × --max-new-tokens";
+    memory_check::ensure_fits(
+        &memory_check::generation(&model_cfg, kind, rows, max_new_tokens, driven_by),
+        device,
+        "this evaluation",
+    )?;
     let policy = Policy::load(&model_dir, device, kind)?;
     let params = SamplingParams {
         temperature: args.temperature.unwrap_or(defaults.temperature),
         top_p: args.top_p.unwrap_or(defaults.top_p),
         top_k: args.top_k.unwrap_or(defaults.top_k),
-        max_new_tokens: args.max_new_tokens.unwrap_or(defaults.max_new_tokens),
+        max_new_tokens,
         seed: args.seed,
         budget: RolloutBudget {
             max_rows_in_flight: args.max_rows_in_flight,

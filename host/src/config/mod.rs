@@ -14,6 +14,7 @@ pub mod annotated;
 mod layers;
 mod overrides;
 mod plugin_tables;
+pub mod ranges;
 mod run_config;
 pub mod validate;
 

@@ -382,18 +382,22 @@ impl RunConfig {
         Self::from_table(value)
     }
 
-    /// Checks a (possibly overridden) table against the schema, then
-    /// deserialises it. Errors name the key and the closest valid key or the
-    /// expected type.
+    /// Checks a (possibly overridden) table against the schema, deserialises
+    /// it, then checks every numeric setting's range ([`super::ranges`]).
+    /// Errors name the key and the closest valid key, the expected type or
+    /// the range.
     pub fn from_table(table: toml::Table) -> Result<RunConfig> {
         super::validate::check(&table, &RunConfig::default().to_table())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        Self::from_table_unchecked(table)
+        let config = Self::deserialize_table(table)?;
+        super::ranges::check(&config)?;
+        Ok(config)
     }
 
-    /// Deserialises a table already checked by [`super::validate::check`];
-    /// serde's own errors (e.g. a negative count) still name the key.
-    pub(crate) fn from_table_unchecked(table: toml::Table) -> Result<RunConfig> {
+    /// Deserialises a table already checked by [`super::validate::check`]
+    /// (no range checks); serde's own errors (e.g. a negative count) still
+    /// name the key.
+    pub(crate) fn deserialize_table(table: toml::Table) -> Result<RunConfig> {
         let de = toml::Value::Table(table);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();

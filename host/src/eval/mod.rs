@@ -137,7 +137,7 @@ fn response_record(
                 "text": text,
                 "tokens": c.token_ids.len(),
                 "finish": if c.finish == FinishReason::Length { "length" } else { "stop" },
-                "reward": s.reward,
+                "reward": tz_sdk::decimal::f32_decimal(s.reward),
                 "correct": s.correct,
                 "answer": s.answer.as_ref().map(|a| a.as_str()).into_option(),
                 "reason": s.reason.as_str(),

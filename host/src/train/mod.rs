@@ -39,6 +39,7 @@ use tz_core::optim::{AdamW, AdamWConfig, Decay};
 use tz_core::sampling::SamplingParams;
 use tz_core::SaveOptions;
 use tz_sdk::abi_stable::std_types::{ROption, RString};
+use tz_sdk::decimal::f32_precision;
 use tz_sdk::ffi::{CurriculumBox, TaskBox};
 use tz_sdk::{Sample, Stage};
 
@@ -162,6 +163,12 @@ pub fn run_config(cfg: &RunConfig, registry: &Registry) -> Result<()> {
     };
     let root = cfg.logging.runs_dir.join(&name);
     data_source::check_paths(&cfg)?;
+    // Before the run directory exists; Trainer::new checks again with the
+    // reference model counted and for hub models once they are downloaded.
+    if let Some(model_cfg) = crate::memory_check::local_model_config(&cfg.model.path)? {
+        let need = crate::memory_check::training(&cfg, &model_cfg, parse_dtype(&cfg.model.dtype)?, false);
+        crate::memory_check::ensure_fits(&need, crate::device::parse_device(&cfg.model.device)?, "this run")?;
+    }
     let run = RunDir::create(root)?;
     if run.list_checkpoints().last().is_some() || run.summary().exists() {
         bail!(
@@ -225,6 +232,9 @@ impl<'r> Trainer<'r> {
             cfg.model.tiny_seed,
             cfg.model.tiny_sft_steps,
         )?;
+        let model_cfg = tz_core::ModelConfig::from_file(&model_path.join("config.json"))?;
+        let need = crate::memory_check::training(&cfg, &model_cfg, kind, loss.needs_reference());
+        crate::memory_check::ensure_fits(&need, device, "this run")?;
         let mut policy = Policy::load(checkpoint.unwrap_or(&model_path), device, kind)?;
         policy.prompt_limit =
             prompts::PromptLimit::from_settings(cfg.task.max_prompt_length, &cfg.task.truncation)?;
@@ -539,7 +549,7 @@ impl<'r> Trainer<'r> {
                     "perf/throughput".into(),
                     m.get("tokens/overall_total").copied().unwrap_or(0.0) / step_s.max(1e-9),
                 );
-                m.insert("train/cumulative_reward".into(), self.state.cumulative_reward);
+                m.insert("train/cumulative_reward".into(), f32_precision(self.state.cumulative_reward));
                 m.insert("tokens/cumulative_total".into(), self.state.tokens as f64);
                 m.insert("time/elapsed_s".into(), elapsed_before + started.elapsed().as_secs_f64());
                 m.insert("train/stage".into(), self.state.stage as f64);

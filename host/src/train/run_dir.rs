@@ -9,19 +9,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde_json::{Map, Value};
 
-/// Writes `bytes` to `path` atomically (temp file in the same directory, then rename).
+/// Writes `bytes` to `path` atomically (temp file in the same directory,
+/// synced, then renamed); a failure leaves no temporary file behind.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().context("path has no parent")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp =
-        dir.join(format!(".{}.tmp-{}", path.file_name().unwrap().to_string_lossy(), std::process::id()));
-    {
-        let mut f = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    tz_data::rows::atomic_write(path, |mut f| {
         f.write_all(bytes)?;
         f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+        Ok(())
+    })
 }
 
 /// One JSON object per line, flushed per line so a killed run keeps every

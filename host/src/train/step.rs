@@ -11,6 +11,7 @@ use tz_core::optim::AdamW;
 use tz_core::rl_batch::SequenceBatch;
 use tz_core::rl_update::{update_actor, ActorInputs, ActorUpdateConfig};
 use tz_core::rollout::FinishReason;
+use tz_sdk::decimal::f32_precision;
 use tz_sdk::{AdvantageInput, BatchStats, KlPlacement, LossSettings, ShapeInput};
 
 use super::critic::CriticRun;
@@ -43,6 +44,16 @@ fn put_stats(m: &mut BTreeMap<String, f64>, name: &str, v: &[f64]) {
     m.insert(format!("{name}/mean"), mean(v.iter().copied()));
     m.insert(format!("{name}/max"), v.iter().copied().fold(f64::MIN, f64::max));
     m.insert(format!("{name}/min"), v.iter().copied().fold(f64::MAX, f64::min));
+}
+
+/// [`put_stats`] of f32 data, written at f32 precision (0.1, not 0.10000000149011612).
+fn put_f32_stats(m: &mut BTreeMap<String, f64>, name: &str, v: &[f32]) {
+    put_stats(m, name, &v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>());
+    for stat in ["mean", "max", "min"] {
+        if let Some(x) = m.get_mut(&format!("{name}/{stat}")) {
+            *x = f32_precision(*x);
+        }
+    }
 }
 
 /// Everything a step reads or updates besides the rollout.
@@ -211,12 +222,11 @@ pub fn train_on(scored: &Scored, mut inp: StepInputs) -> Result<StepResult> {
             .to_device(inp.device);
         let t0 = Instant::now();
         for (k, v) in critic.update(&batch, old_values, &returns, cfg, inp.step) {
-            m.insert(k.into(), v);
+            m.insert(k.into(), if k.ends_with("/lr") { v } else { f32_precision(v) });
         }
         m.insert("timing_s/update_critic".into(), t0.elapsed().as_secs_f64());
-        let f = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
-        put_stats(&mut m, "critic/values", &f(&flat_values));
-        put_stats(&mut m, "critic/returns", &f(&out.returns));
+        put_f32_stats(&mut m, "critic/values", &flat_values);
+        put_f32_stats(&mut m, "critic/returns", &out.returns);
         actor_trains = !critic.warming_up(inp.step);
     }
 
@@ -246,8 +256,9 @@ pub fn train_on(scored: &Scored, mut inp: StepInputs) -> Result<StepResult> {
             &update_cfg,
         );
         m.insert("timing_s/update_actor".into(), t0.elapsed().as_secs_f64());
+        // Losses, entropy and norms of f32 tensors: at f32 precision.
         for (k, v) in actor.named() {
-            m.insert(k.into(), v);
+            m.insert(k.into(), if k.ends_with("/lr") { v } else { f32_precision(v) });
         }
     }
     if inp.loss.kl.placement == KlPlacement::Loss {
@@ -255,11 +266,9 @@ pub fn train_on(scored: &Scored, mut inp: StepInputs) -> Result<StepResult> {
     }
 
     // Batch metrics (veRL names where they exist).
-    let f = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
-    put_stats(&mut m, "critic/score", &f(&raw));
-    put_stats(&mut m, "critic/rewards", &f(&rewards));
-    let adv_valid: Vec<f64> = out.advantages.iter().map(|&x| x as f64).collect();
-    put_stats(&mut m, "critic/advantages", &adv_valid);
+    put_f32_stats(&mut m, "critic/score", &raw);
+    put_f32_stats(&mut m, "critic/rewards", &rewards);
+    put_f32_stats(&mut m, "critic/advantages", &out.advantages);
     let lens: Vec<f64> = lengths.iter().map(|&l| l as f64).collect();
     put_stats(&mut m, "response_length", &lens);
     let trunc_frac = mean(truncated.iter().map(|&t| t as u8 as f64));

@@ -134,6 +134,34 @@ pub fn metrics(run: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Panics if any number in `text` (JSON, or JSON lines) is an f32 widened
+/// to f64 and written with its f64 digits (0.10000000149011612 for 0.1f32):
+/// every f32 must be written as its shortest decimal.
+pub fn assert_no_widened_f32(text: &str, what: &str) {
+    fn walk(v: &serde_json::Value, what: &str) {
+        match v {
+            serde_json::Value::Number(n) => {
+                let Some(x) = n.as_f64().filter(|x| x.fract() != 0.0) else { return };
+                let f = x as f32;
+                if f64::from(f) == x && x.to_string() != f.to_string() {
+                    panic!("{what}: {x} is the f32 {f} widened; write it as {f}");
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, what)),
+            serde_json::Value::Object(o) => o.values().for_each(|v| walk(v, what)),
+            _ => {}
+        }
+    }
+    let values: Vec<serde_json::Value> = match serde_json::from_str(text) {
+        Ok(v) => vec![v],
+        Err(_) => {
+            text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+        }
+    };
+    assert!(!values.is_empty(), "{what} is empty");
+    values.iter().for_each(|v| walk(v, what));
+}
+
 /// A metrics line without what depends on wall-clock time.
 pub fn deterministic(m: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
     m.as_object()
