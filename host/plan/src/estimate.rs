@@ -56,7 +56,7 @@ pub fn estimate(model: &ModelShape, run: &RunShape) -> Plan {
     }
     if let Some(rm) = &run.reward_model {
         let rd = Dims::new(&rm.shape, rm.dtype.bytes(), run.attention);
-        let tokens = (rm.batch_size * rm.max_length) as f64;
+        let tokens = rm.batch_size as f64 * rm.max_length as f64;
         let keys = rm.max_length as f64;
         let phase = Phase::new("reward model scoring")
             .with(format!("forward of {} × {} tokens (one layer)", rm.batch_size, rm.max_length), tokens * forward_scratch(&rd, keys))
@@ -123,7 +123,7 @@ fn resident_model(plan: &mut DevicePlan, who: &str, model: &ModelShape, dtype: D
 /// Rows one rank generates in one call, and how many it holds at once.
 pub(crate) fn rows_in_flight(run: &RunShape, g: &Generation) -> (u64, u64) {
     let prompts = g.prompts.div_ceil(run.ranks.max(1));
-    let rows = prompts * g.samples;
+    let rows = prompts.saturating_mul(g.samples);
     let mut at_once = rows;
     if let Some(cap) = run.budget.rows_in_flight {
         at_once = at_once.min(cap);

@@ -175,6 +175,6 @@ impl RunShape {
 
     /// Positions of one training row: prompt and response.
     pub fn sequence_len(&self) -> u64 {
-        self.prompt_len + self.response_len
+        self.prompt_len.saturating_add(self.response_len)
     }
 }
