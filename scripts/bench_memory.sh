@@ -7,13 +7,15 @@
 #
 #   scripts/bench_memory.sh [--lengths "512 1024"] [--rows 8] [--prompt-len 64]
 #       [--dtype f32|bf16] [--micro 1] [--logit-chunk 256] [--threads 2]
-#       [--full-rollout] [--rows-in-flight N] [--gradient-checkpointing] [--smoke]
+#       [--samples 1] [--full-rollout] [--rollout-only] [--rows-in-flight N]
+#       [--gradient-checkpointing] [--smoke]
 #
 # Lengths are total positions per row (prompt + response). By default the
 # rollout stops after the first token with the KV cache at full capacity (its
 # peak memory is reached before the first decode step; decoding 1,000 tokens
 # of a 0.5B model takes a long time on 2 cores); --full-rollout decodes every
-# token and so also times a real step. --rows-in-flight generates in waves
+# token and so also times a real step; --rollout-only stops after it (large
+# batches of rows in seconds). --rows-in-flight generates in waves
 # (the engine's max_batch_rows); --gradient-checkpointing is passed through
 # once the core has it. --smoke: the tiny model's shape, short rows, seconds.
 #
@@ -22,12 +24,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-lengths="1024"; rows=8; prompt_len=64; dtype=f32; micro=1; chunk=256; threads=2
+lengths="1024"; rows=8; samples=1; prompt_len=64; dtype=f32; micro=1; chunk=256; threads=2
 probe_flags=(); plan_flags=(); config_dir=host/plan/testdata/qwen2.5-0.5b
 while [ $# -gt 0 ]; do
   case "$1" in
     --lengths) lengths="$2"; shift ;;
     --rows) rows="$2"; shift ;;
+    --samples) samples="$2"; shift ;;
+    --rollout-only) probe_flags+=(--rollout-only) ;;
     --prompt-len) prompt_len="$2"; shift ;;
     --dtype) dtype="$2"; shift ;;
     --micro) micro="$2"; shift ;;
@@ -44,12 +48,12 @@ done
 [ -z "${full:-}" ] && probe_flags+=(--first-token-only)
 
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" OMP_WAIT_POLICY=PASSIVE
-cargo build --release -q -p tz-core --example grpo_step_memory
-cargo build --release -q --workspace
+# One build of the whole workspace (tzhost and its plugins) with the probe.
+cargo build --release -q --workspace --example grpo_step_memory
 py=.venv/bin/python; [ -x "$py" ] || py=python3
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 
-echo "# $(date -u +%F) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $dtype, $rows rows, micro-batch $micro, logit chunk $chunk, $threads threads"
+echo "# $(date -u +%F) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $dtype, $rows prompts × $samples, micro-batch $micro, logit chunk $chunk, $threads threads"
 echo "| positions | phase | measured GiB | planned GiB | planned / measured | seconds |"
 echo "|---|---|---|---|---|---|"
 for len in $lengths; do
@@ -63,7 +67,7 @@ dtype = "$dtype"
 chain = ["grpo"]
 [rollout]
 prompts_per_step = $rows
-n = 1
+n = $samples
 max_response_length = $response
 [trainer]
 micro_batch_size = $micro
@@ -75,7 +79,7 @@ EOF
   target/release/tzhost plan --config "$work/run.toml" --cpu --prompt-len "$prompt_len" "${plan_flags[@]}" --json \
     > "$work/plan.json"
   target/release/examples/grpo_step_memory --config "$config_dir/config.json" --dtype "$dtype" \
-    --prompts "$rows" --prompt-len "$prompt_len" --response-len "$response" --micro "$micro" \
+    --prompts "$rows" --samples "$samples" --prompt-len "$prompt_len" --response-len "$response" --micro "$micro" \
     --logit-chunk "$chunk" --threads "$threads" "${probe_flags[@]}" > "$work/measured.jsonl"
   "$py" - "$work/plan.json" "$work/measured.jsonl" "$len" <<'EOF'
 import json, sys

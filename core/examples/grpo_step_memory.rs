@@ -4,7 +4,7 @@
 //!
 //!   grpo_step_memory --config CONFIG_JSON [--dtype f32|bf16] [--prompts 8] [--samples 1]
 //!       [--prompt-len 64] [--response-len 960] [--micro 1] [--logit-chunk 256]
-//!       [--rows-in-flight N] [--gradient-checkpointing] [--threads 2] [--first-token-only]
+//!       [--rows-in-flight N] [--gradient-checkpointing] [--threads 2] [--first-token-only] [--rollout-only]
 //!
 //! The step is the trainer's (host/src/train/step.rs) minus plugins: sample
 //! `prompts × samples` responses of exactly `response-len` tokens (no EOS),
@@ -49,6 +49,7 @@ struct Args {
     rows_in_flight: usize,
     threads: i32,
     first_token_only: bool,
+    rollout_only: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -64,6 +65,7 @@ fn parse_args() -> Result<Args> {
         rows_in_flight: 0,
         threads: 2,
         first_token_only: false,
+        rollout_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -86,8 +88,11 @@ fn parse_args() -> Result<Args> {
             "--rows-in-flight" => a.rows_in_flight = value()?.parse()?,
             "--threads" => a.threads = value()?.parse()?,
             "--first-token-only" => a.first_token_only = true,
+            "--rollout-only" => a.rollout_only = true,
             // The planner models it; the core has no checkpointing yet (issue 17, item 2).
-            "--gradient-checkpointing" => bail!("--gradient-checkpointing: the core has no activation checkpointing yet"),
+            "--gradient-checkpointing" => {
+                bail!("--gradient-checkpointing: the core has no activation checkpointing yet")
+            }
             other => bail!("unknown flag {other}"),
         }
     }
@@ -114,7 +119,10 @@ fn phase<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     let out = f()?;
     let seconds = t0.elapsed().as_secs_f64();
     let (peak, rss) = memory()?;
-    println!("{}", serde_json::json!({"phase": name, "peak_rss": peak, "rss_after": rss, "seconds": seconds}));
+    println!(
+        "{}",
+        serde_json::json!({"phase": name, "peak_rss": peak, "rss_after": rss, "seconds": seconds})
+    );
     Ok(out)
 }
 
@@ -130,7 +138,9 @@ fn main() -> Result<()> {
     tch::set_num_threads(a.threads);
     tch::manual_seed(0);
     let cfg = Qwen2Config::from_file(&a.config)?;
-    phase("baseline", || Ok(Tensor::ones([8], (Kind::Float, Device::Cpu)).sum(Kind::Float).double_value(&[])))?;
+    phase("baseline", || {
+        Ok(Tensor::ones([8], (Kind::Float, Device::Cpu)).sum(Kind::Float).double_value(&[]))
+    })?;
 
     let (vs, model, mut opt) = phase("setup", || {
         let mut vs = VarStore::new(Device::Cpu);
@@ -169,6 +179,9 @@ fn main() -> Result<()> {
     let eos: Vec<u32> = if a.first_token_only { (0..cfg.vocab_size as u32).collect() } else { vec![] };
     let stop = StopCriteria { eos_token_ids: eos, stop_strings: vec![], decoder: &NoText };
     let completions = phase("rollout", || generate(&model, &prompts, a.samples, &params, &stop))?;
+    if a.rollout_only {
+        return Ok(());
+    }
 
     let prompt_refs: Vec<&[u32]> = completions.iter().map(|c| prompts[c.prompt_index].as_slice()).collect();
     let response_tokens: Vec<Vec<u32>> = if a.first_token_only {

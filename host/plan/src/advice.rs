@@ -49,7 +49,9 @@ fn apply(run: &RunShape, change: &Change) -> RunShape {
             r.shard_optimizer = true;
         }
         Change::ReferenceOn(d) => r.reference = r.reference.map(|_| Placement::Other(d.clone())),
-        Change::RewardModelOn(d) => r.reward_model.iter_mut().for_each(|m| m.placement = Placement::Other(d.clone())),
+        Change::RewardModelOn(d) => {
+            r.reward_model.iter_mut().for_each(|m| m.placement = Placement::Other(d.clone()))
+        }
     }
     r
 }
@@ -76,7 +78,9 @@ fn candidates(run: &RunShape) -> Vec<Vec<Change>> {
     }
     if let Some(u) = &run.update {
         knobs.push(halvings(u.micro_batch, 1).into_iter().map(Change::MicroBatch).collect());
-        knobs.push(halvings(u.logit_chunk.min(run.response_len), 16).into_iter().map(Change::LogitChunk).collect());
+        knobs.push(
+            halvings(u.logit_chunk.min(run.response_len), 16).into_iter().map(Change::LogitChunk).collect(),
+        );
     }
     knobs.push([2, 4, 8, 16].into_iter().filter(|&n| n > run.ranks).map(Change::Ranks).collect());
     if run.reference == Some(Placement::Policy) {

@@ -59,7 +59,10 @@ pub fn estimate(model: &ModelShape, run: &RunShape) -> Plan {
         let tokens = rm.batch_size as f64 * rm.max_length as f64;
         let keys = rm.max_length as f64;
         let phase = Phase::new("reward model scoring")
-            .with(format!("forward of {} × {} tokens (one layer)", rm.batch_size, rm.max_length), tokens * forward_scratch(&rd, keys))
+            .with(
+                format!("forward of {} × {} tokens (one layer)", rm.batch_size, rm.max_length),
+                tokens * forward_scratch(&rd, keys),
+            )
             .with("hidden states", 2.0 * tokens * rd.h * rd.b);
         let device = device_for(&rm.placement, &mut policy, &mut others);
         device.resident.push(Item::new("reward model weights", weights(&rm.shape, rm.dtype)));
@@ -78,7 +81,11 @@ fn runtime_label(kind: DeviceKind) -> &'static str {
 }
 
 /// The device plan a second model goes to, created on first use.
-fn device_for<'a>(p: &Placement, policy: &'a mut DevicePlan, others: &'a mut Vec<DevicePlan>) -> &'a mut DevicePlan {
+fn device_for<'a>(
+    p: &Placement,
+    policy: &'a mut DevicePlan,
+    others: &'a mut Vec<DevicePlan>,
+) -> &'a mut DevicePlan {
     match p {
         Placement::Policy => policy,
         Placement::Other(name) => {
@@ -104,7 +111,14 @@ fn weights(model: &ModelShape, dtype: Dtype) -> f64 {
 }
 
 /// Weights, and when trained: gradients, master copy and moments (sharded by ZeRO-1).
-fn resident_model(plan: &mut DevicePlan, who: &str, model: &ModelShape, dtype: Dtype, trained: bool, run: &RunShape) {
+fn resident_model(
+    plan: &mut DevicePlan,
+    who: &str,
+    model: &ModelShape,
+    dtype: Dtype,
+    trained: bool,
+    run: &RunShape,
+) {
     let params = model.parameters() as f64;
     let b = dtype.bytes() as f64;
     plan.resident.push(Item::new(format!("{who} weights ({})", dtype.name()), params * b));
@@ -112,7 +126,11 @@ fn resident_model(plan: &mut DevicePlan, who: &str, model: &ModelShape, dtype: D
         return;
     }
     let shards = if run.shard_optimizer { run.ranks as f64 } else { 1.0 };
-    let sharded = if run.shard_optimizer && run.ranks > 1 { format!(", 1/{} (ZeRO-1)", run.ranks) } else { String::new() };
+    let sharded = if run.shard_optimizer && run.ranks > 1 {
+        format!(", 1/{} (ZeRO-1)", run.ranks)
+    } else {
+        String::new()
+    };
     plan.resident.push(Item::new(format!("{who} gradients ({})", dtype.name()), params * b));
     if dtype != Dtype::F32 {
         plan.resident.push(Item::new(format!("{who} f32 master copy{sharded}"), params * F32 / shards));
@@ -170,7 +188,11 @@ fn generation_phase(d: &Dims, model: &ModelShape, run: &RunShape, g: &Generation
 /// Positions of one micro-batch and how many of them get logits.
 fn micro_tokens(run: &RunShape, u: &Update) -> (f64, f64, f64) {
     let m = u.micro_batch as f64;
-    (m * run.sequence_len() as f64, m * run.response_len as f64, m * (u.logit_chunk.min(run.response_len)) as f64)
+    (
+        m * run.sequence_len() as f64,
+        m * run.response_len as f64,
+        m * (u.logit_chunk.min(run.response_len)) as f64,
+    )
 }
 
 /// A no-grad pass over the batch, `micro_batch` rows at a time: one layer's
@@ -187,7 +209,10 @@ fn logprob_items(phase: &mut Phase, d: &Dims, run: &RunShape, u: &Update, with_h
         phase.items.push(Item::new(format!("forward scratch ({label}, one layer)"), layer));
     } else {
         phase.items.push(Item::new(format!("hidden states ({label})"), hidden));
-        phase.items.push(Item::new(format!("logit chunk ({} × {} × vocab, f32)", u.micro_batch, u.logit_chunk.min(run.response_len)), head));
+        phase.items.push(Item::new(
+            format!("logit chunk ({} × {} × vocab, f32)", u.micro_batch, u.logit_chunk.min(run.response_len)),
+            head,
+        ));
     }
 }
 
@@ -223,7 +248,14 @@ fn actor_update_phase(d: &Dims, run: &RunShape, u: &Update) -> Phase {
         .with(activation_label(run, u), acts)
         .with("hidden-state gradient", hidden_grad);
     phase = if head >= layer {
-        phase.with(format!("logit chunk fwd+bwd ({} × {} × vocab)", u.micro_batch, u.logit_chunk.min(run.response_len)), head)
+        phase.with(
+            format!(
+                "logit chunk fwd+bwd ({} × {} × vocab)",
+                u.micro_batch,
+                u.logit_chunk.min(run.response_len)
+            ),
+            head,
+        )
     } else {
         phase.with("one layer's backward", layer)
     };
@@ -247,12 +279,18 @@ fn activation_label(run: &RunShape, u: &Update) -> String {
 }
 
 fn other_label(u: &Update) -> String {
-    if u.gradient_checkpointing { "activations without checkpointing" } else { "activations with checkpointing" }.into()
+    if u.gradient_checkpointing {
+        "activations without checkpointing"
+    } else {
+        "activations with checkpointing"
+    }
+    .into()
 }
 
 /// AdamW's per-parameter temporaries, largest for the biggest tensor.
 fn optimizer_phase(model: &ModelShape) -> Phase {
     // The f32 gradient and the denominator's three temporaries, for the
     // largest tensor (the embedding); each tensor is updated in turn.
-    Phase::new("optimizer step").with("AdamW temporaries (largest tensor)", 4.0 * F32 * model.largest_tensor() as f64)
+    Phase::new("optimizer step")
+        .with("AdamW temporaries (largest tensor)", 4.0 * F32 * model.largest_tensor() as f64)
 }

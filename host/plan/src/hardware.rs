@@ -78,7 +78,9 @@ pub struct StatedHardware {
 /// when there is none, an error naming the line when it cannot be read.
 pub fn stated_hardware(config_text: &str) -> Result<Option<StatedHardware>, PlanError> {
     let Some(line) = config_text.lines().map(str::trim).find(|l| {
-        l.strip_prefix('#').map(str::trim_start).is_some_and(|r| r.to_ascii_lowercase().starts_with("hardware:"))
+        l.strip_prefix('#')
+            .map(str::trim_start)
+            .is_some_and(|r| r.to_ascii_lowercase().starts_with("hardware:"))
     }) else {
         return Ok(None);
     };

@@ -36,5 +36,7 @@ pub use estimate::estimate;
 pub use hardware::{runtime_overhead, stated_hardware, Hardware, StatedHardware};
 pub use known_models::{known_ids, known_shape};
 pub use plan::{DevicePlan, Fit, Item, Phase, Plan, HEADROOM};
-pub use run::{Attention, DeviceKind, Dtype, Generation, Placement, RewardModel, RolloutBudget, RunShape, Update};
+pub use run::{
+    Attention, DeviceKind, Dtype, Generation, Placement, RewardModel, RolloutBudget, RunShape, Update,
+};
 pub use shape::{Head, ModelShape};

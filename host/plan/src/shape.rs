@@ -102,7 +102,10 @@ impl ModelShape {
         for (key, limit) in LIMITS {
             if let Some(v) = key_u64(map, key)? {
                 if v == 0 || v > limit {
-                    return Err(PlanError::BadKey { key: key.into(), why: format!("{v} is out of range 1..={limit}") });
+                    return Err(PlanError::BadKey {
+                        key: key.into(),
+                        why: format!("{v} is out of range 1..={limit}"),
+                    });
                 }
             }
         }
@@ -119,14 +122,15 @@ impl ModelShape {
             None => {
                 return Err(PlanError::BadKey {
                     key: "num_attention_heads".into(),
-                    why: format!("{num_heads} does not divide hidden_size {hidden_size} and there is no head_dim"),
+                    why: format!(
+                        "{num_heads} does not divide hidden_size {hidden_size} and there is no head_dim"
+                    ),
                 })
             }
         };
-        let classifier = map
-            .get("architectures")
-            .and_then(Value::as_array)
-            .is_some_and(|a| a.iter().filter_map(Value::as_str).any(|s| s.ends_with("ForSequenceClassification")));
+        let classifier = map.get("architectures").and_then(Value::as_array).is_some_and(|a| {
+            a.iter().filter_map(Value::as_str).any(|s| s.ends_with("ForSequenceClassification"))
+        });
         let qwen2 = family == "qwen2";
         let attention_bias = flag(map, "attention_bias");
         Ok(ModelShape {
@@ -270,7 +274,8 @@ mod tests {
 
     #[test]
     fn missing_and_absurd_keys_are_one_line_errors_naming_the_key() {
-        let err = ModelShape::from_config_json(r#"{"hidden_size": 64, "num_attention_heads": 4}"#).unwrap_err();
+        let err =
+            ModelShape::from_config_json(r#"{"hidden_size": 64, "num_attention_heads": 4}"#).unwrap_err();
         assert_eq!(err.to_string(), "missing key 'vocab_size'");
         let text = QWEN25_05B.replace("\"num_hidden_layers\": 24", "\"num_hidden_layers\": 100000000");
         let err = ModelShape::from_config_json(&text).unwrap_err();

@@ -26,7 +26,12 @@ fn run() -> RunShape {
         }],
         budget: RolloutBudget::default(),
         attention: Attention::Math,
-        update: Some(Update { micro_batch: 8, logit_chunk: 256, gradient_checkpointing: false, critic: false }),
+        update: Some(Update {
+            micro_batch: 8,
+            logit_chunk: 256,
+            gradient_checkpointing: false,
+            critic: false,
+        }),
         reference: None,
         reward_model: None,
     }
@@ -34,7 +39,8 @@ fn run() -> RunShape {
 
 fn item(plan: &Plan, phase: &str, starts: &str) -> f64 {
     let p = plan.policy_device().phases.iter().find(|p| p.name == phase).unwrap();
-    p.items.iter().find(|i| i.name.starts_with(starts)).unwrap_or_else(|| panic!("{starts} in {p:?}")).bytes as f64
+    p.items.iter().find(|i| i.name.starts_with(starts)).unwrap_or_else(|| panic!("{starts} in {p:?}")).bytes
+        as f64
 }
 
 fn resident(plan: &Plan, starts: &str) -> f64 {
@@ -120,7 +126,9 @@ fn a_second_model_on_another_device_is_planned_there() {
     let apart = estimate(&qwen05(), &r);
     assert_eq!(apart.devices[1].name, "cpu");
     let weights = qwen05().parameters() as f64 * 2.0;
-    assert!((same.policy_device().resident_total() - apart.policy_device().resident_total()) as f64 == weights);
+    assert!(
+        (same.policy_device().resident_total() - apart.policy_device().resident_total()) as f64 == weights
+    );
     assert!(apart.devices[1].peak() as f64 > weights);
 }
 

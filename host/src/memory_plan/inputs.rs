@@ -11,7 +11,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use tz_core::hub::{HubSettings, ModelRef};
 use tz_plan::{
-    Attention, DeviceKind, Dtype, Generation, ModelShape, Placement, RewardModel, RolloutBudget, RunShape, Update,
+    Attention, DeviceKind, Dtype, Generation, ModelShape, Placement, RewardModel, RolloutBudget, RunShape,
+    Update,
 };
 use tz_sdk::{LossAggregation, LossSettings};
 
@@ -84,7 +85,8 @@ pub fn model_shape(spec: &str) -> Result<ShapeSource> {
         return Ok(ShapeSource { shape: ModelShape::from_config_map(map)?, from: "the tiny preset".into() });
     }
     let from_file = |path: &Path| -> Result<ShapeSource> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         let shape = ModelShape::from_config_json(&text).with_context(|| path.display().to_string())?;
         Ok(ShapeSource { shape, from: path.display().to_string() })
     };
@@ -126,7 +128,12 @@ fn placement(spec: &str, policy: &str) -> Placement {
 
 /// The run's shape from its resolved config and the estimator's loss
 /// settings (which say whether a reference and a critic are loaded).
-pub fn run_shape(cfg: &RunConfig, loss: &LossSettings, device: DeviceKind, opts: &PlanOptions) -> Result<RunShape> {
+pub fn run_shape(
+    cfg: &RunConfig,
+    loss: &LossSettings,
+    device: DeviceKind,
+    opts: &PlanOptions,
+) -> Result<RunShape> {
     let table = cfg.to_table();
     let dtype = Dtype::parse(&cfg.model.dtype).context("model.dtype")?;
     let ranks = opts.nproc.unwrap_or(1).max(1);
@@ -192,7 +199,10 @@ pub fn run_shape(cfg: &RunConfig, loss: &LossSettings, device: DeviceKind, opts:
         dtype,
         ranks,
         shard_optimizer: opts.zero1 && ranks > 1,
-        prompt_len: opts.prompt_len.or_else(|| positive(&table, KEY_PROMPT_LEN)).unwrap_or(DEFAULT_PROMPT_LEN),
+        prompt_len: opts
+            .prompt_len
+            .or_else(|| positive(&table, KEY_PROMPT_LEN))
+            .unwrap_or(DEFAULT_PROMPT_LEN),
         response_len: r.max_response_length as u64,
         generations,
         budget: RolloutBudget {
@@ -223,7 +233,8 @@ mod tests {
 
     #[test]
     fn keys_the_schema_lacks_are_simply_absent() {
-        let table: toml::Table = toml::from_str("[rollout]\nmax_rows_in_flight = 64\n[task]\nname = 'x'").unwrap();
+        let table: toml::Table =
+            toml::from_str("[rollout]\nmax_rows_in_flight = 64\n[task]\nname = 'x'").unwrap();
         assert_eq!(positive(&table, KEY_ROWS_IN_FLIGHT), Some(64));
         assert_eq!(positive(&table, KEY_PROMPT_LEN), None);
         assert_eq!(lookup(&table, "rollout.max_rows_in_flight.deeper"), None);

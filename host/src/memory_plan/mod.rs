@@ -103,7 +103,10 @@ pub fn plan_run(
     let table = cfg.to_table();
     let suggestions = advise(&source.shape, &run, hardware.capacity)
         .into_iter()
-        .map(|s| SuggestionText { changes: s.changes.iter().map(|c| change_text(c, &table)).collect(), peak: s.peak })
+        .map(|s| SuggestionText {
+            changes: s.changes.iter().map(|c| change_text(c, &table)).collect(),
+            peak: s.peak,
+        })
         .collect();
     Ok(PlanReport {
         model: if cfg.model.path.is_empty() { "the tiny model".into() } else { cfg.model.path.clone() },

@@ -100,7 +100,11 @@ pub fn render(r: &PlanReport) -> String {
     let verdict = if r.fit.fits {
         format!("fits ({:.0}% of the device)", 100.0 * r.peak as f64 / r.hardware.capacity.max(1) as f64)
     } else {
-        format!("does NOT fit ({:.2} GiB usable after {:.0}% headroom)", free / (1u64 << 30) as f64, HEADROOM * 100.0)
+        format!(
+            "does NOT fit ({:.2} GiB usable after {:.0}% headroom)",
+            free / (1u64 << 30) as f64,
+            HEADROOM * 100.0
+        )
     };
     let _ = writeln!(
         out,

@@ -227,7 +227,8 @@ impl<'r> Trainer<'r> {
         )?;
         let policy = Policy::load(checkpoint.unwrap_or(&model_path), device, kind)?;
         let reference = if loss.needs_reference() {
-            let ref_device = crate::device::parse_device_or("model.ref_device", &cfg.model.ref_device, device)?;
+            let ref_device =
+                crate::device::parse_device_or("model.ref_device", &cfg.model.ref_device, device)?;
             let mut r = Policy::load(&model_path, ref_device, kind)?;
             r.vs.freeze();
             Some(r)
