@@ -9,9 +9,10 @@
 //! - [`backward_scratch`]: the gradients one layer's backward holds at once.
 //!
 //! `keys` is how many positions each query attends over (the sequence
-//! length): it matters only for libtorch's math attention kernel, which
-//! materialises `[heads, T, keys]` scores in f32 (half-precision inputs are
-//! upcast unless `allow_fp16_bf16_reduction_math_sdp` is set, which we never do).
+//! length). libtorch's math attention kernel materialises `[heads, T, keys]`
+//! scores in f32 (half-precision inputs are upcast unless
+//! `allow_fp16_bf16_reduction_math_sdp` is set, which we never do); a fused
+//! kernel given a padding mask keeps it as a `[T, keys]` additive mask.
 
 use crate::run::Attention;
 use crate::shape::ModelShape;
@@ -63,8 +64,10 @@ pub(crate) fn saved(d: &Dims, keys: f64) -> f64 {
     let attention = match d.attention {
         // Scaled q, the GQA-expanded k and v (f32), and the softmax scores.
         Attention::Math => F32 * (3.0 * q + heads * keys),
-        // q, k, v, the output, and a log-sum-exp per head.
-        Attention::Fused => b * (2.0 * q + 2.0 * kv) + F32 * heads,
+        // q, k, v, the output, a log-sum-exp per head, and the padding mask
+        // converted to the model dtype (libtorch's CPU flash kernel keeps
+        // the `[T, keys]` additive mask of each layer).
+        Attention::Fused => b * (2.0 * q + 2.0 * kv + keys) + F32 * heads,
     };
     // The re-laid-out attention output, input of o_proj.
     let o_input = b * q;
@@ -85,7 +88,7 @@ pub(crate) fn forward_scratch(d: &Dims, keys: f64) -> f64 {
             // f32 copies of q, k, v, expanded k and v, scaled q and k, the
             // scores before and after softmax, and the mask as f32.
             Attention::Math => F32 * (q + 2.0 * kv + 4.0 * q + 2.0 * heads * keys + keys),
-            Attention::Fused => b * q + F32 * heads,
+            Attention::Fused => b * (q + keys) + F32 * heads,
         };
     let mlp = 4.0 * b * i + b * h;
     (norm + attention).max(mlp)

@@ -240,9 +240,9 @@ fn actor_update_phase(d: &Dims, run: &RunShape, u: &Update) -> Phase {
     let (acts, other) = activations(d, run, u);
     let hidden_grad = response * d.h * d.b;
     // Forward and backward of one chunk: f32 logits, log-softmax and exp kept
-    // for backward, three gradients of the same size, the model-dtype
-    // logits; plus the [vocab, hidden] weight gradient before accumulation.
-    let head = chunk_rows * d.vocab * (6.0 * F32 + d.b) + d.vocab * d.h * d.b;
+    // for backward and three gradients of the same size; plus the
+    // [vocab, hidden] weight gradient before it is accumulated.
+    let head = chunk_rows * d.vocab * 6.0 * F32 + d.vocab * d.h * d.b;
     let layer = tokens * backward_scratch(d, keys);
     let mut phase = Phase::new("actor update")
         .with(activation_label(run, u), acts)
@@ -289,8 +289,8 @@ fn other_label(u: &Update) -> String {
 
 /// AdamW's per-parameter temporaries, largest for the biggest tensor.
 fn optimizer_phase(model: &ModelShape) -> Phase {
-    // The f32 gradient and the denominator's three temporaries, for the
-    // largest tensor (the embedding); each tensor is updated in turn.
+    // The f32 gradient, the denominator and the update, for the largest
+    // tensor (the embedding); tensors are updated one after another.
     Phase::new("optimizer step")
-        .with("AdamW temporaries (largest tensor)", 4.0 * F32 * model.largest_tensor() as f64)
+        .with("AdamW temporaries (largest tensor)", 3.0 * F32 * model.largest_tensor() as f64)
 }

@@ -55,16 +55,28 @@ pub enum DeviceKind {
 }
 
 /// How `scaled_dot_product_attention` runs. libtorch's fused kernels keep
-/// O(tokens) state; its math kernel materialises `[heads, T, T]` scores
-/// and keeps them for backward. A masked grouped-query call (our training
-/// forward: padding mask, fewer KV heads) is refused by flash and
-/// memory-efficient attention and falls to math unless cuDNN attention is
-/// preferred (recent cuDNN on Hopper); on the CPU it is always math.
+/// O(tokens) state per head; its math kernel materialises `[heads, T, T]`
+/// scores and keeps them for backward. On CUDA a masked grouped-query call
+/// (our training forward: padding mask, fewer KV heads) is refused by flash
+/// (no masks) and memory-efficient attention (no GQA) and falls to math
+/// unless cuDNN attention is preferred (recent cuDNN on Hopper); on the CPU
+/// libtorch 2.11 runs it with its flash kernel (checked with
+/// `torch._fused_sdp_choice`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Attention {
     Math,
     Fused,
+}
+
+impl Attention {
+    /// What a masked grouped-query call gets on `device` by default.
+    pub fn default_for(device: DeviceKind) -> Attention {
+        match device {
+            DeviceKind::Cpu => Attention::Fused,
+            DeviceKind::Cuda => Attention::Math,
+        }
+    }
 }
 
 /// Where a second model (reference, reward model) lives.

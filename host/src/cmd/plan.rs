@@ -13,10 +13,10 @@ use crate::plugins::Registry;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AttentionKernel {
     /// libtorch's math kernel: [heads, T, T] f32 scores kept for backward
-    /// (what a masked grouped-query call gets on CPU, and on CUDA unless
-    /// cuDNN attention is preferred).
+    /// (what a masked grouped-query call gets on CUDA unless cuDNN attention
+    /// is preferred).
     Math,
-    /// Flash or cuDNN attention: no T × T scores.
+    /// Flash (the CPU's choice) or cuDNN attention: no per-head T × T scores.
     Fused,
 }
 
@@ -50,7 +50,7 @@ pub struct PlanArgs {
     /// The longest prompt in tokens [default: task.max_prompt_length when the config has it, else 256].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub prompt_len: Option<u64>,
-    /// The attention kernel to assume [default: math].
+    /// The attention kernel to assume [default: math on a GPU, fused on the CPU].
     #[arg(long, value_enum)]
     pub attention: Option<AttentionKernel>,
     /// Print the plan as JSON.

@@ -33,7 +33,7 @@ pub struct PlanOptions {
     pub kv_budget_tokens: Option<u64>,
     /// Overrides `task.max_prompt_length` (default [`DEFAULT_PROMPT_LEN`]).
     pub prompt_len: Option<u64>,
-    /// `fused` when the attention kernel is known to be flash/cuDNN.
+    /// The attention kernel, when not the device's default (math on CUDA, flash on the CPU).
     pub attention: Option<Attention>,
 }
 
@@ -209,7 +209,7 @@ pub fn run_shape(
             rows_in_flight: opts.rows_in_flight.or_else(|| positive(&table, KEY_ROWS_IN_FLIGHT)),
             kv_tokens: opts.kv_budget_tokens.or_else(|| positive(&table, KEY_KV_BUDGET)),
         },
-        attention: opts.attention.unwrap_or(Attention::Math),
+        attention: opts.attention.unwrap_or(Attention::default_for(device)),
         update: Some(update),
         reference: loss.needs_reference().then(|| placement(&cfg.model.ref_device, &cfg.model.device)),
         reward_model,
