@@ -85,7 +85,8 @@ impl SequenceBatch {
     }
 
     /// Per-token log-probs of the response tokens under `model`, `[N, R]`
-    /// f32, without gradients, `micro` rows at a time.
+    /// f32 on the batch's device (the model may be on another one), without
+    /// gradients, `micro` rows at a time.
     pub fn logprobs(&self, model: &Qwen2, micro: i64, chunk: i64) -> Tensor {
         let _g = tch::no_grad_guard();
         let n = self.rows();
@@ -96,7 +97,8 @@ impl SequenceBatch {
             let idx = Tensor::arange_start(start, start + len, (Kind::Int64, self.input_ids.device()));
             let sub = self.select(&idx);
             let (lp, _) = model.token_logprobs(&sub.response_hidden(model), &sub.targets(), chunk);
-            parts.push(lp);
+            // A reference model may live on another device than the batch.
+            parts.push(lp.to_device(self.input_ids.device()));
             start += len;
         }
         Tensor::cat(&parts, 0) * &self.response_mask

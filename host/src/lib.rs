@@ -5,8 +5,9 @@
 //! loads plugin libraries ([`plugins`]), turns command-line flags and config
 //! files into settings ([`config`]), and drives the core. Each subcommand is
 //! one file in [`cmd`]; sweeps ([`sweep`]), reports and plots ([`report`]),
-//! the set-up checks ([`doctor`]) and offline evaluation with pass@k
-//! ([`eval`]) have their own modules.
+//! the set-up checks ([`doctor`]), offline evaluation with pass@k
+//! ([`eval`]) and the memory planner's inputs ([`memory_plan`]) have their
+//! own modules.
 
 pub mod atomic;
 pub mod cli;
@@ -17,6 +18,7 @@ pub mod doctor;
 pub mod eval;
 pub mod logging;
 pub mod memory_check;
+pub mod memory_plan;
 pub mod plugins;
 pub mod report;
 pub mod sweep;

@@ -47,5 +47,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Reward(args)) => cmd::reward::run(args, &registry()?, !cli.global.quiet),
         Some(Command::Generate(args)) => cmd::generate::run(args),
         Some(Command::Eval(args)) => cmd::eval::run(args, &registry()?),
+        Some(Command::Plan(args)) => cmd::plan::run(args, &registry()?),
     }
 }

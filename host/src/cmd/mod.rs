@@ -5,6 +5,7 @@ pub mod data;
 pub mod doctor;
 pub mod eval;
 pub mod generate;
+pub mod plan;
 pub mod plugins;
 pub mod report;
 pub mod resume;

@@ -34,6 +34,10 @@ pub struct ModelSection {
     pub device: String,
     /// Weights and activations: `f32` or `bf16` (optimizer moments stay f32).
     pub dtype: String,
+    /// Where the frozen reference policy (KL on) lives: `auto`, `cpu`,
+    /// `cuda`, `cuda:N`; empty = `model.device`. Another GPU or the CPU
+    /// frees the policy's device of its weights (see `tzhost plan`).
+    pub ref_device: String,
     /// Seed of the tiny model's warm start.
     pub tiny_seed: u64,
     /// SFT steps of the tiny model's warm start; 0 = the preset's recipe
@@ -274,6 +278,7 @@ impl Default for ModelSection {
             path: String::new(),
             device: "auto".into(),
             dtype: "f32".into(),
+            ref_device: String::new(),
             tiny_seed: 0,
             tiny_sft_steps: 0,
         }

@@ -240,7 +240,9 @@ impl<'r> Trainer<'r> {
             prompts::PromptLimit::from_settings(cfg.task.max_prompt_length, &cfg.task.truncation)?;
         policy.model.set_gradient_checkpointing(cfg.trainer.gradient_checkpointing);
         let reference = if loss.needs_reference() {
-            let mut r = Policy::load(&model_path, device, kind)?;
+            let ref_device =
+                crate::device::parse_device_or("model.ref_device", &cfg.model.ref_device, device)?;
+            let mut r = Policy::load(&model_path, ref_device, kind)?;
             r.vs.freeze();
             Some(r)
         } else {
