@@ -42,6 +42,17 @@ pub fn spawn_ranks(world_size: usize, command: impl Fn(usize) -> Command) -> std
         .collect()
 }
 
+/// The running test binary again, running only its test `name` (an
+/// `#[ignore]`d rank entry point of a multi-process test), with piped
+/// output. libtest's own flags select it.
+pub fn this_test_binary(name: &str) -> std::io::Result<Command> {
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.args(["--exact", name, "--ignored", "--nocapture", "--test-threads=1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    Ok(cmd)
+}
+
 /// What a finished (or killed) rank left behind.
 #[derive(Debug)]
 pub struct RankOutput {

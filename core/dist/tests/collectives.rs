@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tch::{Device, Kind, Tensor};
-use tz_dist::launch::{spawn_ranks, wait_all, RankOutput};
+use tz_dist::launch::{spawn_ranks, this_test_binary, wait_all, RankOutput};
 use tz_dist::{InitOptions, ReduceOp, World};
 
 const SCENARIO: &str = "TZ_DIST_TEST_SCENARIO";
@@ -16,11 +16,8 @@ const SCENARIO: &str = "TZ_DIST_TEST_SCENARIO";
 const DEADLINE: Duration = Duration::from_secs(120);
 
 fn rank_command(scenario: &str) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", "rank_main", "--ignored", "--nocapture", "--test-threads=1"])
-        .env(SCENARIO, scenario)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = this_test_binary("rank_main").unwrap();
+    cmd.env(SCENARIO, scenario);
     cmd
 }
 
