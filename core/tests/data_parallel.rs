@@ -3,7 +3,7 @@
 //!
 //! - 2 ranks on halves of a fixed batch give the weights (actor and critic)
 //!   of 1 process on the whole batch after several updates (issue #16.5a),
-//!   bit-identical on both ranks;
+//!   bit-identical on both ranks; batch-wide statistics reduce correctly;
 //! - ZeRO-1 gives the weights of the replicated optimizer, and resumes
 //!   from its sharded state exactly (issue #17.3).
 
@@ -16,7 +16,8 @@ use tz_core::critic::{update_critic, update_critic_parallel, Critic, CriticInput
 use tz_core::model::ValueHead;
 use tz_core::optim::{AdamW, AdamWConfig};
 use tz_core::parallel::{
-    broadcast_parameters, optimizer_for, BatchShard, InitOptions, Optimizer, StateSharding, World, ZeroAdamW,
+    all_gather_vec, broadcast_parameters, moments, optimizer_for, reduce_stats, BatchShard, InitOptions,
+    Optimizer, Stat, StateSharding, World, ZeroAdamW,
 };
 use tz_core::rl_batch::SequenceBatch;
 use tz_core::rl_update::{update_actor, update_actor_parallel, ActorInputs, ActorMetrics, ActorUpdateConfig};
@@ -77,10 +78,12 @@ fn critic(seed: i64) -> Critic {
     let head = ValueHead::new(&vs.root(), config().hidden_size);
     freeze_key_biases(&vs);
     let _g = tch::no_grad_guard();
-    for (name, mut t) in vs.variables() {
-        if name.starts_with("value_head") {
-            let _ = t.copy_(&(Tensor::randn(t.size(), (Kind::Float, Device::Cpu)) * 0.5));
-        }
+    // Name order: the variables come in a HashMap, whose order changes per process.
+    let mut head_vars: Vec<(String, Tensor)> =
+        vs.variables().into_iter().filter(|(name, _)| name.starts_with("value_head")).collect();
+    head_vars.sort_by(|a, b| a.0.cmp(&b.0));
+    for (_, mut t) in head_vars {
+        t.copy_(&(Tensor::randn(t.size(), (Kind::Float, Device::Cpu)) * 0.5));
     }
     Critic { vs, backbone, head }
 }
@@ -243,6 +246,7 @@ fn replica(world: &World) -> (VarStore, Qwen2) {
 }
 
 fn halves(world: &World, out: &Path) {
+    reductions(world);
     let shard = BatchShard::split_groups(world.clone(), GROUPS, SAMPLES);
     let (vs, model) = replica(world);
     let mut opt = optimizer_for(world, &vs, adamw(), StateSharding::Replicated).unwrap();
@@ -258,6 +262,30 @@ fn halves(world: &World, out: &Path) {
         &out.join(format!("metrics{r}")),
         &[m.pg_loss as f32, m.grad_norm as f32, m.entropy as f32, explained as f32],
     );
+}
+
+/// Batch-wide statistics from rank-dependent parts equal those of the joined data.
+fn reductions(world: &World) {
+    let r = world.rank() as f64;
+    let got = reduce_stats(
+        world,
+        &[
+            Stat::Sum(r + 1.0),
+            Stat::Mean { sum: 10.0 * r, count: 1.0 + r },
+            Stat::Min(5.0 - r),
+            Stat::Max(r * r),
+        ],
+    )
+    .unwrap();
+    assert_eq!(got, vec![3.0, 10.0 / 3.0, 4.0, 1.0]);
+    // Rank 0 holds [1, 2], rank 1 holds [3, 10]: the moments of [1, 2, 3, 10].
+    let mine: &[f64] = if world.rank() == 0 { &[1.0, 2.0] } else { &[3.0, 10.0] };
+    let m = moments(world, mine).unwrap();
+    assert_eq!((m.count, m.mean), (4.0, 4.0));
+    assert!((m.var - 50.0 / 3.0).abs() < 1e-12, "{m:?}");
+    // Lengths differ across ranks: rank 0 sends 1 value, rank 1 sends 3.
+    let sent: Vec<f32> = (0..1 + 2 * world.rank()).map(|i| (10 * world.rank() + i) as f32).collect();
+    assert_eq!(all_gather_vec(world, &sent).unwrap(), vec![0.0, 10.0, 11.0, 12.0]);
 }
 
 fn zero(world: &World, out: &Path) {
