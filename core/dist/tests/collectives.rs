@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tch::{Device, Kind, Tensor};
-use tz_dist::launch::{spawn_ranks, this_test_binary, wait_all, RankOutput};
+use tz_dist::launch::{free_port, spawn_ranks, this_test_binary, torchrun_env, wait_all, RankOutput};
 use tz_dist::{InitOptions, ReduceOp, World};
 
 const SCENARIO: &str = "TZ_DIST_TEST_SCENARIO";
@@ -44,6 +44,11 @@ fn rank_main() {
     match scenario.as_str() {
         "collectives" => collectives(),
         "killed_peer" | "hung_peer" => lose_a_peer(&scenario),
+        "alone" => {
+            let err = World::from_env(&options(2)).unwrap_err().to_string();
+            assert!(err.starts_with("rank 0/2: joining the gloo process group via 127.0.0.1:"), "{err}");
+            assert!(err.contains("1/2 clients joined"), "{err}");
+        }
         other => panic!("unknown scenario {other}"),
     }
     println!("scenario done");
@@ -132,6 +137,8 @@ fn lose_a_peer(scenario: &str) {
     }
     for _ in 0..1_000_000 {
         if let Err(e) = world.all_reduce(&[t.shallow_clone()], ReduceOp::Sum) {
+            // Tearing the process group down after a failure must not hang either.
+            drop(world);
             eprintln!("error: {e}");
             std::process::exit(3);
         }
@@ -144,6 +151,14 @@ fn lose_a_peer(scenario: &str) {
 fn collectives_agree_on_two_gloo_ranks() {
     let children = spawn_ranks(2, |_| rank_command("collectives")).unwrap();
     assert_all_succeeded(&wait_all(children, DEADLINE));
+}
+
+#[test]
+fn a_rank_that_never_arrives_fails_the_join_within_the_timeout() {
+    // Only rank 0 of a world of 2 is started.
+    let mut cmd = rank_command("alone");
+    cmd.envs(torchrun_env(0, 2, free_port().unwrap()));
+    assert_all_succeeded(&wait_all(vec![cmd.spawn().unwrap()], DEADLINE));
 }
 
 /// Starts the loop on 2 ranks, waits until both joined, then lets `lose`
@@ -195,7 +210,7 @@ fn torchrun_launches_the_ranks() {
         eprintln!("skipped: {} not found (scripts/setup.sh makes it)", torchrun.display());
         return;
     }
-    let port = tz_dist::launch::free_port().unwrap();
+    let port = free_port().unwrap();
     let child = Command::new(&torchrun)
         .args(["--no-python", "--nnodes", "1", "--nproc-per-node", "2"])
         .args(["--rdzv-backend", "c10d", "--rdzv-endpoint", &format!("127.0.0.1:{port}")])
