@@ -13,6 +13,8 @@
 //! the mini-batch's tokens, as TinyZero's critic). There is no LM head, so a
 //! micro-batch never holds more than `[micro, P + R, H]` activations. A
 //! mini-batch whose loss or gradient norm is not finite is skipped and counted.
+//! [`update_critic_parallel`] runs it on one rank's rows of a data-parallel
+//! batch ([`crate::parallel`]).
 //!
 //! **Loading**: [`Critic::from_base`] fills the backbone from a causal-LM
 //! checkpoint and starts the head at zero (V = 0 everywhere);
@@ -23,9 +25,6 @@
 use std::path::Path;
 
 use anyhow::Context;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 use tz_sdk::LossAggregation;
@@ -34,6 +33,7 @@ use crate::checkpoint::{ModelDir, SaveOptions};
 use crate::loss::{explained_variance, masked_mean, value_loss, AggScale};
 use crate::model::{Decoder, ValueHead};
 use crate::optim::AdamW;
+use crate::parallel::{self, BatchShard, DistError, Optimizer};
 use crate::rl_batch::SequenceBatch;
 
 /// A value model: backbone + value head in one `VarStore`.
@@ -163,27 +163,47 @@ pub fn update_critic(
     inputs: &CriticInputs,
     cfg: &CriticUpdateConfig,
 ) -> CriticMetrics {
+    let shard = BatchShard::single(inputs.batch.rows() as usize);
+    update_critic_parallel(critic, opt, inputs, cfg, &shard)
+        .expect("a single process makes no collective call that can fail")
+}
+
+/// [`update_critic`] on this rank's rows of a data-parallel batch (the
+/// rules of [`crate::rl_update::update_actor_parallel`]).
+pub fn update_critic_parallel(
+    critic: &Critic,
+    opt: &mut dyn Optimizer,
+    inputs: &CriticInputs,
+    cfg: &CriticUpdateConfig,
+    shard: &BatchShard,
+) -> Result<CriticMetrics, DistError> {
     let batch = inputs.batch;
-    let n = batch.rows() as usize;
+    let n = shard.total();
+    assert_eq!(batch.rows() as usize, shard.local(), "the batch holds this rank's rows");
     let device = batch.input_ids.device();
     let mini = if cfg.mini_batch_size == 0 { n } else { cfg.mini_batch_size.min(n) };
     let micro = cfg.micro_batch_size.max(1).min(mini.max(1));
     let mut out = CriticMetrics {
-        vf_explained_var: explained_variance(inputs.returns, inputs.old_values, &batch.response_mask)
-            .double_value(&[]),
+        vf_explained_var: parallel::explained_variance(
+            shard.world(),
+            inputs.returns,
+            inputs.old_values,
+            &batch.response_mask,
+        )?,
         ..CriticMetrics::default()
     };
     let (mut tokens_seen, mut clip_sum, mut vpred_sum) = (0.0, 0.0, 0.0);
     let (mut loss_sum, mut grad_sum, mut lr_sum) = (0.0, 0.0, 0.0);
 
     for epoch in 0..cfg.ppo_epochs.max(1) {
-        let mut order: Vec<i64> = (0..n as i64).collect();
-        order.shuffle(&mut ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_add(epoch as u64)));
-        for mb_rows in order.chunks(mini.max(1)) {
+        for mb_rows in shard.mini_batches(cfg.seed.wrapping_add(epoch as u64), mini) {
+            let mb_rows = mb_rows.as_slice();
             opt.zero_grad();
             let mb_index = Tensor::from_slice(mb_rows).to_device(device);
-            let mb_tokens =
-                batch.response_mask.index_select(0, &mb_index).sum(Kind::Float).double_value(&[]).max(1.0);
+            let mut mb_tokens =
+                [batch.response_mask.index_select(0, &mb_index).sum(Kind::Float).double_value(&[])];
+            shard.sum(&mut mb_tokens)?;
+            let mb_tokens = mb_tokens[0].max(1.0);
             let scale = AggScale { num_tokens: Some(mb_tokens), num_seqs: None, norm_len: 1.0 };
             let mut mb_loss = 0.0;
             let (mut mb_clip, mut mb_vpred, mut mb_tokens_valid) = (0.0, 0.0, 0.0);
@@ -209,13 +229,16 @@ pub fn update_critic(
                 mb_vpred += masked_mean(&values.detach(), &sub.response_mask).double_value(&[]) * tokens;
                 mb_tokens_valid += tokens;
             }
+            let mut sums = [mb_loss, mb_clip, mb_vpred, mb_tokens_valid];
+            shard.sum(&mut sums)?;
+            let [mb_loss, mb_clip, mb_vpred, mb_tokens_valid] = sums;
             if !mb_loss.is_finite() {
                 opt.zero_grad();
                 out.skipped += 1;
                 tracing::warn!(loss = mb_loss, "non-finite critic loss: mini-batch skipped");
                 continue;
             }
-            let info = opt.step();
+            let info = opt.step()?;
             if info.skipped {
                 out.skipped += 1;
                 tracing::warn!(
@@ -241,7 +264,7 @@ pub fn update_critic(
         out.vf_clipfrac = clip_sum / tokens_seen;
         out.vpred_mean = vpred_sum / tokens_seen;
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@
 //! - [`rl_batch`]: a rolled-out batch as tensors (prompt + response rows).
 //! - [`rl_update`]: the PPO-style actor update (epochs, mini- and micro-batches).
 //! - [`critic`]: the PPO critic (value model on its own copy of the backbone) and its update.
+//! - [`parallel`]: data parallelism over c10d (batch shards, gradient sync, ZeRO-1, batch-wide reductions).
 
 pub mod chat_template;
 pub mod checkpoint;
@@ -38,6 +39,7 @@ pub mod kv_cache;
 pub mod loss;
 pub mod model;
 pub mod optim;
+pub mod parallel;
 pub mod presets;
 pub mod reward_model;
 pub mod rl_batch;

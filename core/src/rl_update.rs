@@ -9,11 +9,9 @@
 //! mini-batch loss exactly. The LM head runs in chunks of positions
 //! ([`Qwen2::backward_chunked`]): no `[batch, seq, vocab]` tensor exists.
 //! A mini-batch whose loss or gradient norm is not finite is skipped (no
-//! update) and counted.
+//! update) and counted. [`update_actor_parallel`] runs the same update on one
+//! rank's rows of a data-parallel batch ([`crate::parallel`]).
 
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
 use tz_sdk::{KlPlacement, LossAggregation, LossSettings};
 
@@ -21,6 +19,7 @@ use crate::kl::kl_penalty;
 use crate::loss::{agg_loss, policy_loss, AggScale};
 use crate::model::Qwen2;
 use crate::optim::AdamW;
+use crate::parallel::{BatchShard, DistError, Optimizer};
 use crate::rl_batch::SequenceBatch;
 
 /// How the batch is cut and iterated.
@@ -125,13 +124,14 @@ impl Sums {
             0.0
         }
     }
-}
-
-/// Shuffled row order for one epoch.
-fn permutation(n: usize, seed: u64) -> Vec<i64> {
-    let mut order: Vec<i64> = (0..n as i64).collect();
-    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    order
+    /// Adds the other ranks' sums.
+    fn reduce(&mut self, shard: &BatchShard) -> Result<(), DistError> {
+        let mut all = [self.tokens].into_iter().chain(self.values).collect::<Vec<f64>>();
+        shard.sum(&mut all)?;
+        self.tokens = all[0];
+        self.values.copy_from_slice(&all[1..]);
+        Ok(())
+    }
 }
 
 /// Runs the actor update and returns its metrics.
@@ -143,8 +143,28 @@ pub fn update_actor(
     kl_coef: f64,
     cfg: &ActorUpdateConfig,
 ) -> ActorMetrics {
+    let shard = BatchShard::single(inputs.batch.rows() as usize);
+    update_actor_parallel(model, opt, inputs, settings, kl_coef, cfg, &shard)
+        .expect("a single process makes no collective call that can fail")
+}
+
+/// [`update_actor`] on this rank's rows (`shard`) of a batch spread over
+/// ranks: the mini-batches are cut from the global shuffle, losses are
+/// normalised by the global counts, gradients are synchronised by `opt`
+/// once per mini-batch, and skip decisions and metrics are global, so the
+/// weights follow what one process with the whole batch would compute.
+pub fn update_actor_parallel(
+    model: &Qwen2,
+    opt: &mut dyn Optimizer,
+    inputs: &ActorInputs,
+    settings: &LossSettings,
+    kl_coef: f64,
+    cfg: &ActorUpdateConfig,
+    shard: &BatchShard,
+) -> Result<ActorMetrics, DistError> {
     let batch = inputs.batch;
-    let n = batch.rows() as usize;
+    let n = shard.total();
+    assert_eq!(batch.rows() as usize, shard.local(), "the batch holds this rank's rows");
     let device = batch.input_ids.device();
     let mini = if cfg.mini_batch_size == 0 { n } else { cfg.mini_batch_size.min(n) };
     let micro = cfg.micro_batch_size.max(1).min(mini);
@@ -157,21 +177,20 @@ pub fn update_actor(
     let (mut pg_sum, mut grad_sum, mut lr_sum) = (0.0, 0.0, 0.0);
 
     for epoch in 0..cfg.ppo_epochs.max(1) {
-        let order = permutation(n, cfg.seed.wrapping_add(epoch as u64));
-        for mb_rows in order.chunks(mini) {
+        for mb_rows in shard.mini_batches(cfg.seed.wrapping_add(epoch as u64), mini) {
+            let mb_rows = mb_rows.as_slice();
             opt.zero_grad();
             let mb_index = Tensor::from_slice(mb_rows).to_device(device);
             let mb_mask = batch.response_mask.index_select(0, &mb_index);
+            // The whole mini-batch's counts, over all ranks.
+            let mut counts = [
+                mb_mask.sum(Kind::Float).double_value(&[]),
+                mb_mask.sum_dim_intlist(1, false, Kind::Float).gt(0.0).sum(Kind::Float).double_value(&[]),
+            ];
+            shard.sum(&mut counts)?;
             let scale = AggScale {
-                num_tokens: Some(mb_mask.sum(Kind::Float).double_value(&[]).max(1.0)),
-                num_seqs: Some(
-                    mb_mask
-                        .sum_dim_intlist(1, false, Kind::Float)
-                        .gt(0.0)
-                        .sum(Kind::Float)
-                        .double_value(&[])
-                        .max(1.0),
-                ),
+                num_tokens: Some(counts[0].max(1.0)),
+                num_seqs: Some(counts[1].max(1.0)),
                 norm_len: cfg.norm_len,
             };
             let mut mb_loss = 0.0;
@@ -230,13 +249,17 @@ pub fn update_actor(
                 });
                 mb_loss += loss;
             }
+            // Each rank's loss is its share of the mini-batch loss.
+            let mut losses = [mb_loss, mb_pg];
+            shard.sum(&mut losses)?;
+            let [mb_loss, mb_pg] = losses;
             if !mb_loss.is_finite() {
                 opt.zero_grad();
                 out.skipped += 1;
                 tracing::warn!(loss = mb_loss, "non-finite actor loss: mini-batch skipped");
                 continue;
             }
-            let info = opt.step();
+            let info = opt.step()?;
             if info.skipped {
                 out.skipped += 1;
                 tracing::warn!(grad_norm = info.grad_norm, "non-finite gradient norm: mini-batch skipped");
@@ -248,6 +271,7 @@ pub fn update_actor(
             lr_sum += info.lr;
         }
     }
+    totals.reduce(shard)?;
     let steps = out.steps.max(1) as f64;
     out.pg_loss = pg_sum / steps;
     out.grad_norm = grad_sum / steps;
@@ -263,5 +287,5 @@ pub fn update_actor(
     out.is_log_ratio_mean = totals.mean(8);
     out.is_log_ratio_std = totals.mean(9);
     out.is_clip_outside_frac = totals.mean(10);
-    out
+    Ok(out)
 }
