@@ -40,7 +40,9 @@ pub fn read_parquet(path: &Path) -> Result<Vec<Value>> {
     let (_, batches) = read_batches(path, None)?;
     let mut rows = Vec::new();
     for batch in &batches {
-        rows.extend(batch_to_json(batch).with_context(|| format!("{}: converting rows to JSON", path.display()))?);
+        rows.extend(
+            batch_to_json(batch).with_context(|| format!("{}: converting rows to JSON", path.display()))?,
+        );
     }
     Ok(rows)
 }
@@ -56,7 +58,9 @@ pub fn read_batches(path: &Path, limit: Option<usize>) -> Result<(SchemaRef, Vec
     }
     let schema = builder.schema().clone();
     let reader = builder.build().with_context(|| format!("{}: cannot read", path.display()))?;
-    let batches = reader.collect::<Result<Vec<_>, _>>().with_context(|| format!("{}: cannot decode", path.display()))?;
+    let batches = reader
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{}: cannot decode", path.display()))?;
     Ok((schema, batches))
 }
 
@@ -87,11 +91,13 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<Value>> {
     let mut rows = Vec::new();
     for (n, line) in BufReader::new(file).split(b'\n').enumerate() {
         let line = line.with_context(|| format!("cannot read {}", path.display()))?;
-        let text = std::str::from_utf8(&line).with_context(|| format!("{}:{}: not valid UTF-8", path.display(), n + 1))?;
+        let text = std::str::from_utf8(&line)
+            .with_context(|| format!("{}:{}: not valid UTF-8", path.display(), n + 1))?;
         if text.trim().is_empty() {
             continue;
         }
-        let value: Value = serde_json::from_str(text).with_context(|| format!("{}:{}: not valid JSON", path.display(), n + 1))?;
+        let value: Value = serde_json::from_str(text)
+            .with_context(|| format!("{}:{}: not valid JSON", path.display(), n + 1))?;
         if !value.is_object() {
             bail!("{}:{}: expected a JSON object, got {}", path.display(), n + 1, value);
         }
@@ -103,12 +109,17 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<Value>> {
 /// Writes rows (JSON objects) to a parquet file, atomically; parent
 /// directories are created.
 pub fn write_parquet(path: &Path, rows: &[Value]) -> Result<()> {
-    let schema = Arc::new(infer_schema(rows).map_err(anyhow::Error::msg).with_context(|| format!("writing {}", path.display()))?);
+    let schema = Arc::new(
+        infer_schema(rows)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("writing {}", path.display()))?,
+    );
     atomic_write(path, |file| {
         let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
         let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props))?;
         for chunk in rows.chunks(WRITE_BATCH) {
-            let mut decoder = ReaderBuilder::new(schema.clone()).with_batch_size(chunk.len()).build_decoder()?;
+            let mut decoder =
+                ReaderBuilder::new(schema.clone()).with_batch_size(chunk.len()).build_decoder()?;
             decoder.serialize(chunk)?;
             if let Some(batch) = decoder.flush()? {
                 writer.write(&batch)?;
@@ -143,7 +154,8 @@ pub fn atomic_write(path: &Path, write: impl FnOnce(File) -> Result<()>) -> Resu
         let _ = std::fs::remove_file(&tmp);
         return result;
     }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
 }
 
 #[cfg(test)]
@@ -162,7 +174,11 @@ mod tests {
         write_parquet(&path, &rows).unwrap();
         assert_eq!(read_rows(&path).unwrap(), rows);
         assert_eq!(parquet_row_count(&path).unwrap(), 2);
-        assert!(std::fs::read_dir(path.parent().unwrap()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains("tmp")));
+        assert!(std::fs::read_dir(path.parent().unwrap()).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains("tmp")));
     }
 
     #[test]

@@ -72,7 +72,10 @@ fn files_we_write_load_in_pyarrow_with_the_fixture_column_types() {
     let task = countdown();
     let dir = tempfile::tempdir().unwrap();
     let samples = ok(task.generate("all".into(), 50, 1));
-    let rows: Vec<Value> = samples.iter().map(|s| serde_json::from_str(&ok(task.sample_to_row(s, "base".into()))).unwrap()).collect();
+    let rows: Vec<Value> = samples
+        .iter()
+        .map(|s| serde_json::from_str(&ok(task.sample_to_row(s, "base".into()))).unwrap())
+        .collect();
     let ours = dir.path().join("ours.parquet");
     write_parquet(&ours, &rows).unwrap();
     for fixture in fixture_files() {
@@ -129,7 +132,10 @@ fn data_gen_continual_writes_every_group_reproducibly() {
             for (i, row) in rows.iter().enumerate() {
                 assert_eq!(row["group"], group);
                 assert_eq!(row["extra_info"], json!({"split": split, "index": i}));
-                assert_eq!(row["difficulty"].as_u64().unwrap() as usize, row["nums"].as_array().unwrap().len());
+                assert_eq!(
+                    row["difficulty"].as_u64().unwrap() as usize,
+                    row["nums"].as_array().unwrap().len()
+                );
                 assert_eq!(row["data_source"], "countdown");
             }
         }
@@ -187,7 +193,10 @@ fn split_random_makes_disjoint_random_groups() {
             assert_eq!(rows.len(), n);
             for row in rows {
                 assert_eq!(row["group"], g.to_string());
-                assert_eq!(row["difficulty"].as_u64().unwrap() as usize, row["nums"].as_array().unwrap().len());
+                assert_eq!(
+                    row["difficulty"].as_u64().unwrap() as usize,
+                    row["nums"].as_array().unwrap().len()
+                );
                 assert!(seen.insert(row["prompt"].to_string()), "a row was used twice");
                 assert!(source.iter().any(|s| s["prompt"] == row["prompt"] && s["target"] == row["target"]));
             }
@@ -218,7 +227,10 @@ fn reward_command_scores_lines_and_joins_with_parquet() {
         ("Assistant: ok </think>\n<answer> 30 + 12 + 7 </answer>", None),
         ("Assistant: ok </think>\n<answer> 30 + 12 - 7 </answer>", None),
         ("Assistant: no idea", None),
-        (" </think>\n<answer> 30 + 12 + 7 </answer>", Some("...\nAssistant: Let me solve this step by step.\n<think>")),
+        (
+            " </think>\n<answer> 30 + 12 + 7 </answer>",
+            Some("...\nAssistant: Let me solve this step by step.\n<think>"),
+        ),
     ] {
         let mut line = json!({"ground_truth": truth, "response": response});
         if let Some(p) = prompt {
@@ -228,10 +240,14 @@ fn reward_command_scores_lines_and_joins_with_parquet() {
         input.extend(b"\n\n");
     }
     // Bytes that are not UTF-8 inside a response are replaced, not fatal.
-    input.extend(b"{\"ground_truth\": {\"target\": 1, \"numbers\": [1]}, \"response\": \"Assistant: \xff\xfe\"}\n");
+    input.extend(
+        b"{\"ground_truth\": {\"target\": 1, \"numbers\": [1]}, \"response\": \"Assistant: \xff\xfe\"}\n",
+    );
     let mut out = Vec::new();
-    let summary = score_lines(&task, &mut input.as_slice(), "in.jsonl", None, "base", &mut out, false).unwrap();
-    let results: Vec<Value> = String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let summary =
+        score_lines(&task, &mut input.as_slice(), "in.jsonl", None, "base", &mut out, false).unwrap();
+    let results: Vec<Value> =
+        String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let scores: Vec<f64> = results.iter().map(|r| r["score"].as_f64().unwrap()).collect();
     assert_eq!(scores, [1.0, 0.10000000149011612, 0.0, 1.0, 0.0]);
     assert_eq!(results[0]["reason"], "correct");
@@ -257,9 +273,15 @@ fn reward_command_errors_name_the_line_and_empty_input_is_empty() {
     let summary = score_lines(&task, &mut "".as_bytes(), "in.jsonl", None, "base", &mut out, false).unwrap();
     assert_eq!((summary.lines, out.len()), (0, 0));
     let bad = "{\"ground_truth\": {\"target\": 1, \"numbers\": [1]}, \"response\": \"x\"}\n\nnot json\n";
-    let err = format!("{:#}", score_lines(&task, &mut bad.as_bytes(), "in.jsonl", None, "base", &mut out, false).unwrap_err());
+    let err = format!(
+        "{:#}",
+        score_lines(&task, &mut bad.as_bytes(), "in.jsonl", None, "base", &mut out, false).unwrap_err()
+    );
     assert!(err.contains("in.jsonl:3: not valid JSON"), "{err}");
     let no_truth = "{\"response\": \"x\"}\n";
-    let err = format!("{:#}", score_lines(&task, &mut no_truth.as_bytes(), "in.jsonl", None, "base", &mut out, false).unwrap_err());
+    let err = format!(
+        "{:#}",
+        score_lines(&task, &mut no_truth.as_bytes(), "in.jsonl", None, "base", &mut out, false).unwrap_err()
+    );
     assert!(err.contains("in.jsonl:1: no 'ground_truth'"), "{err}");
 }

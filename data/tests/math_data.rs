@@ -14,7 +14,10 @@ fn math_rows_from_jsonl_survive_a_parquet_round_trip() {
     let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/data/dummy_math_tasks.jsonl");
     let rows = read_rows(&example).unwrap();
     assert_eq!(rows.len(), 16);
-    let samples: Vec<_> = rows.iter().map(|r| task.sample_from_row(r.to_string().as_str().into()).into_result().unwrap()).collect();
+    let samples: Vec<_> = rows
+        .iter()
+        .map(|r| task.sample_from_row(r.to_string().as_str().into()).into_result().unwrap())
+        .collect();
     let written: Vec<Value> = samples
         .iter()
         .map(|s| serde_json::from_str(&task.sample_to_row(s, "chat".into()).into_result().unwrap()).unwrap())

@@ -97,7 +97,13 @@ pub fn generate(task: &TaskBox, opts: &GenOptions) -> Result<Vec<WrittenFile>> {
     Ok(written)
 }
 
-fn generate_group(task: &TaskBox, group: &str, template: &str, dir: &Path, opts: &GenOptions) -> Result<Vec<WrittenFile>> {
+fn generate_group(
+    task: &TaskBox,
+    group: &str,
+    template: &str,
+    dir: &Path,
+    opts: &GenOptions,
+) -> Result<Vec<WrittenFile>> {
     let bar = progress::bar(opts.train_size + opts.test_size, &format!("{group}: generating"), opts.progress);
     let mut train_prompts = HashSet::new();
     let mut train = Vec::with_capacity(opts.train_size as usize);
@@ -143,7 +149,12 @@ fn generate_group(task: &TaskBox, group: &str, template: &str, dir: &Path, opts:
         }
         let path = dir.join(format!("{split}.parquet"));
         write_parquet(&path, &rows)?;
-        written.push(WrittenFile { path, group: group.to_string(), split: split.to_string(), rows: rows.len() });
+        written.push(WrittenFile {
+            path,
+            group: group.to_string(),
+            split: split.to_string(),
+            rows: rows.len(),
+        });
     }
     bar.finish_and_clear();
     Ok(written)

@@ -44,7 +44,9 @@ pub struct RewardSummary {
 fn row_prompt(row: &Value) -> Option<String> {
     match row.get("prompt")? {
         Value::String(s) => Some(s.clone()),
-        Value::Array(messages) if messages.len() == 1 => messages[0].get("content")?.as_str().map(str::to_string),
+        Value::Array(messages) if messages.len() == 1 => {
+            messages[0].get("content")?.as_str().map(str::to_string)
+        }
         _ => None,
     }
 }
@@ -84,15 +86,21 @@ pub fn score_lines(
             (json!({"reward_model": {"style": "rule", "ground_truth": truth}}), None)
         } else if let Some(rows) = &rows {
             let index = match fields.get("index") {
-                Some(v) => v.as_u64().with_context(|| format!("{at}: 'index' must be a non-negative integer"))? as usize,
+                Some(v) => {
+                    v.as_u64().with_context(|| format!("{at}: 'index' must be a non-negative integer"))?
+                        as usize
+                }
                 None => inputs.len(),
             };
-            let row = rows.get(index).with_context(|| format!("{at}: index {index} is past the {} rows of the parquet", rows.len()))?;
+            let row = rows.get(index).with_context(|| {
+                format!("{at}: index {index} is past the {} rows of the parquet", rows.len())
+            })?;
             (row.clone(), row_prompt(row))
         } else {
             bail!("{at}: no 'ground_truth', and no --parquet to take row {} from", inputs.len());
         };
-        let sample = ffi(task.sample_from_row(row.to_string().as_str().into())).with_context(|| format!("{at}: ground truth"))?;
+        let sample = ffi(task.sample_from_row(row.to_string().as_str().into()))
+            .with_context(|| format!("{at}: ground truth"))?;
         let prompt = match fields.get("prompt") {
             Some(Value::String(p)) => p.clone(),
             Some(_) => bail!("{at}: 'prompt' must be a string"),

@@ -66,14 +66,27 @@ pub fn split_random(task: Option<&TaskBox>, opts: &SplitOptions) -> Result<Vec<W
             }
             let path = opts.out.join(g.to_string()).join(format!("{split}.parquet"));
             write_parquet(&path, &out)?;
-            written.push(WrittenFile { path, group: g.to_string(), split: split.to_string(), rows: out.len() });
+            written.push(WrittenFile {
+                path,
+                group: g.to_string(),
+                split: split.to_string(),
+                rows: out.len(),
+            });
         }
     }
     bar.finish_and_clear();
     Ok(written)
 }
 
-fn grouped_row(task: Option<&TaskBox>, row: &Value, group: usize, split: &str, index: usize, input: &Path, source: usize) -> Result<Value> {
+fn grouped_row(
+    task: Option<&TaskBox>,
+    row: &Value,
+    group: usize,
+    split: &str,
+    index: usize,
+    input: &Path,
+    source: usize,
+) -> Result<Value> {
     let mut row = row.clone();
     if let Some(task) = task {
         let sample = ffi(task.sample_from_row(row.to_string().as_str().into()))

@@ -13,7 +13,11 @@ pub fn fixtures_dir() -> PathBuf {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let candidates = [repo.join("../shared/fixtures"), repo.join("shared/fixtures")];
     candidates.iter().find(|p| p.is_dir()).cloned().unwrap_or_else(|| {
-        panic!("the shared fixtures are missing: looked in {} and {}", candidates[0].display(), candidates[1].display())
+        panic!(
+            "the shared fixtures are missing: looked in {} and {}",
+            candidates[0].display(),
+            candidates[1].display()
+        )
     })
 }
 
@@ -32,7 +36,11 @@ pub fn fixture_files() -> Vec<PathBuf> {
 /// `<repo>/.venv/bin/python`, made by `scripts/setup.sh`.
 pub fn python() -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    assert!(path.exists(), "{} is missing: run scripts/setup.sh (it makes the Python venv with pyarrow)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/setup.sh (it makes the Python venv with pyarrow)",
+        path.display()
+    );
     path
 }
 
