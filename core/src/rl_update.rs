@@ -17,6 +17,9 @@
 //!   ratio is exactly 1: pass `old_logp: None` and the loss uses the detached
 //!   current log-probs (TRL does the same). When the update takes several
 //!   optimizer steps, `None` makes it compute the old log-probs first.
+//! - **Rows with zero advantage are not run** when the loss has no entropy
+//!   or KL term (a GRPO group whose rewards are all equal): their gradient is
+//!   exactly 0. They still count in the normalisers.
 //! - **Micro-batches of whole groups, alike in length.** Within a mini-batch
 //!   the rows are ordered by prompt (so a micro-batch runs each prompt once,
 //!   see [`SequenceBatch::response_hidden`]) and groups by response length
@@ -90,6 +93,10 @@ pub struct ActorMetrics {
     pub is_log_ratio_mean: f64,
     pub is_log_ratio_std: f64,
     pub is_clip_outside_frac: f64,
+    /// actor/rows_run_frac: the fraction of rows forwarded; the others had
+    /// zero advantage and no entropy or KL term (their gradient is 0). The
+    /// per-token metrics above are over the rows run.
+    pub rows_run_frac: f64,
     /// Optimizer steps taken and skipped (non-finite loss or grad norm).
     pub steps: usize,
     pub skipped: usize,
@@ -114,6 +121,7 @@ impl ActorMetrics {
             ("actor/is_log_ratio/std", self.is_log_ratio_std),
             ("actor/is_clip/outside_frac", self.is_clip_outside_frac),
             ("actor/skipped_steps", self.skipped as f64),
+            ("actor/rows_run_frac", self.rows_run_frac),
         ]
     }
 }
@@ -201,6 +209,19 @@ pub fn update_actor(
     let mut totals = Sums::default();
     let (mut pg_sum, mut grad_sum, mut lr_sum) = (0.0, 0.0, 0.0);
 
+    // A row whose advantages are all 0 adds nothing to the gradient when the
+    // loss has no entropy or KL term: it is counted in the normalisers, not run.
+    let runs: Vec<bool> = if settings.entropy_coef == 0.0 && !kl_in_loss {
+        let nonzero =
+            (inputs.advantages.abs() * &batch.response_mask).sum_dim_intlist(1, false, Kind::Float).ne(0.0);
+        Vec::<i64>::try_from(nonzero.to_kind(Kind::Int64).to_device(tch::Device::Cpu))
+            .map(|v| v.into_iter().map(|x| x != 0).collect())
+            .unwrap_or_else(|_| vec![true; n])
+    } else {
+        vec![true; n]
+    };
+    let mut rows_run = 0usize;
+
     for epoch in 0..cfg.ppo_epochs.max(1) {
         let order = permutation(n, cfg.seed.wrapping_add(epoch as u64));
         for mb_rows in order.chunks(mini) {
@@ -222,7 +243,14 @@ pub fn update_actor(
             };
             let mut mb_loss = 0.0;
             let mut mb_pg = 0.0;
-            for rows in mb_rows.chunks(micro) {
+            let mut run_rows: Vec<i64> = mb_rows.iter().copied().filter(|&r| runs[r as usize]).collect();
+            if run_rows.is_empty() {
+                // One row keeps every parameter's (zero) gradient defined, so
+                // the optimizer step is the one the whole mini-batch would give.
+                run_rows.push(mb_rows[0]);
+            }
+            rows_run += run_rows.len();
+            for rows in run_rows.chunks(micro) {
                 let idx = Tensor::from_slice(rows).to_device(device);
                 let sub = batch.select(&idx);
                 let targets = sub.targets();
@@ -316,6 +344,7 @@ pub fn update_actor(
             lr_sum += info.lr;
         }
     }
+    out.rows_run_frac = rows_run as f64 / (n * cfg.ppo_epochs.max(1)).max(1) as f64;
     let steps = out.steps.max(1) as f64;
     out.pg_loss = pg_sum / steps;
     out.grad_norm = grad_sum / steps;

@@ -241,3 +241,33 @@ fn several_optimizer_steps_without_old_logprobs_compute_them_first() {
     let max_diff = with.iter().zip(&without).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
     assert!(max_diff < 1e-6, "max weight difference {max_diff}");
 }
+
+#[test]
+fn rows_with_zero_advantage_are_not_run_and_the_update_is_unchanged() {
+    // Rows 4 and 5 are a group whose rewards were all equal: advantage 0.
+    let adv_rows = [1.0f32, -0.5, 0.3, -0.8, 0.0, 0.0];
+    let run = |entropy_coef: f32| {
+        let (vs, model) = tiny();
+        let b = grouped_batch();
+        let adv = Tensor::from_slice(&adv_rows).view([6, 1]) * &b.response_mask;
+        let mut opt = AdamW::from_var_store(&vs, AdamWConfig { lr: 1e-2, ..AdamWConfig::default() });
+        let inputs = ActorInputs { batch: &b, old_logp: None, advantages: &adv, ref_logp: None };
+        let settings = LossSettings { entropy_coef, ..LossSettings::default() };
+        let m = update_actor(
+            &model,
+            &mut opt,
+            &inputs,
+            &settings,
+            0.0,
+            &ActorUpdateConfig { micro_batch_size: 6, ..config() },
+        );
+        (weights(&vs), m.rows_run_frac)
+    };
+    // With an entropy term every row counts and runs; a tiny coefficient
+    // stands in for "the same loss with every row run".
+    let (skipping, frac) = run(0.0);
+    let (all_rows, frac_all) = run(1e-12);
+    assert_eq!((frac, frac_all), (4.0 / 6.0, 1.0));
+    let max_diff = skipping.iter().zip(&all_rows).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    assert!(max_diff < 1e-6, "max weight difference {max_diff}");
+}

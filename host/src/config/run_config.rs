@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+pub use tz_core::optim::Decay;
 
 /// A plugin's config table, passed to the plugin as JSON.
 pub type PluginTable = toml::Table;
@@ -106,6 +107,11 @@ pub struct TrainerSection {
     pub max_minutes: f64,
     pub lr: f64,
     pub warmup_steps: u64,
+    /// Learning rate after warmup: `constant`, or `linear` / `cosine` decay to
+    /// `min_lr_ratio × lr` at `total_steps` (constant when `total_steps` is 0).
+    pub lr_decay: Decay,
+    /// The final learning rate of `linear` / `cosine` as a fraction of `lr`.
+    pub min_lr_ratio: f64,
     pub weight_decay: f64,
     pub betas: (f64, f64),
     pub grad_clip: f64,
@@ -283,6 +289,8 @@ impl Default for TrainerSection {
             max_minutes: 8.0,
             lr: 2e-4,
             warmup_steps: 0,
+            lr_decay: Decay::Constant,
+            min_lr_ratio: 0.0,
             weight_decay: 0.0,
             betas: (0.9, 0.999),
             grad_clip: 1.0,
