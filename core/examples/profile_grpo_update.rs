@@ -8,23 +8,18 @@
 //!   cargo run --release -p tz-core --example profile_grpo_update -- \
 //!       [--model DIR] [--threads 1] [--repeats 5] [--micro 64] [--window 24]
 
+#[path = "common/args.rs"]
+mod args;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
+use args::arg;
 use tch::{nn::VarStore, Device, Tensor};
 use tz_core::optim::{AdamW, AdamWConfig};
 use tz_core::rl_batch::SequenceBatch;
 use tz_core::rl_update::{update_actor, ActorInputs, ActorUpdateConfig};
 use tz_core::{ModelDir, Qwen2};
-
-fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// User + system CPU seconds of this process (all threads), from /proc.
 fn cpu_seconds() -> f64 {

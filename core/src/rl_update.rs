@@ -289,7 +289,7 @@ pub fn update_actor(
                                     kl_penalty(lp, &reference.narrow(1, r.start, len), settings.kl.estimator);
                                 let kl_agg = agg_loss(&kl, &mask, settings.aggregation, &scale);
                                 kl_value = crate::loss::masked_mean(&kl.detach(), &mask).double_value(&[]);
-                                loss = loss + kl_agg * kl_coef;
+                                loss += kl_agg * kl_coef;
                             }
                             let tokens = mask.sum(Kind::Float).double_value(&[]);
                             mb_pg += pg.loss.double_value(&[]);

@@ -199,22 +199,29 @@ fn gradients_through_shared_prompts_and_segments_match_the_plain_forward() {
     }
 }
 
+/// One update of a fresh tiny model on [`grouped_batch`], with or without
+/// old log-probs: the weights after it and the metrics.
+fn update_grouped(with_old: bool, cfg: &ActorUpdateConfig) -> (Vec<f32>, tz_core::rl_update::ActorMetrics) {
+    let (vs, model) = tiny();
+    let b = grouped_batch();
+    let old = b.logprobs(&model, 8, 2);
+    let adv = Tensor::from_slice(&[1.0f32, -0.5, 0.3, 1.0, -1.0, 0.7]).view([6, 1]) * &b.response_mask;
+    let mut opt = AdamW::from_var_store(&vs, AdamWConfig { lr: 1e-2, ..AdamWConfig::default() });
+    let inputs =
+        ActorInputs { batch: &b, old_logp: with_old.then_some(&old), advantages: &adv, ref_logp: None };
+    let m = update_actor(&model, &mut opt, &inputs, &LossSettings::default(), 0.0, cfg);
+    (weights(&vs), m)
+}
+
+fn max_weight_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max)
+}
+
 #[test]
 fn on_policy_update_without_old_logprobs_equals_the_update_with_them() {
-    let run = |with_old: bool| {
-        let (vs, model) = tiny();
-        let b = grouped_batch();
-        let old = b.logprobs(&model, 8, 2);
-        let adv = Tensor::from_slice(&[1.0f32, -0.5, 0.3, 1.0, -1.0, 0.7]).view([6, 1]) * &b.response_mask;
-        let mut opt = AdamW::from_var_store(&vs, AdamWConfig { lr: 1e-2, ..AdamWConfig::default() });
-        let inputs =
-            ActorInputs { batch: &b, old_logp: with_old.then_some(&old), advantages: &adv, ref_logp: None };
-        let cfg = ActorUpdateConfig { micro_batch_size: 4, ..config() };
-        let m = update_actor(&model, &mut opt, &inputs, &LossSettings::default(), 0.0, &cfg);
-        (weights(&vs), m)
-    };
-    let ((with, m_with), (without, m_without)) = (run(true), run(false));
-    let max_diff = with.iter().zip(&without).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    let cfg = ActorUpdateConfig { micro_batch_size: 4, ..config() };
+    let ((with, m_with), (without, m_without)) = (update_grouped(true, &cfg), update_grouped(false, &cfg));
+    let max_diff = max_weight_diff(&with, &without);
     assert!(max_diff < 1e-6, "max weight difference {max_diff}");
     assert!((m_with.pg_loss - m_without.pg_loss).abs() < 1e-6);
     // Without old log-probs the ratio is exactly 1.
@@ -223,22 +230,11 @@ fn on_policy_update_without_old_logprobs_equals_the_update_with_them() {
 
 #[test]
 fn several_optimizer_steps_without_old_logprobs_compute_them_first() {
-    let run = |with_old: bool| {
-        let (vs, model) = tiny();
-        let b = grouped_batch();
-        let old = b.logprobs(&model, 8, 2);
-        let adv = Tensor::from_slice(&[1.0f32, -0.5, 0.3, 1.0, -1.0, 0.7]).view([6, 1]) * &b.response_mask;
-        let mut opt = AdamW::from_var_store(&vs, AdamWConfig { lr: 1e-2, ..AdamWConfig::default() });
-        let inputs =
-            ActorInputs { batch: &b, old_logp: with_old.then_some(&old), advantages: &adv, ref_logp: None };
-        let cfg = ActorUpdateConfig { ppo_epochs: 2, mini_batch_size: 3, micro_batch_size: 2, ..config() };
-        assert!(!cfg.is_on_policy(6));
-        let m = update_actor(&model, &mut opt, &inputs, &LossSettings::default(), 0.0, &cfg);
-        assert_eq!(m.steps, 4);
-        weights(&vs)
-    };
-    let (with, without) = (run(true), run(false));
-    let max_diff = with.iter().zip(&without).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    let cfg = ActorUpdateConfig { ppo_epochs: 2, mini_batch_size: 3, micro_batch_size: 2, ..config() };
+    assert!(!cfg.is_on_policy(6));
+    let ((with, m), (without, _)) = (update_grouped(true, &cfg), update_grouped(false, &cfg));
+    assert_eq!(m.steps, 4);
+    let max_diff = max_weight_diff(&with, &without);
     assert!(max_diff < 1e-6, "max weight difference {max_diff}");
 }
 
@@ -268,6 +264,6 @@ fn rows_with_zero_advantage_are_not_run_and_the_update_is_unchanged() {
     let (skipping, frac) = run(0.0);
     let (all_rows, frac_all) = run(1e-12);
     assert_eq!((frac, frac_all), (4.0 / 6.0, 1.0));
-    let max_diff = skipping.iter().zip(&all_rows).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    let max_diff = max_weight_diff(&skipping, &all_rows);
     assert!(max_diff < 1e-6, "max weight difference {max_diff}");
 }
