@@ -102,8 +102,10 @@ pub struct RolloutSection {
 pub struct TrainerSection {
     pub seed: u64,
     /// Number of RL steps; 0 = as many as the curriculum plan / time budget allows.
+    /// The main job is step-budgeted (the same steps, so the same learning, on
+    /// any machine) with `max_minutes` as a cap for slow or loaded ones.
     pub total_steps: u64,
-    /// Wall-clock budget in minutes for the RL phase; 0 = none.
+    /// Wall-clock budget in minutes for the RL phase (a cap when `total_steps` is set); 0 = none.
     pub max_minutes: f64,
     pub lr: f64,
     pub warmup_steps: u64,
@@ -285,12 +287,12 @@ impl Default for TrainerSection {
     fn default() -> Self {
         TrainerSection {
             seed: 1,
-            total_steps: 0,
+            total_steps: 2000,
             max_minutes: 8.0,
             lr: 2e-4,
             warmup_steps: 0,
-            lr_decay: Decay::Constant,
-            min_lr_ratio: 0.0,
+            lr_decay: Decay::Cosine,
+            min_lr_ratio: 0.1,
             weight_decay: 0.0,
             betas: (0.9, 0.999),
             grad_clip: 1.0,
