@@ -235,7 +235,8 @@ fn update(positional: &[String], flags: &Flags) -> Result<serde_json::Value> {
     let old_logp = tch::no_grad(|| batch.logprobs(&model, micro as i64, chunk));
     tch::manual_seed(0);
     let advantages = Tensor::randn([rows as i64, (seq_len - prompt_len) as i64], (Kind::Float, device));
-    let inputs = ActorInputs { batch: &batch, old_logp: &old_logp, advantages: &advantages, ref_logp: None };
+    let inputs =
+        ActorInputs { batch: &batch, old_logp: Some(&old_logp), advantages: &advantages, ref_logp: None };
     let settings = tz_sdk::LossSettings::default();
     let cfg = update_config(micro, chunk, seq_len - prompt_len);
     let mut opt = AdamW::from_var_store(&vs, AdamWConfig { lr: 1e-6, ..AdamWConfig::default() });

@@ -229,7 +229,7 @@ impl AdamW {
             }
             let _ = weights.g_sub_(&update);
             if let Some(master) = &p.master {
-                let _ = p.param.copy_(&master.to_kind(p.param.kind()));
+                p.param.copy_(&master.to_kind(p.param.kind()));
             }
         }
         StepInfo { lr, grad_norm, skipped: false }
@@ -294,7 +294,7 @@ impl AdamW {
                     dst.size()
                 );
                 let src = Tensor::f_from_data_size(view.data(), &shape, Kind::Float)?;
-                let _ = dst.copy_(&src);
+                dst.copy_(&src);
                 Ok(())
             };
             restore("m", &mut p.m)?;

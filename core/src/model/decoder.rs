@@ -260,7 +260,7 @@ impl Decoder {
 
 /// Whether autograd records operations now. tch has no getter; setting the
 /// mode returns the previous one, which is put back at once.
-fn grad_mode_enabled() -> bool {
+pub(crate) fn grad_mode_enabled() -> bool {
     // SAFETY: a plain call into libtorch's thread-local grad mode, no pointers.
     let previous = unsafe { torch_sys::at_grad_set_enabled(0) };
     // SAFETY: as above; restores the mode read.

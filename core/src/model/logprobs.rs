@@ -10,6 +10,7 @@
 //!   states, runs forward *and backward* of the head + loss chunk by chunk, and
 //!   then back-propagates the accumulated hidden-state gradient through the
 //!   decoder once, so the peak holds one chunk of logits even while training.
+//!   [`Qwen2::head_backward_chunked`] is its first half alone.
 //!   It needs a loss that is a sum over tokens, which every aggregation mode
 //!   with a fixed normaliser is. With gradient checkpointing on it also
 //!   recomputes the layers ([`super::checkpointing`]).
@@ -62,13 +63,34 @@ impl Decoder {
     /// any per-token tensors (masks, advantages) with the same range. The sum
     /// of the chunk losses must be the loss you mean (normalise by a global
     /// count, not per chunk).
-    pub fn backward_chunked<F>(
+    pub fn backward_chunked<F>(&self, hidden: &Tensor, targets: &Tensor, chunk: i64, loss_of_chunk: F) -> f64
+    where
+        F: FnMut(Range<i64>, &Tensor, &Tensor) -> Tensor,
+    {
+        let (total, grad) = self.head_backward_chunked(hidden, targets, chunk, loss_of_chunk);
+        if let Some(grad) = grad.filter(|_| hidden.requires_grad()) {
+            // d(Σ hidden·g)/d(hidden) = g: pushes the head's gradient through
+            // the decoder in one backward pass (through the final norm only
+            // when the layers were checkpointed; they follow here).
+            (hidden * grad).sum(Kind::Float).backward();
+        }
+        // Always, so a checkpointed forward that got no gradient is not kept.
+        self.backward_through_checkpoints();
+        total
+    }
+
+    /// The first half of [`Qwen2::backward_chunked`]: the LM head and the
+    /// loss, chunk by chunk, on a detached copy of `hidden`. Returns the total
+    /// loss and the gradient of the loss with respect to `hidden` (`None`
+    /// when the loss does not depend on it), for the caller to push through
+    /// the decoder, e.g. once for several pieces of one forward.
+    pub fn head_backward_chunked<F>(
         &self,
         hidden: &Tensor,
         targets: &Tensor,
         chunk: i64,
         mut loss_of_chunk: F,
-    ) -> f64
+    ) -> (f64, Option<Tensor>)
     where
         F: FnMut(Range<i64>, &Tensor, &Tensor) -> Tensor,
     {
@@ -87,14 +109,6 @@ impl Decoder {
             }
         }
         let grad = detached.grad();
-        if grad.defined() && hidden.requires_grad() {
-            // d(Σ hidden·g)/d(hidden) = g: pushes the head's gradient through
-            // the decoder in one backward pass (through the final norm only
-            // when the layers were checkpointed; they follow here).
-            (hidden * grad).sum(Kind::Float).backward();
-        }
-        // Always, so a checkpointed forward that got no gradient is not kept.
-        self.backward_through_checkpoints();
-        total
+        (total, grad.defined().then_some(grad))
     }
 }

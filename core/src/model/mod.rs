@@ -34,4 +34,5 @@ pub mod slot_decode;
 
 pub use attention::AttentionMask;
 pub use decoder::{Decoder, Qwen2};
+pub(crate) use decoder::grad_mode_enabled;
 pub use heads::{ScoreHead, ValueHead};

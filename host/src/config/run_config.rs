@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+pub use tz_core::optim::Decay;
 
 /// A plugin's config table, passed to the plugin as JSON.
 pub type PluginTable = toml::Table;
@@ -130,11 +131,18 @@ impl RolloutSection {
 pub struct TrainerSection {
     pub seed: u64,
     /// Number of RL steps; 0 = as many as the curriculum plan / time budget allows.
+    /// The main job is step-budgeted (the same steps, so the same learning, on
+    /// any machine) with `max_minutes` as a cap for slow or loaded ones.
     pub total_steps: u64,
-    /// Wall-clock budget in minutes for the RL phase; 0 = none.
+    /// Wall-clock budget in minutes for the RL phase (a cap when `total_steps` is set); 0 = none.
     pub max_minutes: f64,
     pub lr: f64,
     pub warmup_steps: u64,
+    /// Learning rate after warmup: `constant`, or `linear` / `cosine` decay to
+    /// `min_lr_ratio × lr` at `total_steps` (constant when `total_steps` is 0).
+    pub lr_decay: Decay,
+    /// The final learning rate of `linear` / `cosine` as a fraction of `lr`.
+    pub min_lr_ratio: f64,
     pub weight_decay: f64,
     pub betas: (f64, f64),
     pub grad_clip: f64,
@@ -322,10 +330,12 @@ impl Default for TrainerSection {
     fn default() -> Self {
         TrainerSection {
             seed: 1,
-            total_steps: 0,
+            total_steps: 2000,
             max_minutes: 8.0,
             lr: 2e-4,
             warmup_steps: 0,
+            lr_decay: Decay::Cosine,
+            min_lr_ratio: 0.1,
             weight_decay: 0.0,
             betas: (0.9, 0.999),
             grad_clip: 1.0,

@@ -35,7 +35,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use tz_core::kl::KlController;
-use tz_core::optim::{AdamW, AdamWConfig, Decay};
+use tz_core::optim::{AdamW, AdamWConfig};
 use tz_core::sampling::SamplingParams;
 use tz_core::SaveOptions;
 use tz_sdk::abi_stable::std_types::{ROption, RString};
@@ -68,6 +68,17 @@ pub fn apply_tiny_defaults(cfg: &mut RunConfig) {
     adaptive.entry("min_window").or_insert(toml::Value::Integer(8));
     adaptive.entry("step_size").or_insert(toml::Value::Integer(2));
     critic::apply_tiny_ppo_defaults(cfg);
+}
+
+/// Optimizer updates in `trainer.total_steps` RL steps (the span of the
+/// learning-rate decay): each step takes `ppo_epochs` × mini-batches of them.
+fn optimizer_steps(cfg: &RunConfig) -> u64 {
+    let rows = (cfg.rollout.prompts_per_step * cfg.rollout.n).max(1);
+    let mini = match cfg.trainer.mini_batch_size {
+        0 => rows,
+        m => m.min(rows),
+    };
+    cfg.trainer.total_steps * (cfg.trainer.ppo_epochs.max(1) * rows.div_ceil(mini)) as u64
 }
 
 /// The curricula of a run: at most one plans data stages, any may set the window.
@@ -256,7 +267,9 @@ impl<'r> Trainer<'r> {
             weight_decay: cfg.trainer.weight_decay,
             max_grad_norm: (cfg.trainer.grad_clip > 0.0).then_some(cfg.trainer.grad_clip),
             warmup_steps: cfg.trainer.warmup_steps,
-            decay: Decay::Constant,
+            decay: cfg.trainer.lr_decay,
+            min_lr_ratio: cfg.trainer.min_lr_ratio,
+            total_steps: optimizer_steps(&cfg),
             ..AdamWConfig::default()
         };
         let mut opt = AdamW::from_var_store(&policy.vs, opt_cfg);

@@ -131,8 +131,22 @@ pub fn train_on(scored: &Scored, mut inp: StepInputs) -> Result<StepResult> {
     let responses: Vec<&[u32]> = scored.completions.iter().map(|c| c.token_ids.as_slice()).collect();
     let batch = SequenceBatch::new(&prompt_ids, &responses, inp.policy.tokenizer.pad_id(), inp.device);
     let micro = cfg.trainer.micro_batch_size.max(1) as i64;
-    let old_logp = batch.logprobs(&inp.policy.model, micro, cfg.trainer.logit_chunk);
+    let update_cfg = ActorUpdateConfig {
+        ppo_epochs: cfg.trainer.ppo_epochs,
+        mini_batch_size: cfg.trainer.mini_batch_size,
+        micro_batch_size: cfg.trainer.micro_batch_size,
+        logit_chunk: cfg.trainer.logit_chunk,
+        norm_len: inp.window as f64,
+        seed: cfg.trainer.seed.wrapping_mul(1_000_003).wrapping_add(inp.step),
+    };
+    // One on-policy optimizer step: the old log-probs are the current ones
+    // (ratio 1), so the update takes them from its own forward. The KL in the
+    // reward still needs them.
+    let kl_in_reward = inp.loss.kl.placement == KlPlacement::Reward && inp.reference.is_some();
+    let skip_old = update_cfg.is_on_policy(rows) && !kl_in_reward;
+    let old_logp = (!skip_old).then(|| batch.logprobs(&inp.policy.model, micro, cfg.trainer.logit_chunk));
     m.insert("timing_s/old_log_prob".into(), t0.elapsed().as_secs_f64());
+    m.insert("actor/old_log_prob_skipped".into(), f64::from(u8::from(skip_old)));
     let t0 = Instant::now();
     let ref_logp = inp.reference.map(|r| batch.logprobs(&r.model, micro, cfg.trainer.logit_chunk));
     if inp.reference.is_some() {
@@ -150,9 +164,10 @@ pub fn train_on(scored: &Scored, mut inp: StepInputs) -> Result<StepResult> {
     }
     let mask_cpu = batch.response_mask.to_device(Device::Cpu);
     if inp.loss.kl.placement == KlPlacement::Reward {
-        if let Some(reference) = &ref_logp {
+        // Both are there whenever the KL is in the reward (old log-probs are then never skipped).
+        if let (Some(reference), Some(old_logp)) = (&ref_logp, &old_logp) {
             let kld =
-                kl_penalty(&old_logp, reference, inp.loss.kl.estimator).to_device(Device::Cpu) * &mask_cpu;
+                kl_penalty(old_logp, reference, inp.loss.kl.estimator).to_device(Device::Cpu) * &mask_cpu;
             token_rewards = token_rewards - &kld * inp.kl.coef();
             let per_seq = kld.sum_dim_intlist(1, false, Kind::Float)
                 / mask_cpu.sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0);
@@ -233,21 +248,13 @@ pub fn train_on(scored: &Scored, mut inp: StepInputs) -> Result<StepResult> {
     // The actor update (not during the critic's warmup).
     if actor_trains {
         let t0 = Instant::now();
-        let update_cfg = ActorUpdateConfig {
-            ppo_epochs: cfg.trainer.ppo_epochs,
-            mini_batch_size: cfg.trainer.mini_batch_size,
-            micro_batch_size: cfg.trainer.micro_batch_size,
-            logit_chunk: cfg.trainer.logit_chunk,
-            norm_len: inp.window as f64,
-            seed: cfg.trainer.seed.wrapping_mul(1_000_003).wrapping_add(inp.step),
-        };
         let kl_loss_ref = if inp.loss.kl.placement == KlPlacement::Loss { ref_logp.as_ref() } else { None };
         let actor = update_actor(
             &inp.policy.model,
             inp.opt,
             &ActorInputs {
                 batch: &batch,
-                old_logp: &old_logp,
+                old_logp: old_logp.as_ref(),
                 advantages: &advantages,
                 ref_logp: kl_loss_ref,
             },
