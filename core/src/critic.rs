@@ -30,7 +30,7 @@ use tch::{Device, Kind, Tensor};
 use tz_sdk::LossAggregation;
 
 use crate::checkpoint::{ModelDir, SaveOptions};
-use crate::loss::{explained_variance, masked_mean, value_loss, AggScale};
+use crate::loss::{masked_mean, value_loss, AggScale};
 use crate::model::{Decoder, ValueHead};
 use crate::optim::AdamW;
 use crate::parallel::{self, BatchShard, DistError, Optimizer};

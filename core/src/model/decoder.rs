@@ -171,25 +171,6 @@ impl Decoder {
         if let Some(c) = cache {
             c.advance(t);
         }
-        hidden
-    }
-
-    /// Embedding, decoder layers and final norm for `input_ids` [B, T] at
-    /// `positions` [B, T]; the shared body of [`Qwen2::forward`] and
-    /// [`Qwen2::decode_slots`].
-    pub(super) fn run_layers(
-        &self,
-        input_ids: &Tensor,
-        positions: &Tensor,
-        mask: &AttentionMask,
-        mut cache: Option<&mut dyn LayerCache>,
-    ) -> Tensor {
-        let mut x = Tensor::embedding(&self.embed_tokens, input_ids, -1, false, false);
-        let (cos, sin) = self.rotary.cos_sin(positions, x.kind());
-        for (i, layer) in self.layers.iter().enumerate() {
-            let layer_cache = cache.as_mut().map(|c| (&mut **c as &mut dyn LayerCache, i));
-            x = layer.forward(&x, &cos, &sin, mask, layer_cache);
-        }
         self.norm.forward(&x)
     }
 
