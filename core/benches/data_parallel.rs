@@ -66,7 +66,7 @@ fn time_steps(model: &Qwen2, opt: &mut dyn Optimizer, shard: &BatchShard) -> Dur
     let vocab = model.config().vocab_size as u32;
     let (batch, advantages) = rows(shard.rows(), vocab);
     let old = batch.logprobs(model, 64, 1024);
-    let inputs = ActorInputs { batch: &batch, old_logp: &old, advantages: &advantages, ref_logp: None };
+    let inputs = ActorInputs { batch: &batch, old_logp: Some(&old), advantages: &advantages, ref_logp: None };
     let mut times = Vec::new();
     for i in 0..repeats() + 2 {
         shard.world().barrier().unwrap();

@@ -340,7 +340,7 @@ fn grpo(positional: &[String], flags: &Flags) -> Result<serde_json::Value> {
         let t_old = t1.elapsed().as_secs_f64();
         let t2 = Instant::now();
         let inputs =
-            ActorInputs { batch: &batch, old_logp: &old_logp, advantages: &advantages, ref_logp: None };
+            ActorInputs { batch: &batch, old_logp: Some(&old_logp), advantages: &advantages, ref_logp: None };
         let metrics = update_actor(&model, &mut opt, &inputs, &settings, 0.0, &cfg);
         sync(device);
         let t_update = t2.elapsed().as_secs_f64();

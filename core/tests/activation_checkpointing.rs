@@ -120,7 +120,7 @@ fn actor_gradients_with_checkpointing_equal_the_plain_path() {
 }
 
 fn critic_for(cfg: &ModelConfig, seed: i64) -> Critic {
-    common::one_thread();
+    common::test_threads();
     tch::manual_seed(seed);
     let vs = VarStore::new(Device::Cpu);
     let backbone = Decoder::backbone(&vs.root(), cfg);
@@ -220,7 +220,7 @@ fn the_actor_update_with_checkpointing_reports_the_same_loss_and_grad_norm() {
         update_actor(
             &model,
             &mut opt,
-            &ActorInputs { batch: &b, old_logp: &old, advantages: &adv, ref_logp: None },
+            &ActorInputs { batch: &b, old_logp: Some(&old), advantages: &adv, ref_logp: None },
             &LossSettings::default(),
             0.0,
             &update,

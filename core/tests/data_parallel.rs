@@ -154,7 +154,7 @@ fn train_actor(
     for u in updates {
         let old = p.batch.logprobs(model, 8, 2);
         let inputs =
-            ActorInputs { batch: &p.batch, old_logp: &old, advantages: &p.advantages, ref_logp: None };
+            ActorInputs { batch: &p.batch, old_logp: Some(&old), advantages: &p.advantages, ref_logp: None };
         last = update_actor_parallel(
             model,
             opt,
@@ -391,7 +391,7 @@ fn single_process() -> (Vec<f32>, Vec<f32>, ActorMetrics, f64) {
         let old = whole.batch.logprobs(&model, 8, 2);
         let inputs = ActorInputs {
             batch: &whole.batch,
-            old_logp: &old,
+            old_logp: Some(&old),
             advantages: &whole.advantages,
             ref_logp: None,
         };
