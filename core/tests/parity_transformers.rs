@@ -347,7 +347,7 @@ fn bf16_logits_match_transformers_in_bf16() {
             json!({"dir": c.dir, "input_ids": ids, "attention_mask": mask, "device": device, "dtype": "bfloat16"})
         })
         .collect();
-    let answer = reference::run_python("qwen2_reference.py", &json!({ "run": jobs }));
+    let answer = reference::run_python("decoder_reference.py", &json!({ "run": jobs }));
     for (i, case) in cases().iter().enumerate() {
         let (_vs, model) = load_model(&case.dir, Kind::BFloat16);
         let diff = max_diff_on_real_tokens(&our_logits(&model), &logits_of(&answer["runs"][i]));

@@ -21,5 +21,6 @@ pub mod memory_check;
 pub mod memory_plan;
 pub mod plugins;
 pub mod report;
+pub mod run_lock;
 pub mod sweep;
 pub mod train;

@@ -387,6 +387,8 @@ fn every_shipped_config_resolves_and_paper_configs_name_seed_and_hardware() {
         }
     }
     files.sort();
+    // Paths in a config are relative to where tzhost runs: the repository root for the shipped ones.
+    std::env::set_current_dir(&root).unwrap();
     let runs: Vec<_> = files.iter().filter(|f| !f.parent().unwrap().ends_with("sweeps")).collect();
     assert!(runs.len() >= 15, "{runs:?}");
     for file in runs {

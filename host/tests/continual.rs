@@ -92,7 +92,15 @@ fn continual_runs_the_schedule_with_snapshots_records_and_a_report() {
             assert_eq!(r["initial"]["weight_change"]["overall"], 0.0, "{r}");
         }
         assert!(r["train"]["train/acc"].is_number(), "{r}");
+        // Seed 001's per-stage log beside train.log: this stage's step only.
+        let log = run.join(format!("logs/ContinualCountdown_R{round}_{group}.log"));
+        let text = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+        let steps: Vec<&str> = text.lines().filter(|l| l.contains(" step ")).collect();
+        assert_eq!(steps.len(), 1, "{}:\n{text}", log.display());
+        assert!(steps[0].contains(&format!("step {}: score", i + 1)), "{}:\n{text}", log.display());
     }
+    let all = std::fs::read_to_string(run.join("train.log")).unwrap();
+    assert_eq!(all.lines().filter(|l| l.contains(" step ") && l.contains(": score")).count(), 4, "{all}");
     let mut want: Vec<String> =
         order.iter().flat_map(|(r, g)| [format!("initial_{r}_{g}"), format!("final_{r}_{g}")]).collect();
     want.sort();

@@ -9,12 +9,12 @@ use std::path::Path;
 use common::*;
 use serde_json::Value;
 
-/// `tzhost -q eval …` on the tiny model: `-q` keeps the warm start's info
+/// `tzhost eval -q …` on the tiny model: `-q` keeps the warm start's info
 /// lines (when this binary is the first to need the tiny model) out of the
 /// one-line errors the tests check.
 fn eval(args: &[&str]) -> std::process::Output {
     let cache = tiny_cache_dir();
-    let mut all = vec!["-q", "eval", "--device", "cpu", "--tiny-sft-steps", "30", "--no-progress"];
+    let mut all = vec!["eval", "-q", "--device", "cpu", "--tiny-sft-steps", "30", "--no-progress"];
     all.extend_from_slice(args);
     tzhost_env(&all, &[("TZ_CACHE_DIR", cache.to_str().unwrap())])
 }

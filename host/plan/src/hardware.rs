@@ -74,7 +74,8 @@ pub struct StatedHardware {
     pub line: String,
 }
 
-/// Finds and parses the `# Hardware:` line of a config's text; `Ok(None)`
+/// Finds and parses the `# hardware:` line of a config's text (`N × GPU`,
+/// after `tzhost:` when the line first names the seed's hardware); `Ok(None)`
 /// when there is none, an error naming the line when it cannot be read.
 pub fn stated_hardware(config_text: &str) -> Result<Option<StatedHardware>, PlanError> {
     let Some(line) = config_text.lines().map(str::trim).find(|l| {
@@ -84,8 +85,14 @@ pub fn stated_hardware(config_text: &str) -> Result<Option<StatedHardware>, Plan
     }) else {
         return Ok(None);
     };
-    let bad = || PlanError::BadRun(format!("cannot read '{line}': write e.g. '# Hardware: 2 × H100 80 GB'"));
+    let bad = || {
+        PlanError::BadRun(format!(
+            "cannot read '{line}': write e.g. '# hardware: 2 × H100 80 GB' (or '# hardware: <the seed's>; tzhost: 2 × H100 80 GB')"
+        ))
+    };
     let rest = line.trim_start_matches('#').trim_start()["hardware:".len()..].trim();
+    // A line may first say what the seed ran on, then what tzhost needs.
+    let rest = rest.split_once("tzhost:").map_or(rest, |(_, ours)| ours.trim());
     let (count, gpu) = rest.split_once(['×', 'x', 'X']).ok_or_else(bad)?;
     let count: u64 = count.trim().parse().map_err(|_| bad())?;
     let name = gpu.split_whitespace().next().ok_or_else(bad)?;

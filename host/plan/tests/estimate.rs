@@ -50,7 +50,7 @@ fn resident(plan: &Plan, starts: &str) -> f64 {
 #[test]
 fn bf16_training_state_is_16_bytes_per_parameter() {
     // weights + gradients (bf16) + master copy + two moments (f32): 7.9 GB for
-    // 0.5B (shared/reference: "AdamW state for 0.5B ... ≈ 7.9 GB").
+    // 0.5B (16 bytes a parameter, as DeepSpeed's ZeRO paper counts mixed-precision Adam).
     let plan = estimate(&qwen05(), &run());
     let state = resident(&plan, "policy");
     assert!((state / GB - 7.90).abs() < 0.01, "{}", state / GB);

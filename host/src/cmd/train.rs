@@ -46,6 +46,11 @@ pub struct TrainArgs {
     /// runs/<task>-<algo>-<curriculum>-<time>].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Delete what an earlier run left in the run directory (metrics,
+    /// checkpoints, summary) and start afresh; without it such a directory
+    /// is refused.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 impl TrainArgs {
@@ -128,5 +133,5 @@ pub fn run(args: &TrainArgs, registry: &Registry) -> Result<()> {
     let mut resolved = args.resolve()?;
     crate::train::apply_tiny_ppo_lr(&mut resolved);
     config::check_plugin_tables(&resolved, registry)?;
-    crate::train::run_config(&resolved.config, registry)
+    crate::train::run_config(&resolved.config, registry, args.overwrite)
 }

@@ -12,6 +12,7 @@
 mod critic;
 mod data_source;
 mod evaluate;
+mod interrupt;
 mod policy;
 mod progress;
 mod prompts;
@@ -46,6 +47,7 @@ use tz_sdk::{Sample, Stage};
 use crate::cmd::train::AlgorithmChain;
 use crate::config::RunConfig;
 use crate::plugins::{Registry, TracingHost};
+use crate::run_lock::DirLock;
 pub use critic::apply_tiny_ppo_lr;
 pub use policy::{parse_dtype, resolve_model_path, Policy};
 pub use prompts::generate as generate_samples;
@@ -143,6 +145,10 @@ struct Trainer<'r> {
     opt: AdamW,
     kl: KlController,
     run: RunDir,
+    /// Held for the trainer's lifetime: no second process writes this run.
+    _lock: DirLock,
+    /// Set by SIGINT/SIGTERM: finish the step, save, stop.
+    stop: interrupt::StopRequest,
     metrics: JsonlWriter,
     state: TrainerState,
     val_samples: Vec<Sample>,
@@ -154,8 +160,9 @@ struct Trainer<'r> {
     _registry: &'r Registry,
 }
 
-/// Starts a new run from a resolved config.
-pub fn run_config(cfg: &RunConfig, registry: &Registry) -> Result<()> {
+/// Starts a new run from a resolved config. A directory that holds another
+/// run's output is refused unless `overwrite`, which deletes that output.
+pub fn run_config(cfg: &RunConfig, registry: &Registry, overwrite: bool) -> Result<()> {
     let mut cfg = cfg.clone();
     apply_tiny_defaults(&mut cfg);
     let name = if cfg.logging.run_name.is_empty() {
@@ -181,41 +188,145 @@ pub fn run_config(cfg: &RunConfig, registry: &Registry) -> Result<()> {
         crate::memory_check::ensure_fits(&need, crate::device::parse_device(&cfg.model.device)?, "this run")?;
     }
     let run = RunDir::create(root)?;
-    if run.list_checkpoints().last().is_some() || run.summary().exists() {
-        bail!(
-            "run directory {} already holds a run: use `tzhost resume {}` or another logging.run_name",
-            run.root.display(),
-            run.root.display()
-        );
+    let lock = DirLock::acquire(&run.root)?;
+    let output = run.output_files();
+    if !output.is_empty() {
+        if !overwrite {
+            bail!(
+                "{} already holds a run ({}): `tzhost resume {}` continues it, --overwrite deletes it, \
+                 or choose another --out",
+                run.root.display(),
+                output.join(", "),
+                run.root.display()
+            );
+        }
+        run.delete_output()?;
     }
+    run.remove_stale_temporaries();
     write_atomic(&run.config(), cfg.to_toml_string().as_bytes())?;
-    let mut trainer = Trainer::new(cfg, registry, run, None)?;
+    let mut trainer = Trainer::new(cfg, registry, run, lock, None)?;
     trainer.train()
 }
 
-/// Continues the run in `dir` from its newest checkpoint.
+/// Continues the run in `dir` from its newest readable checkpoint (an
+/// unreadable one is moved aside as `damaged_step_N`).
 pub fn resume(dir: &Path, registry: &Registry) -> Result<()> {
     let run = RunDir { root: dir.to_path_buf() };
     let cfg = RunConfig::from_file(&run.config())
         .with_context(|| format!("{} is not a run directory", dir.display()))?;
-    let Some((step, ckpt)) = run.list_checkpoints().pop() else {
-        bail!("{} has no finished checkpoint to resume from; start the run again", dir.display());
-    };
+    let lock = DirLock::acquire(dir)?;
     if run.summary().exists() {
-        let s: Value = serde_json::from_str(&std::fs::read_to_string(run.summary())?)?;
+        let text = std::fs::read_to_string(run.summary())
+            .with_context(|| format!("cannot read {}", run.summary().display()))?;
+        let s: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if s["finished"] == true {
             bail!("the run in {} has finished; nothing to resume", dir.display());
         }
     }
+    run.remove_stale_temporaries();
+    let mut checkpoints = run.list_checkpoints();
+    if checkpoints.is_empty() {
+        bail!(
+            "{} has no finished checkpoint to resume from (the run stopped before its first save): \
+             start it again with `tzhost --config {} --overwrite`",
+            dir.display(),
+            run.config().display()
+        );
+    }
     crate::logging::log_to_file(&run.log_file())?;
-    tracing::info!("resuming {} from step {step}", dir.display());
-    run.truncate_metrics_after(step)?;
-    let mut trainer = Trainer::new(cfg, registry, run, Some(&ckpt))?;
-    trainer.train()
+    // The newest checkpoint that loads; an unreadable one (a disk that filled
+    // up, a damaged file) is passed over with a warning, never deleted.
+    let mut lock = Some(lock);
+    let mut last_error = None;
+    while let Some((step, ckpt)) = checkpoints.pop() {
+        if let Err(e) = checkpoint_is_readable(&ckpt) {
+            // Kept for inspection under another name, so the run can save
+            // this step again.
+            let aside = run.checkpoints().join(format!("damaged_step_{step:06}"));
+            let moved = std::fs::rename(&ckpt, &aside)
+                .map(|()| format!("moved to {}", aside.display()))
+                .unwrap_or_else(|m| format!("cannot move it aside: {m}"));
+            tracing::warn!("{e:#} ({moved}); trying an older checkpoint");
+            eprintln!("warning: {e:#} ({moved}); trying an older checkpoint");
+            last_error = Some(e);
+            continue;
+        }
+        tracing::info!("resuming {} from step {step}", dir.display());
+        run.truncate_metrics_after(step)?;
+        let lock = lock.take().expect("taken once");
+        let mut trainer = Trainer::new(cfg, registry, run, lock, Some(&ckpt))?;
+        return trainer.train();
+    }
+    Err(last_error.expect("at least one checkpoint was tried"))
+        .with_context(|| format!("no checkpoint of {} can be read", dir.display()))
+}
+
+/// Seed 001's per-stage log: `logs/ContinualCountdown_R{round}_{group}.log`
+/// (the task's name in place of Countdown for other tasks).
+fn stage_log_path(run: &Path, task: &str, round: u32, group: &str) -> PathBuf {
+    let mut chars = task.chars();
+    let task: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
+    run.join("logs").join(format!("Continual{task}_R{round}_{group}.log"))
+}
+
+/// The log's record of one step: what the progress bar shows.
+fn step_line(step: u64, m: &BTreeMap<String, f64>) -> String {
+    let g = |k: &str| m.get(k).copied().unwrap_or(f64::NAN);
+    format!(
+        "step {step}: score {:.3}, response length {:.1}, window {}, {:.2} s",
+        g("critic/score/mean"),
+        g("response_length/mean"),
+        g("train/window"),
+        g("timing_s/step")
+    )
+}
+
+/// Whether a checkpoint's files parse: config, trainer state, and every
+/// safetensors file whole (its header read, its length checked, so a file
+/// cut short by a full disk fails here without reading gigabytes).
+fn checkpoint_is_readable(ckpt: &Path) -> Result<()> {
+    let bad = |what: &Path| format!("checkpoint {} is unreadable ({})", ckpt.display(), what.display());
+    tz_core::ModelDir::open(ckpt).with_context(|| bad(&ckpt.join("config.json")))?;
+    TrainerState::load(ckpt).with_context(|| bad(&ckpt.join("trainer_state.json")))?;
+    let mut files = tz_core::checkpoint::WeightFiles::discover(ckpt)?.files;
+    files.push(ckpt.join("optimizer.safetensors"));
+    for file in files {
+        safetensors_complete(&file).with_context(|| bad(&file))?;
+    }
+    Ok(())
+}
+
+/// A safetensors file is an 8-byte header length, a JSON header giving each
+/// tensor's byte range, then the data: complete when the data is all there.
+fn safetensors_complete(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut n = [0u8; 8];
+    file.read_exact(&mut n)?;
+    let header_len = u64::from_le_bytes(n);
+    anyhow::ensure!(header_len <= len.saturating_sub(8), "a header longer than the file");
+    let mut header = vec![0u8; header_len as usize];
+    file.read_exact(&mut header)?;
+    let header: serde_json::Map<String, Value> = serde_json::from_slice(&header)?;
+    let end = header
+        .iter()
+        .filter(|(k, _)| k.as_str() != "__metadata__")
+        .filter_map(|(_, v)| v["data_offsets"][1].as_u64())
+        .max()
+        .unwrap_or(0);
+    anyhow::ensure!(8 + header_len + end <= len, "{} bytes, {} expected", len, 8 + header_len + end);
+    Ok(())
 }
 
 impl<'r> Trainer<'r> {
-    fn new(cfg: RunConfig, registry: &'r Registry, run: RunDir, checkpoint: Option<&Path>) -> Result<Self> {
+    fn new(
+        cfg: RunConfig,
+        registry: &'r Registry,
+        run: RunDir,
+        lock: DirLock,
+        checkpoint: Option<&Path>,
+    ) -> Result<Self> {
         let device = crate::device::parse_device(&cfg.model.device)?;
         let kind = parse_dtype(&cfg.model.dtype)?;
         tch::manual_seed(cfg.trainer.seed as i64);
@@ -342,6 +453,8 @@ impl<'r> Trainer<'r> {
             opt,
             kl,
             run,
+            _lock: lock,
+            stop: interrupt::StopRequest::install()?,
             metrics,
             state,
             val_samples,
@@ -380,6 +493,11 @@ impl<'r> Trainer<'r> {
     /// The start (`start`) or end of stage `index` of a planned run.
     fn stage_boundary(&mut self, index: usize, start: bool, complete: bool) -> Result<()> {
         let Some(tracker) = self.stages.as_mut() else { return Ok(()) };
+        if start {
+            let stage = &self.curricula.plan[index];
+            let log = stage_log_path(&self.run.root, &self.cfg.task.name, stage.round, stage.group.as_str());
+            crate::logging::log_stage_to(Some(&log))?;
+        }
         let ctx = stages::BoundaryCtx {
             task: &self.task,
             policy: &self.policy,
@@ -389,7 +507,9 @@ impl<'r> Trainer<'r> {
         if start {
             tracker.begin(index, self.state.stage_step > 0, &ctx)
         } else {
-            tracker.end(index, complete, &ctx)
+            let ended = tracker.end(index, complete, &ctx);
+            crate::logging::log_stage_to(None)?;
+            ended
         }
     }
 
@@ -430,11 +550,30 @@ impl<'r> Trainer<'r> {
         }
         let tmp = self.run.checkpoints().join(format!(".step_{step:06}.tmp-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
+        let written = self.write_checkpoint(&tmp).and_then(|()| {
+            std::fs::rename(&tmp, &final_dir)
+                .with_context(|| format!("cannot rename {} to {}", tmp.display(), final_dir.display()))
+        });
+        if let Err(e) = written {
+            // A half-written checkpoint only takes space (on a full disk, the
+            // space the next attempt needs).
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e.context(format!("saving checkpoint {}", final_dir.display())));
+        }
+        // Later checkpoints copy their tokenizer and configs from this one:
+        // the directory the run started (or resumed) from may be pruned.
+        self.policy.dir = tz_core::ModelDir::open(&final_dir)?;
+        self.run.prune(self.cfg.trainer.keep_checkpoints);
+        Ok(())
+    }
+
+    /// Everything a checkpoint holds, written into `dir`.
+    fn write_checkpoint(&mut self, dir: &Path) -> Result<()> {
         let dtype = self.policy.model.kind();
-        self.policy.dir.save_like(&self.policy.vs, &tmp, &SaveOptions { dtype, ..SaveOptions::default() })?;
-        self.opt.save(&tmp.join("optimizer.safetensors"))?;
+        self.policy.dir.save_like(&self.policy.vs, dir, &SaveOptions { dtype, ..SaveOptions::default() })?;
+        self.opt.save(&dir.join("optimizer.safetensors"))?;
         if let Some(critic) = &self.critic {
-            critic.save(&tmp)?;
+            critic.save(dir)?;
         }
         self.state.kl = self.kl;
         self.state.curricula.clear();
@@ -443,11 +582,7 @@ impl<'r> Trainer<'r> {
             self.state.curricula.insert(name.clone(), s.to_string());
         }
         self.state.task = Some(self.task.state().into_result().map_err(anyhow::Error::msg)?.into_string());
-        self.state.save(&tmp)?;
-        std::fs::rename(&tmp, &final_dir)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), final_dir.display()))?;
-        self.run.prune(self.cfg.trainer.keep_checkpoints);
-        Ok(())
+        self.state.save(dir)
     }
 
     fn train(&mut self) -> Result<()> {
@@ -494,6 +629,9 @@ impl<'r> Trainer<'r> {
             };
             self.stage_boundary(self.state.stage, true, false)?;
             while self.state.stage_step < stage_steps {
+                if self.stop.requested() {
+                    return self.stop_on_signal();
+                }
                 if cfg.trainer.total_steps > 0 && self.state.step >= cfg.trainer.total_steps {
                     stop_reason = format!("{} steps done", cfg.trainer.total_steps);
                     break 'stages;
@@ -573,6 +711,7 @@ impl<'r> Trainer<'r> {
                     m.extend(self.validate(step)?);
                 }
                 self.log(step, &m)?;
+                tracing::info!(target: crate::logging::STEP_TARGET, "{}", step_line(step, &m));
                 bar.update(step, &m, window, step_s);
                 self.state.elapsed_s = elapsed_before + started.elapsed().as_secs_f64();
                 if cfg.trainer.save_freq > 0 && step % cfg.trainer.save_freq == 0 {
@@ -605,6 +744,25 @@ impl<'r> Trainer<'r> {
         self.log(self.state.step, &after)?;
         self.save_checkpoint(self.state.step)?;
         self.finish(&after, &stop_reason)
+    }
+
+    /// After SIGINT/SIGTERM between two steps: a checkpoint of the last
+    /// finished step and an unfinished summary, then an error that says how
+    /// to continue (so the process exits non-zero).
+    fn stop_on_signal(&mut self) -> Result<()> {
+        let step = self.state.step;
+        eprintln!("stopping at step {step} on a signal: saving a checkpoint (a second signal exits at once)");
+        self.save_checkpoint(step)?;
+        let summary = json!({
+            "finished": false,
+            "stop_reason": "stopped by a signal",
+            "steps": step,
+            "tokens": self.state.tokens,
+            "wall_s": self.state.elapsed_s,
+            "model": self.model_path,
+        });
+        write_atomic(&self.run.summary(), serde_json::to_string_pretty(&summary)?.as_bytes())?;
+        bail!("stopped by a signal after step {step}; continue with `tzhost resume {}`", self.run.root.display())
     }
 
     fn finish(&mut self, after: &BTreeMap<String, f64>, stop_reason: &str) -> Result<()> {
