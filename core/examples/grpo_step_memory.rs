@@ -173,7 +173,10 @@ fn main() -> Result<()> {
     let params = SamplingParams {
         max_new_tokens: a.response_len,
         seed: 1,
-        budget: tz_core::rollout_budget::RolloutBudget { max_rows_in_flight: a.rows_in_flight, ..Default::default() },
+        budget: tz_core::rollout_budget::RolloutBudget {
+            max_rows_in_flight: a.rows_in_flight,
+            ..Default::default()
+        },
         ..SamplingParams::default()
     };
     let eos: Vec<u32> = if a.first_token_only { (0..cfg.vocab_size as u32).collect() } else { vec![] };
@@ -202,7 +205,8 @@ fn main() -> Result<()> {
         norm_len: a.response_len as f64,
         seed: 1,
     };
-    let inputs = ActorInputs { batch: &batch, old_logp: Some(&old_logp), advantages: &advantages, ref_logp: None };
+    let inputs =
+        ActorInputs { batch: &batch, old_logp: Some(&old_logp), advantages: &advantages, ref_logp: None };
     let metrics = phase("update", || {
         Ok(update_actor(&model, &mut opt, &inputs, &LossSettings::default(), 0.0, &update_cfg))
     })?;

@@ -14,7 +14,14 @@ use serde_json::Value;
 fn long_run(out: &Path, extra: &[&str]) -> Command {
     let mut cmd = tiny_train_cmd(out, "grpo", "adaptive");
     cmd.args(SMALL_RUN)
-        .args(["--set", "trainer.total_steps=100000", "--set", "trainer.max_minutes=0", "--set", "eval.greedy=false"])
+        .args([
+            "--set",
+            "trainer.total_steps=100000",
+            "--set",
+            "trainer.max_minutes=0",
+            "--set",
+            "eval.greedy=false",
+        ])
         .args(extra);
     cmd
 }
@@ -129,7 +136,10 @@ fn a_second_process_on_a_live_run_directory_is_refused_naming_the_holder() {
     wait_for(&mut first, "the first step", || !training_steps(&run).is_empty());
     let second = long_run(&run, &["--overwrite"]).output().unwrap();
     let line = assert_one_line_error(&second);
-    assert!(line.contains(&format!("in use by another tzhost process (pid {} on host", first.id())), "{line}");
+    assert!(
+        line.contains(&format!("in use by another tzhost process (pid {} on host", first.id())),
+        "{line}"
+    );
     let resume = resume_cmd(&run).output().unwrap();
     assert!(assert_one_line_error(&resume).contains("in use by another tzhost process"));
     signal(&first, "-KILL");

@@ -52,7 +52,12 @@ impl DecoderLayer {
         }
     }
 
-    pub fn forward(&self, x: &Tensor, ctx: &LayerContext, cache: Option<(&mut dyn LayerCache, usize)>) -> Tensor {
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        ctx: &LayerContext,
+        cache: Option<(&mut dyn LayerCache, usize)>,
+    ) -> Tensor {
         let normed = self.input_layernorm.forward(x);
         let x = x + self.self_attn.forward(&normed, &ctx.cos, &ctx.sin, ctx.mask(self.window), cache);
         &x + self.mlp.forward(&self.post_attention_layernorm.forward(&x))

@@ -33,6 +33,6 @@ pub mod rope;
 pub mod slot_decode;
 
 pub use attention::AttentionMask;
-pub use decoder::{Decoder, Qwen2};
 pub(crate) use decoder::grad_mode_enabled;
+pub use decoder::{Decoder, Qwen2};
 pub use heads::{ScoreHead, ValueHead};

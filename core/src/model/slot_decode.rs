@@ -24,7 +24,8 @@ impl Decoder {
         let rows = tokens.size()[0];
         let mut writer = cache.front(rows, positions);
         let bias = writer.bias().shallow_clone();
-        let hidden = self.run_slot_layers(&tokens.view([rows, 1]), &positions.view([rows, 1]), &bias, &mut writer);
+        let hidden =
+            self.run_slot_layers(&tokens.view([rows, 1]), &positions.view([rows, 1]), &bias, &mut writer);
         hidden.squeeze_dim(1)
     }
 

@@ -762,7 +762,10 @@ impl<'r> Trainer<'r> {
             "model": self.model_path,
         });
         write_atomic(&self.run.summary(), serde_json::to_string_pretty(&summary)?.as_bytes())?;
-        bail!("stopped by a signal after step {step}; continue with `tzhost resume {}`", self.run.root.display())
+        bail!(
+            "stopped by a signal after step {step}; continue with `tzhost resume {}`",
+            self.run.root.display()
+        )
     }
 
     fn finish(&mut self, after: &BTreeMap<String, f64>, stop_reason: &str) -> Result<()> {

@@ -117,12 +117,15 @@ impl RunDir {
 
     /// Deletes everything in the directory but its lock (`--overwrite`).
     pub fn delete_output(&self) -> Result<()> {
-        for entry in std::fs::read_dir(&self.root).with_context(|| format!("cannot list {}", self.root.display()))? {
+        for entry in
+            std::fs::read_dir(&self.root).with_context(|| format!("cannot list {}", self.root.display()))?
+        {
             let path = entry?.path();
             if path.file_name().is_some_and(|n| n == crate::run_lock::LOCK_FILE) {
                 continue;
             }
-            let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            let removed =
+                if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
             removed.with_context(|| format!("cannot delete {}", path.display()))?;
         }
         std::fs::create_dir_all(self.checkpoints())
@@ -145,7 +148,9 @@ impl RunDir {
                         std::fs::remove_file(entry.path())
                     };
                     match removed {
-                        Ok(()) => tracing::info!("removed {}, left by a killed process", entry.path().display()),
+                        Ok(()) => {
+                            tracing::info!("removed {}, left by a killed process", entry.path().display())
+                        }
                         Err(e) => tracing::warn!("cannot remove {}: {e}", entry.path().display()),
                     }
                 } else if is_dir {
@@ -192,7 +197,10 @@ mod tests {
         let run = RunDir::create(dir.path().to_path_buf()).unwrap();
         std::fs::write(run.metrics(), "{\"step\":0}\n{\"step\":1}\n{\"step\":2}\n{\"step\":3,\"lo").unwrap();
         run.truncate_metrics_after(2).unwrap();
-        assert_eq!(std::fs::read_to_string(run.metrics()).unwrap(), "{\"step\":0}\n{\"step\":1}\n{\"step\":2}\n");
+        assert_eq!(
+            std::fs::read_to_string(run.metrics()).unwrap(),
+            "{\"step\":0}\n{\"step\":1}\n{\"step\":2}\n"
+        );
     }
 
     #[test]
