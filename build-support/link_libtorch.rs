@@ -6,10 +6,16 @@
 //! run time. We link libtorch and libtorch_cuda with `--no-as-needed` and put
 //! an rpath to torch/lib into the binary, so it runs without LD_LIBRARY_PATH
 //! and uses a GPU when one is present. The crate must depend on torch-sys
-//! directly to see DEP_TCH_LIBTORCH_LIB.
+//! directly to see DEP_TCH_LIBTORCH_LIB. A build script with more to do
+//! (core/dist's) includes this file as a module and calls [`link`].
 use std::path::PathBuf;
 
+#[allow(dead_code)]
 pub fn main() {
+    link();
+}
+
+pub fn link() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     let Ok(dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
         println!("cargo:warning=DEP_TCH_LIBTORCH_LIB is not set: run scripts/setup.sh");

@@ -2,8 +2,8 @@
 # Rollout and update speed, tinyzero-rs vs PyTorch, in ONE run, on a random
 # Qwen2.5-0.5B-shaped bf16 model (docs/perf.md has the method):
 #   decode  32 prompts × 8 samples and 256 × 1, 150-token prompts, 1024 new
-#           tokens: ours (rollout engine) vs transformers `generate`, and the
-#           fraction of the bandwidth roofline;
+#           tokens: ours (rollout engine; on CUDA with CUDA graphs and eager)
+#           vs transformers `generate`, and the fraction of the bandwidth roofline;
 #   update  one GRPO update on 256 × 1024 tokens: ours vs plain PyTorch, MFU;
 #   peak memory of each (GPU: polled with nvidia-smi; CPU: peak RSS).
 # Prints a markdown table; writes bench_gpu.md, bench_gpu.json and every
@@ -12,6 +12,7 @@
 #   scripts/bench_gpu.sh                  # full size, on CUDA when torch sees a GPU
 #   scripts/bench_gpu.sh --smoke          # tiny shapes, seconds on a CPU: checks the pipeline only
 #   scripts/bench_gpu.sh --device cpu --out DIR --repeats 3   (median of 3; default 1, smoke 3)
+#   scripts/bench_gpu.sh --model DIR      # reuse a model made by `bench_gpu_reference.py make-model`
 #
 # The Rust side is core/examples/bench_gpu.rs, built here with cargo unless
 # TZ_BENCH_BIN names a built binary (a machine without cargo: build it
@@ -23,13 +24,15 @@ smoke=0
 device=auto
 out=${OUT:-bench-out}
 repeats=
+model=
 while [ $# -gt 0 ]; do
     case "$1" in
         --smoke) smoke=1 ;;
         --device) device=$2; shift ;;
         --out) out=$2; shift ;;
         --repeats) repeats=$2; shift ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        --model) model=$2; shift ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         *) echo "bench_gpu: unknown argument '$1'" >&2; exit 2 ;;
     esac
     shift
@@ -101,8 +104,11 @@ PY
 ref="$py scripts/bench_gpu_reference.py"
 size=$([ $smoke = 1 ] && echo --smoke || true)
 echo "bench_gpu: device $device, $([ $smoke = 1 ] && echo 'SMOKE shapes (CPU check only)' || echo 'Qwen2.5-0.5B shape'), output $out" >&2
-$ref make-model "$work/model" $size
-cp "$work/model/bench_model.json" "$phases/model.json"
+if [ -z "$model" ]; then
+    model="$work/model"
+    $ref make-model "$model" $size
+fi
+cp "$model/bench_model.json" "$phases/model.json"
 vocab=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["vocab_size"])' "$phases/model.json")
 $ref ceilings --device "$device" $size --out "$phases/ceilings.json"
 
@@ -111,18 +117,24 @@ for cfg in "$cfg_a" "$cfg_b"; do
     name="decode_${1}x${2}"
     $ref prompts "$work/prompts_$1.json" --count "$1" --len "$plen" --vocab "$vocab"
     echo "bench_gpu: $name (transformers)" >&2
-    with_memory "ref_$name" $ref decode "$work/model" "$work/prompts_$1.json" --n "$2" --new-tokens "$new" \
+    with_memory "ref_$name" $ref decode "$model" "$work/prompts_$1.json" --n "$2" --new-tokens "$new" \
         --device "$device" --repeats "$repeats" --out "$phases/ref_$name.json"
     echo "bench_gpu: $name (tinyzero-rs)" >&2
-    with_memory "ours_$name" "$bin" decode "$work/model" "$work/prompts_$1.json" --n "$2" --new-tokens "$new" \
-        --device "$device" --repeats "$repeats" --out "$phases/ours_$name.json"
+    with_memory "ours_$name" "$bin" decode "$model" "$work/prompts_$1.json" --n "$2" --new-tokens "$new" \
+        --device "$device" --repeats "$repeats" --graphs on --out "$phases/ours_$name.json"
+    # (--smoke runs it on the CPU too, where both are eager: it checks the pipeline.)
+    if [ "$device" = cuda ] || [ $smoke = 1 ]; then
+        echo "bench_gpu: $name (tinyzero-rs, eager: no CUDA graphs)" >&2
+        with_memory "eager_$name" "$bin" decode "$model" "$work/prompts_$1.json" --n "$2" --new-tokens "$new" \
+            --device "$device" --repeats "$repeats" --graphs off --out "$phases/eager_$name.json"
+    fi
 done
 
 echo "bench_gpu: update (plain PyTorch)" >&2
-with_memory ref_update $ref update "$work/model" --rows "$rows" --prompt-len "$upd_plen" --seq-len "$seq" \
+with_memory ref_update $ref update "$model" --rows "$rows" --prompt-len "$upd_plen" --seq-len "$seq" \
     --micro "$micro" --device "$device" --repeats "$repeats" --out "$phases/ref_update.json"
 echo "bench_gpu: update (tinyzero-rs)" >&2
-with_memory ours_update "$bin" update "$work/model" --rows "$rows" --prompt-len "$upd_plen" --seq-len "$seq" \
+with_memory ours_update "$bin" update "$model" --rows "$rows" --prompt-len "$upd_plen" --seq-len "$seq" \
     --micro "$micro" --device "$device" --repeats "$repeats" --out "$phases/ours_update.json"
 
 $ref report "$phases" --out-dir "$out"

@@ -231,11 +231,17 @@ def cmd_report(a):
             else:
                 r["mfu"] = 6 * r["params"] * r["tokens"] / r["seconds"] / ceilings["bf16_matmul_flops_per_s"]
             r["peak_gpu_mem_mib_nvidia_smi"] = gpu_mem.get(f"{name}_{phase}")
+        eager = load(f"eager_{phase}.json")
         speedup = ours["tokens_per_s"] / ref["tokens_per_s"]
         results["phases"][phase] = {"ours": ours, "reference": ref, "speedup": speedup}
+        if eager is not None:
+            eager["roofline_fraction"] = decode_roofline_seconds(model, ceilings, eager) / eager["seconds"]
+            eager["peak_gpu_mem_mib_nvidia_smi"] = gpu_mem.get(f"eager_{phase}")
+            results["phases"][phase]["ours_eager"] = eager
+            results["phases"][phase]["graph_speedup"] = ours["tokens_per_s"] / eager["tokens_per_s"]
         shape = (f"{ours['prompts']} prompts × {ours['n']}, {ours['prompt_len']} + {ours['new_tokens']} tokens"
                  if phase.startswith("decode") else f"{ours['rows']} × {ours['seq_len']} tokens")
-        for r in (ours, ref):
+        for r in (ours, ref) if eager is None else (ours, eager, ref):
             eff = (f"{100 * r['roofline_fraction']:.1f}% of roofline" if "roofline_fraction" in r
                    else f"{100 * r['mfu']:.1f}% MFU")
             mem = r.get("peak_gpu_mem_mib_nvidia_smi")
@@ -243,6 +249,8 @@ def cmd_report(a):
             rows.append(f"| {phase.split('_')[0]} | {shape} | {r['impl']} | {r['tokens_per_s']:,.1f} | "
                         f"{r['seconds']:.3f} | {eff} | {mem} |")
         rows.append(f"| | | **ours / reference** | **{speedup:.2f}×** | | | |")
+        if eager is not None:
+            rows.append(f"| | | **CUDA graphs / eager** | **{results['phases'][phase]['graph_speedup']:.2f}×** | | | |")
     title = "CPU SMOKE FIGURES (tiny shapes; not GPU performance)" if smoke or ceilings["device"] == "cpu" \
         else "GPU benchmark"
     lines = [

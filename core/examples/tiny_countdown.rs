@@ -8,12 +8,15 @@
 //! Training pairs come from a small local generator (the host uses the
 //! countdown plugin's reference solutions instead).
 
+#[path = "common/args.rs"]
+mod args;
 #[path = "../tests/common/countdown.rs"]
 mod countdown;
 
 use std::collections::HashSet;
 use std::time::Instant;
 
+use args::arg;
 use tch::{nn::VarStore, Device};
 use tz_core::presets::{
     default_models_dir, ensure_tiny_countdown, tiny_tokenizer, TinyCountdownRecipe, TINY_EOS_ID,
@@ -21,15 +24,6 @@ use tz_core::presets::{
 use tz_core::rollout::{generate, StopCriteria};
 use tz_core::sampling::SamplingParams;
 use tz_core::Qwen2;
-
-fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() -> anyhow::Result<()> {
     let seed: u64 = arg("--seed", 0);

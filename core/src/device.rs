@@ -44,5 +44,14 @@ pub fn manual_seed(seed: u64) {
     tch::manual_seed(seed as i64);
 }
 
+/// A second model's device (`model.ref_device`, ...): `spec`, or `default`
+/// when `spec` is empty. Errors name `key`.
+pub fn parse_device_or(key: &str, spec: &str, default: Device) -> Result<Device> {
+    if spec.is_empty() {
+        return Ok(default);
+    }
+    parse_device(spec).map_err(|e| anyhow::anyhow!("{key}: {e}"))
+}
+
 /// Whether this binary links libtorch_cuda (see build-support/link_libtorch.rs).
 pub const LINKS_LIBTORCH_CUDA: bool = cfg!(tz_libtorch_cuda);

@@ -12,6 +12,15 @@ use tch::{Device, Kind, Tensor};
 
 use crate::config::Qwen2Config;
 
+/// Where a decoder layer's new keys/values go during generation, and what
+/// attention then reads: [`KvCache`] appends at one shared length;
+/// [`crate::slot_cache::SlotCache`] writes each row at its own position.
+pub trait LayerCache {
+    /// Stores `k`, `v` `[B, n_kv, T, d]` of `layer`; returns the keys and
+    /// values attention covers.
+    fn store(&mut self, layer: usize, k: &Tensor, v: &Tensor) -> (Tensor, Tensor);
+}
+
 #[derive(Debug)]
 pub struct KvCache {
     keys: Vec<Tensor>,
@@ -72,6 +81,12 @@ impl KvCache {
         (self.keys[layer].narrow(2, 0, end), self.values[layer].narrow(2, 0, end))
     }
 
+    /// The key and value buffers of `layer`, `[B, n_kv, capacity, d]`
+    /// (positions `len()..` are not filled).
+    pub fn layer(&self, layer: usize) -> (&Tensor, &Tensor) {
+        (&self.keys[layer], &self.values[layer])
+    }
+
     /// Commits `t` positions written by [`KvCache::append`] in every layer.
     pub fn advance(&mut self, t: i64) {
         self.len += t;
@@ -103,5 +118,11 @@ impl KvCache {
                 .collect()
         };
         KvCache { keys: copy(&self.keys), values: copy(&self.values), len: self.len, capacity }
+    }
+}
+
+impl LayerCache for KvCache {
+    fn store(&mut self, layer: usize, k: &Tensor, v: &Tensor) -> (Tensor, Tensor) {
+        self.append(layer, k, v)
     }
 }

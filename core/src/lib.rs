@@ -5,11 +5,13 @@
 //! their plain-data answers into the tensors this crate consumes.
 //!
 //! Modules (one concept each):
-//! - [`config`]: `config.json` of Qwen2-architecture models.
-//! - [`model`]: the Qwen2 decoder, chunked token log-probs, value/score heads.
-//! - [`kv_cache`]: the preallocated KV cache for decoding.
+//! - [`config`]: `config.json` of the supported families (Qwen2, Llama, Qwen3, Mistral).
+//! - [`model`]: the decoder of those families, activation checkpointing, chunked token log-probs, value/score heads.
+//! - [`kv_cache`]: the preallocated KV cache for decoding (prefill).
+//! - [`slot_cache`]: the fixed-slot KV cache of the capturable decode step.
 //! - [`sampling`]: temperature / top-k / top-p sampling with per-row seeds.
 //! - [`rollout`]: batched generation with stop strings (the rollout engine).
+//! - [`rollout_budget`]: the engine's memory limits (rows in flight, KV-cache positions).
 //! - [`checkpoint`]: Hugging Face checkpoint directories, loaded into and saved from a `VarStore`.
 //! - [`hub`]: `--model` as a directory or a hub id, through the Hugging Face cache.
 //! - [`generation_config`]: `generation_config.json` (sampling defaults, stop ids).
@@ -27,6 +29,7 @@
 //! - [`policy`]: a model directory loaded for training or sampling, with its tokenizer.
 //! - [`device`]: `--device` and `--dtype` values, libtorch's seed.
 //! - [`weight_change`]: copies of a model's weights and the relative change between two.
+//! - [`parallel`]: data parallelism over c10d (batch shards, gradient sync, ZeRO-1, batch-wide reductions).
 //!
 //! `Device` and `Kind` (the dtype) are re-exported: they appear in this
 //! crate's API, so callers need no direct tch dependency.
@@ -43,23 +46,26 @@ pub mod kv_cache;
 pub mod loss;
 pub mod model;
 pub mod optim;
+pub mod parallel;
 pub mod policy;
 pub mod presets;
 pub mod reward_model;
 pub mod rl_batch;
 pub mod rl_update;
 pub mod rollout;
+pub mod rollout_budget;
 pub mod sampling;
 pub mod sft;
+pub mod slot_cache;
 pub mod tokenizer;
 pub mod weight_change;
 
 pub use chat_template::{ChatMessage, ChatTemplate};
 pub use checkpoint::{save_pretrained, ModelDir, SaveOptions};
-pub use config::Qwen2Config;
+pub use config::{Family, ModelConfig, Qwen2Config};
 pub use generation_config::GenerationConfig;
 pub use kv_cache::KvCache;
-pub use model::Qwen2;
+pub use model::{Decoder, Qwen2};
 pub use policy::Policy;
 pub use reward_model::{RewardModel, RewardModelOptions};
 pub use tch::{Device, Kind};

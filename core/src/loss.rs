@@ -43,7 +43,7 @@ const LOG_RATIO_CLAMP: f64 = 20.0;
 /// veRL's per-sequence token-mean denominator guard.
 const SEQ_MEAN_EPS: f64 = 1e-8;
 /// veRL's explained-variance denominator guard.
-const EXPLAINED_VAR_EPS: f64 = 1e-5;
+pub(crate) const EXPLAINED_VAR_EPS: f64 = 1e-5;
 
 /// The normalisers of [`agg_loss`]. `None` counts in the tensor at hand.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,9 +1,12 @@
 //! A neural reward model: a sequence-classification checkpoint that scores
 //! (prompt, response) pairs.
 //!
-//! The layout is transformers' `Qwen2ForSequenceClassification` (what
-//! outcome reward models such as AceMath-RM ship): the Qwen2 backbone
-//! (`model.*`, no `lm_head`) and `score.weight` [num_labels, H] without bias.
+//! The layout is transformers' `*ForSequenceClassification` of any supported
+//! family (`Qwen2ForSequenceClassification`, what outcome reward models such
+//! as AceMath-RM ship, `LlamaForSequenceClassification`,
+//! `Qwen3ForSequenceClassification`, `MistralForSequenceClassification`):
+//! the decoder backbone (`model.*`, no `lm_head`) and `score.weight`
+//! [num_labels, H] without bias.
 //! [`RewardModel`] renders each pair with the RM's own chat template
 //! (optional system message, the prompt as the user turn, the response as the
 //! assistant turn, no generation prompt, as the AceMath-RM model card does),
@@ -28,7 +31,7 @@ use tch::{Device, Kind, Tensor};
 use crate::chat_template::{ChatMessage, RenderOptions};
 use crate::checkpoint::ModelDir;
 use crate::model::heads::ScoreHead;
-use crate::model::Qwen2;
+use crate::model::Decoder;
 use crate::tokenizer::TextTokenizer;
 
 /// How the reward model is run.
@@ -62,7 +65,7 @@ impl Default for RewardModelOptions {
 pub struct RewardModel {
     // Kept alive: the model's tensors are views of these variables.
     _vs: VarStore,
-    backbone: Qwen2,
+    backbone: Decoder,
     head: ScoreHead,
     tokenizer: TextTokenizer,
     /// `config.json`'s `pad_token_id`, which decides where the score is read.
@@ -84,7 +87,7 @@ impl std::fmt::Debug for RewardModel {
 
 /// `num_labels` as transformers derives it: the size of `id2label`, else
 /// `num_labels`, else its default of 2.
-fn num_labels(dir: &ModelDir) -> usize {
+pub fn num_labels(dir: &ModelDir) -> usize {
     let extra = &dir.config().extra;
     extra
         .get("id2label")
@@ -95,7 +98,7 @@ fn num_labels(dir: &ModelDir) -> usize {
 }
 
 impl RewardModel {
-    /// Loads a `Qwen2ForSequenceClassification` directory. Errors name the
+    /// Loads a `*ForSequenceClassification` directory of any supported family. Errors name the
     /// directory and what is wrong (not a one-label classifier, no chat
     /// template, missing `score.weight`, ...).
     pub fn load(dir: &Path, opts: RewardModelOptions) -> Result<RewardModel> {
@@ -116,7 +119,7 @@ impl RewardModel {
         );
         let mut vs = VarStore::new(opts.device);
         let cfg = model_dir.config();
-        let backbone = Qwen2::backbone(&vs.root(), cfg);
+        let backbone = Decoder::backbone(&vs.root(), cfg);
         let head = ScoreHead::new(&vs.root(), cfg.hidden_size, 1);
         if opts.kind != Kind::Float {
             vs.set_kind(opts.kind);

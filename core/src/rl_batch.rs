@@ -9,6 +9,22 @@
 //! `[N, R]` rows and the flat per-token arrays plugins see (response `i`
 //! owns `[offsets[i], offsets[i + 1])`). So a trainer drives a step without
 //! touching a tensor.
+//!
+//! Two savings in every forward over the batch ([`SequenceBatch::response_hidden`]),
+//! neither of which changes a value beyond float rounding:
+//! - **Shared prompts.** The `n` responses of a GRPO group share their
+//!   prompt. The prompts are run once, their keys and values copied to the
+//!   rows that use them, then only the responses run, as the rollout engine
+//!   does. In-place writes into the [`crate::kv_cache::KvCache`] are
+//!   differentiable, so the same path serves training: the prompt's gradient
+//!   is the sum over its rows.
+//! - **Trimmed padding.** [`SequenceBatch::segments`] cuts the rows into
+//!   runs of similar response length, each forwarded only as wide as its
+//!   longest response (and the prompts only as wide as the longest prompt).
+//!   [`SequenceBatch::select`] keeps the full width, so per-token tensors of
+//!   the whole batch still line up.
+
+use std::collections::HashMap;
 
 use tch::{Device, Kind, Tensor};
 use tz_sdk::KlEstimator;
@@ -29,6 +45,11 @@ pub struct SequenceBatch {
     pub prompt_len: i64,
     /// The common (padded) response length `R`.
     pub response_len: i64,
+    /// Per row: which distinct prompt it has (rows with equal prompts share one id).
+    prompt_ids: Vec<usize>,
+    /// Per row: real prompt and response lengths.
+    prompt_lens: Vec<i64>,
+    response_lens: Vec<i64>,
 }
 
 impl SequenceBatch {
@@ -55,6 +76,14 @@ impl SequenceBatch {
                 rmask[i * r + j] = 1.0;
             }
         }
+        let mut distinct: HashMap<&[u32], usize> = HashMap::new();
+        let prompt_ids = prompts
+            .iter()
+            .map(|&x| {
+                let next = distinct.len();
+                *distinct.entry(x).or_insert(next)
+            })
+            .collect();
         let shape = [n as i64, width as i64];
         SequenceBatch {
             input_ids: Tensor::from_slice(&ids).view(shape).to_device(device),
@@ -62,6 +91,9 @@ impl SequenceBatch {
             response_mask: Tensor::from_slice(&rmask).view([n as i64, r as i64]).to_device(device),
             prompt_len: p as i64,
             response_len: r as i64,
+            prompt_ids,
+            prompt_lens: prompts.iter().map(|x| x.len() as i64).collect(),
+            response_lens: responses.iter().map(|x| x.len() as i64).collect(),
         }
     }
 
@@ -69,46 +101,157 @@ impl SequenceBatch {
         self.input_ids.size()[0]
     }
 
+    /// Per row, an id of its prompt: rows with equal prompts have equal ids.
+    pub fn prompt_ids(&self) -> &[usize] {
+        &self.prompt_ids
+    }
+
+    /// Per row, the real (unpadded) response length.
+    pub fn response_lens(&self) -> &[i64] {
+        &self.response_lens
+    }
+
     /// The response tokens `[N, R]` (the log-prob targets).
     pub fn targets(&self) -> Tensor {
         self.input_ids.narrow(1, self.prompt_len, self.response_len)
     }
 
-    /// Rows `index` (a 1-D i64 tensor) as a new batch.
+    /// Rows `index` (a 1-D i64 tensor) as a new batch of the same width.
     pub fn select(&self, index: &Tensor) -> SequenceBatch {
+        let rows =
+            Vec::<i64>::try_from(index.to_device(Device::Cpu).to_kind(Kind::Int64)).expect("a 1-D row index");
         let index = index.to_device(self.input_ids.device());
+        let pick = |v: &[i64]| rows.iter().map(|&i| v[i as usize]).collect();
         SequenceBatch {
             input_ids: self.input_ids.index_select(0, &index),
             attention_mask: self.attention_mask.index_select(0, &index),
             response_mask: self.response_mask.index_select(0, &index),
             prompt_len: self.prompt_len,
             response_len: self.response_len,
+            prompt_ids: rows.iter().map(|&i| self.prompt_ids[i as usize]).collect(),
+            prompt_lens: pick(&self.prompt_lens),
+            response_lens: pick(&self.response_lens),
         }
     }
 
     /// Hidden states at the positions that predict the response tokens,
-    /// `[N, R, H]` (with autograd history when grad mode is on).
+    /// `[N, R, H]` (with autograd history when grad mode is on). Rows that
+    /// share a prompt share its forward (see the module doc).
     pub fn response_hidden(&self, model: &Qwen2) -> Tensor {
-        let hidden = model.forward(&self.input_ids, Some(&self.attention_mask), None);
-        hidden.narrow(1, self.prompt_len - 1, self.response_len)
+        let all: Vec<i64> = (0..self.rows()).collect();
+        let mut segments = self.forward_parts(model, &[all], self.response_len);
+        segments.pop().map(|s| s.hidden).expect("one segment")
+    }
+
+    /// The rows cut into [`Segment`]s of similar response length, each
+    /// forwarded trimmed to its longest response, after one shared forward
+    /// of the distinct prompts. With grad mode on, every segment's hidden
+    /// states hang off the same prompt graph: back-propagate their combined
+    /// loss once.
+    pub fn segments(&self, model: &Qwen2) -> Vec<Segment> {
+        self.forward_parts(model, &partition_by_length(&self.response_lens), 0)
+    }
+
+    /// Forwards the distinct prompts once, then each part's responses.
+    /// `response_len` 0 trims each part to its longest response.
+    fn forward_parts(&self, model: &Qwen2, parts: &[Vec<i64>], response_len: i64) -> Vec<Segment> {
+        let device = self.input_ids.device();
+        // Distinct prompts in order of first use, and each row's one among them.
+        let mut first_row = Vec::new();
+        let mut slot: HashMap<usize, i64> = HashMap::new();
+        let row_slot: Vec<i64> = self
+            .prompt_ids
+            .iter()
+            .enumerate()
+            .map(|(row, id)| {
+                *slot.entry(*id).or_insert_with(|| {
+                    first_row.push(row as i64);
+                    first_row.len() as i64 - 1
+                })
+            })
+            .collect();
+        // Left padding shared by every prompt is dropped.
+        let p = self.prompt_lens.iter().copied().max().unwrap_or(0).clamp(1, self.prompt_len);
+        let pad = self.prompt_len - p;
+        let part_len = |rows: &Vec<i64>| match response_len {
+            0 => rows.iter().map(|&i| self.response_lens[i as usize]).max().unwrap_or(0).max(1),
+            r => r,
+        };
+        if model.gradient_checkpointing() && crate::model::grad_mode_enabled() {
+            // Checkpointed layers recompute a forward without a cache, so each
+            // part runs its prompts and responses whole (no prompt sharing).
+            return parts
+                .iter()
+                .filter(|rows| !rows.is_empty())
+                .map(|rows| {
+                    let r = part_len(rows);
+                    let index = Tensor::from_slice(rows).to_device(device);
+                    let cols = |t: &Tensor| t.index_select(0, &index).narrow(1, pad, p + r - 1);
+                    let all = model.forward(&cols(&self.input_ids), Some(&cols(&self.attention_mask)), None);
+                    // The last prompt position predicts response token 0.
+                    Segment { rows: rows.clone(), index, response_len: r, hidden: all.narrow(1, p - 1, r) }
+                })
+                .collect();
+        }
+        let first_row = Tensor::from_slice(&first_row).to_device(device);
+        let prompts = |t: &Tensor| t.narrow(1, pad, p).index_select(0, &first_row);
+        let mut prompt_cache = model.new_cache(first_row.size()[0], p);
+        let prompt_hidden = model.forward(
+            &prompts(&self.input_ids),
+            Some(&prompts(&self.attention_mask)),
+            Some(&mut prompt_cache),
+        );
+        // The last prompt position predicts response token 0.
+        let last = prompt_hidden.narrow(1, p - 1, 1);
+        parts
+            .iter()
+            .filter(|rows| !rows.is_empty())
+            .map(|rows| {
+                let r = part_len(rows);
+                let index = Tensor::from_slice(rows).to_device(device);
+                let slots =
+                    Tensor::from_slice(&rows.iter().map(|&i| row_slot[i as usize]).collect::<Vec<i64>>())
+                        .to_device(device);
+                let first = last.index_select(0, &slots);
+                let hidden = if r == 1 {
+                    first
+                } else {
+                    // Response tokens 0..R-1 predict tokens 1..R; the last one predicts nothing.
+                    let mut cache = prompt_cache.gather_rows(&slots, p + r - 1);
+                    let ids = self.input_ids.index_select(0, &index);
+                    let mask = self.attention_mask.index_select(0, &index).narrow(1, pad, p + r - 1);
+                    let rest =
+                        model.forward(&ids.narrow(1, self.prompt_len, r - 1), Some(&mask), Some(&mut cache));
+                    Tensor::cat(&[first, rest], 1)
+                };
+                Segment { rows: rows.clone(), index, response_len: r, hidden }
+            })
+            .collect()
     }
 
     /// Per-token log-probs of the response tokens under `model`, `[N, R]`
-    /// f32, without gradients, `micro` rows at a time.
+    /// f32 on the batch's device (the model may be on another one), without
+    /// gradients, `micro` rows at a time.
     pub fn logprobs(&self, model: &Qwen2, micro: i64, chunk: i64) -> Tensor {
         let _g = tch::no_grad_guard();
         let n = self.rows();
-        let mut parts = Vec::new();
+        let device = self.input_ids.device();
+        let out = Tensor::zeros([n, self.response_len], (Kind::Float, device));
         let mut start = 0;
         while start < n {
             let len = micro.max(1).min(n - start);
-            let idx = Tensor::arange_start(start, start + len, (Kind::Int64, self.input_ids.device()));
+            let idx = Tensor::arange_start(start, start + len, (Kind::Int64, device));
             let sub = self.select(&idx);
-            let (lp, _) = model.token_logprobs(&sub.response_hidden(model), &sub.targets(), chunk);
-            parts.push(lp);
+            let targets = sub.targets();
+            for seg in sub.segments(model) {
+                let t = targets.index_select(0, &seg.index).narrow(1, 0, seg.response_len);
+                let (lp, _) = model.token_logprobs(&seg.hidden, &t, chunk);
+                let rows = seg.index + start;
+                let _ = out.narrow(1, 0, seg.response_len).index_copy_(0, &rows, &lp);
+            }
             start += len;
         }
-        Tensor::cat(&parts, 0) * &self.response_mask
+        out * &self.response_mask
     }
 }
 
@@ -298,6 +441,55 @@ impl RlBatch {
     }
 }
 
+/// Rows forwarded together: a slice of a batch trimmed to its longest response.
+#[derive(Debug)]
+pub struct Segment {
+    /// The rows, as indices into the batch (host and `[S]` i64 tensor).
+    pub rows: Vec<i64>,
+    pub index: Tensor,
+    /// The longest response of these rows (the segment's `R`).
+    pub response_len: i64,
+    /// Hidden states predicting response tokens `0..R`, `[S, R, H]`.
+    pub hidden: Tensor,
+}
+
+/// Extra cost of one more segment, in padded tokens: the fixed cost of a
+/// forward and backward (a few hundred kernel launches) is about what 64
+/// tokens of the tiny model cost; for larger models it is less, and a
+/// finer split then only trims a little more.
+const SEGMENT_COST_TOKENS: i64 = 64;
+
+/// Rows cut into runs of similar length (longest first) minimising
+/// `Σ (rows × longest + SEGMENT_COST_TOKENS)`: an exact split of the sorted
+/// lengths by dynamic programming (quadratic in the rows, microseconds here).
+fn partition_by_length(lens: &[i64]) -> Vec<Vec<i64>> {
+    let mut order: Vec<i64> = (0..lens.len() as i64).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(lens[i as usize]), i));
+    let n = order.len();
+    // best[j]: least cost of the first j sorted rows; cut[j]: where its last run starts.
+    let mut best = vec![0i64; n + 1];
+    let mut cut = vec![0usize; n + 1];
+    for j in 1..=n {
+        best[j] = i64::MAX;
+        for i in 0..j {
+            // Sorted longest first: run i..j is as long as its first row.
+            let cost = best[i] + (j - i) as i64 * lens[order[i] as usize].max(1) + SEGMENT_COST_TOKENS;
+            if cost < best[j] {
+                best[j] = cost;
+                cut[j] = i;
+            }
+        }
+    }
+    let mut parts = Vec::new();
+    let mut j = n;
+    while j > 0 {
+        parts.push(order[cut[j]..j].to_vec());
+        j = cut[j];
+    }
+    parts.reverse();
+    parts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,5 +537,30 @@ mod tests {
         assert_eq!(rmask, [1., 0., 0., 1., 1., 1.]);
         let t: Vec<i64> = b.targets().flatten(0, -1).try_into().unwrap();
         assert_eq!(t, [1, 0, 0, 2, 3, 4]);
+        assert_eq!(b.prompt_ids(), [0, 1]);
+    }
+
+    #[test]
+    fn equal_prompts_share_an_id() {
+        let b = SequenceBatch::new(&[&[5, 6], &[7], &[5, 6]], &[&[1], &[2], &[3]], 0, Device::Cpu);
+        assert_eq!(b.prompt_ids(), [0, 1, 0]);
+        assert_eq!(b.select(&Tensor::from_slice(&[2i64, 1])).prompt_ids(), [0, 1]);
+    }
+
+    #[test]
+    fn partition_covers_every_row_once_longest_first() {
+        let lens: Vec<i64> = (0..200).map(|i| [24, 3, 9, 1, 12][i % 5]).collect();
+        let parts = partition_by_length(&lens);
+        let mut seen: Vec<i64> = parts.iter().flatten().copied().collect();
+        let flat = seen.clone();
+        seen.sort();
+        assert_eq!(seen, (0..200).collect::<Vec<_>>());
+        // Longest first, and every part at least as long as the next.
+        assert!(flat.windows(2).all(|w| lens[w[0] as usize] >= lens[w[1] as usize]));
+        // Five lengths of 40 rows each: cutting at each length costs less than any padding.
+        assert_eq!(parts.len(), 5);
+        // A handful of rows is not worth a second forward.
+        assert_eq!(partition_by_length(&[24, 3, 9]).len(), 1);
+        assert!(partition_by_length(&[]).is_empty());
     }
 }

@@ -13,6 +13,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
+use crate::rollout_budget::RolloutBudget;
+
 /// How to sample and how long to generate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -28,14 +30,21 @@ pub struct SamplingParams {
     pub max_new_tokens: usize,
     /// Seed of the per-sequence random streams.
     pub seed: u64,
-    /// Engine knob: at most this many sequences (prompts × n) decode together;
-    /// larger requests run in consecutive groups. `0` = no limit.
-    pub max_batch_rows: usize,
+    /// Engine limits: rows in flight and KV-cache positions; rows beyond them
+    /// wait for a free slot (the samples do not change).
+    pub budget: RolloutBudget,
 }
 
 impl Default for SamplingParams {
     fn default() -> Self {
-        Self { temperature: 1.0, top_k: 0, top_p: 1.0, max_new_tokens: 256, seed: 0, max_batch_rows: 0 }
+        Self {
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+            max_new_tokens: 256,
+            seed: 0,
+            budget: RolloutBudget::default(),
+        }
     }
 }
 
@@ -108,23 +117,41 @@ pub fn sampling_logprobs(logits: &Tensor, params: &SamplingParams) -> Tensor {
 /// greedy). Returns the tokens [R] (i64) and their log-probabilities under
 /// that distribution [R] (f32).
 pub fn sample(logits: &Tensor, params: &SamplingParams, uniforms: &[f64]) -> (Tensor, Tensor) {
+    let u = (!params.is_greedy()).then(|| {
+        assert_eq!(uniforms.len() as i64, logits.size()[0], "one uniform per row");
+        Tensor::from_slice(uniforms).to_device(logits.device())
+    });
+    sample_on_device(logits, params, u.as_ref())
+}
+
+/// [`sample`] with the uniforms already on the device (`[R]` f64, `None`
+/// for greedy): no host transfer and no shape that depends on the values,
+/// so it can run inside a captured CUDA graph.
+pub fn sample_on_device(
+    logits: &Tensor,
+    params: &SamplingParams,
+    uniforms: Option<&Tensor>,
+) -> (Tensor, Tensor) {
     let logp = sampling_logprobs(logits, params);
-    let tokens = if params.is_greedy() {
-        logp.argmax(-1, true)
-    } else {
-        assert_eq!(uniforms.len() as i64, logp.size()[0], "one uniform per row");
-        // f64 CDF: with 150k tokens an f32 running sum drifts visibly.
-        let cdf = logp.exp().to_kind(Kind::Double).cumsum(-1, Kind::Double);
-        let vocab = cdf.size()[1];
-        let total = cdf.narrow(-1, vocab - 1, 1);
-        let u = Tensor::from_slice(uniforms).to_device(cdf.device()).view([-1, 1]);
-        // The first index whose CDF exceeds u·total never has zero probability.
-        let picked =
-            (u * total).searchsorted(&cdf, false, true, "right", None::<Tensor>).clamp_max(vocab - 1);
-        // Rounding can push u·total past the last positive entry: fall back to
-        // the mode for such rows so no filtered-out token is ever returned.
-        let picked_logp = logp.gather(-1, &picked, false);
-        picked.where_self(&picked_logp.isfinite(), &logp.argmax(-1, true))
+    let tokens = match uniforms {
+        None => {
+            assert!(params.is_greedy(), "sampling at temperature {} needs uniforms", params.temperature);
+            logp.argmax(-1, true)
+        }
+        Some(u) => {
+            // f64 CDF: with 150k tokens an f32 running sum drifts visibly.
+            let cdf = logp.exp().to_kind(Kind::Double).cumsum(-1, Kind::Double);
+            let vocab = cdf.size()[1];
+            let total = cdf.narrow(-1, vocab - 1, 1);
+            // The first index whose CDF exceeds u·total never has zero probability.
+            let picked = (u.to_kind(Kind::Double).view([-1, 1]) * total)
+                .searchsorted(&cdf, false, true, "right", None::<Tensor>)
+                .clamp_max(vocab - 1);
+            // Rounding can push u·total past the last positive entry: fall back to
+            // the mode for such rows so no filtered-out token is ever returned.
+            let picked_logp = logp.gather(-1, &picked, false);
+            picked.where_self(&picked_logp.isfinite(), &logp.argmax(-1, true))
+        }
     };
     let chosen = logp.gather(-1, &tokens, false).squeeze_dim(-1);
     (tokens.squeeze_dim(-1), chosen)

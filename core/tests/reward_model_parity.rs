@@ -1,9 +1,10 @@
 //! Parity of the reward-model service with transformers'
-//! `Qwen2ForSequenceClassification` (float32, CPU) on small random
-//! checkpoints made by core/tests/python/reward_model_reference.py:
+//! `*ForSequenceClassification` of every family (Qwen2, Llama, Qwen3,
+//! Mistral; float32, CPU) on small random checkpoints made by
+//! core/tests/python/reward_model_reference.py:
 //!
 //! - the chat-template rendering and the token ids equal transformers';
-//! - scores agree within 1e-4 with pairs scored one by one and with a
+//! - scores agree (up to the f32 forward's roundings) with pairs scored one by one and with a
 //!   right-padded batch, for a config with a `pad_token_id` (the score is read
 //!   at the right-most non-pad token) and one without (the last real token);
 //! - our own batching (sorted by length, several batches) gives the same
@@ -16,7 +17,12 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use serde_json::json;
+use tch::nn::VarStore;
+use tch::{Device, Kind};
+use tz_core::checkpoint::{ModelDir, SaveOptions};
+use tz_core::model::{Decoder, ScoreHead};
 use tz_core::{RewardModel, RewardModelOptions};
+use tz_testkit::{assert_all_close, Tol};
 
 const SYSTEM: &str = "Please reason step by step, and check your final answer within \\boxed{}.";
 
@@ -45,6 +51,15 @@ fn config(pad: Option<u32>) -> serde_json::Value {
     c
 }
 
+/// [`config`] with a pad token and the family's own keys added.
+fn family_config(extra: serde_json::Value) -> serde_json::Value {
+    let mut c = config(Some(256));
+    for (k, v) in extra.as_object().unwrap() {
+        c[k] = v.clone();
+    }
+    c
+}
+
 fn work_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("reward_model_parity")
 }
@@ -61,10 +76,19 @@ fn reference() -> &'static serde_json::Value {
                 {"dir": dir("rm_pad"), "kind": "rm", "seed": 3, "config": config(Some(256))},
                 {"dir": dir("rm_nopad"), "kind": "rm", "seed": 4, "config": config(None)},
                 {"dir": dir("lm"), "kind": "lm", "seed": 5, "config": config(Some(256))},
+                {"dir": dir("rm_llama"), "kind": "rm", "model_type": "llama", "seed": 6,
+                 "config": family_config(json!({"attention_bias": true}))},
+                {"dir": dir("rm_qwen3"), "kind": "rm", "model_type": "qwen3", "seed": 7,
+                 "config": family_config(json!({"head_dim": 16}))},
+                {"dir": dir("rm_mistral"), "kind": "rm", "model_type": "mistral", "seed": 8,
+                 "config": family_config(json!({"sliding_window": 16}))},
             ],
             "score": [
                 {"dir": dir("rm_pad"), "system": SYSTEM, "pairs": pairs()},
                 {"dir": dir("rm_nopad"), "system": "", "pairs": pairs()},
+                {"dir": dir("rm_llama"), "system": SYSTEM, "pairs": pairs()},
+                {"dir": dir("rm_qwen3"), "system": SYSTEM, "pairs": pairs()},
+                {"dir": dir("rm_mistral"), "system": SYSTEM, "pairs": pairs()},
             ],
         });
         reference::run_python("reward_model_reference.py", &request)
@@ -80,9 +104,10 @@ fn floats(v: &serde_json::Value) -> Vec<f32> {
     v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
 }
 
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+/// Two f32 forwards of the configs above (ours against transformers', or
+/// other batch shapes) over inputs of up to 128 tokens, at the scores' scale.
+fn score_tol() -> Tol {
+    Tol::f32_forward(2, 40, 72, 128)
 }
 
 fn check(name: &str, system: &str, answer: &serde_json::Value) {
@@ -100,13 +125,18 @@ fn check(name: &str, system: &str, answer: &serde_json::Value) {
     let refs: Vec<(&str, &str)> = pairs.iter().map(|(p, r)| (p.as_str(), r.as_str())).collect();
     let want = floats(&answer["single"]);
     let single = one_by_one.score(&refs).unwrap();
-    assert!(max_diff(&single, &want) < 1e-4, "{name}: one by one {single:?} vs transformers {want:?}");
+    assert_all_close(&format!("{name}: one by one against transformers"), &single, &want, score_tol());
     // Several padded batches (sizes 2, 2, 1 after sorting by length).
     let batched = load(name, system, 2).score(&refs).unwrap();
-    assert!(max_diff(&batched, &want) < 1e-4, "{name}: batched {batched:?} vs transformers {want:?}");
+    assert_all_close(&format!("{name}: batched against transformers"), &batched, &want, score_tol());
     if !answer["batched"].is_null() {
         let theirs = floats(&answer["batched"]);
-        assert!(max_diff(&batched, &theirs) < 1e-4, "{name}: batched vs transformers' batch {theirs:?}");
+        assert_all_close(
+            &format!("{name}: batched against transformers' batch"),
+            &batched,
+            &theirs,
+            score_tol(),
+        );
     }
     assert!(want.windows(2).any(|w| (w[0] - w[1]).abs() > 1e-3), "{name}: scores must differ between pairs");
 }
@@ -119,6 +149,39 @@ fn scores_match_transformers_when_the_config_has_a_pad_token() {
 #[test]
 fn scores_match_transformers_when_the_config_has_no_pad_token() {
     check("rm_nopad", "", &reference()["scores"][1]);
+}
+
+#[test]
+fn llama_qwen3_and_mistral_classifiers_match_transformers() {
+    // Llama with attention biases, Qwen3 with q/k norms and a wide head_dim,
+    // Mistral with a 16-token window (the rendered pairs are longer).
+    for (i, name) in ["rm_llama", "rm_qwen3", "rm_mistral"].into_iter().enumerate() {
+        check(name, SYSTEM, &reference()["scores"][2 + i]);
+    }
+}
+
+#[test]
+fn classifiers_saved_by_the_core_score_the_same_in_transformers() {
+    let answer = reference();
+    let names = ["rm_pad", "rm_llama", "rm_qwen3", "rm_mistral"];
+    let mut score = Vec::new();
+    for name in names {
+        let dir = ModelDir::open(&work_dir().join(name)).unwrap();
+        let vs = VarStore::new(Device::Cpu);
+        let _backbone = Decoder::backbone(&vs.root(), dir.config());
+        let _head = ScoreHead::new(&vs.root(), dir.config().hidden_size, 1);
+        let report = dir.load_weights(&vs).unwrap();
+        assert!(report.ignored.is_empty(), "{name}: {:?}", report.ignored);
+        let out = work_dir().join(format!("{name}-saved"));
+        dir.save_like(&vs, &out, &SaveOptions { dtype: Kind::Float, ..Default::default() }).unwrap();
+        score.push(json!({"dir": out, "system": SYSTEM, "pairs": pairs()}));
+    }
+    let saved = reference::run_python("reward_model_reference.py", &json!({ "score": score }));
+    for (i, (name, original)) in names.iter().zip([0, 2, 3, 4]).enumerate() {
+        let (want, got) =
+            (floats(&answer["scores"][original]["single"]), floats(&saved["scores"][i]["single"]));
+        assert_eq!(got, want, "{name}: f32 weights saved by the core must score bit for bit the same");
+    }
 }
 
 #[test]

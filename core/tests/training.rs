@@ -118,7 +118,7 @@ fn collate_masks_the_prompt_and_trains_the_response_and_eos() {
 
 #[test]
 fn sft_reduces_the_response_loss_on_a_small_set() {
-    common::one_thread();
+    common::test_threads();
     let (vs, model) = {
         tch::manual_seed(22);
         let vs = tch::nn::VarStore::new(tch::Device::Cpu);
@@ -150,5 +150,9 @@ fn sft_reduces_the_response_loss_on_a_small_set() {
     let plain =
         logits.view([-1, 22]).cross_entropy_loss::<Tensor>(&targets, None, tch::Reduction::Mean, -100, 0.0);
     let chunked = mean_response_nll(&model, &data[..8], 8, TINY_PAD_ID);
-    assert!((plain.double_value(&[]) - chunked).abs() < 1e-5);
+    // The same log-probs (chunked LM head and softmax), then a mean over the
+    // response tokens: relative to the loss itself.
+    let cfg = small_config(true);
+    let tol = tz_testkit::Tol::f32_ops(cfg.hidden_size + 2 * cfg.vocab_size + batch.num_tokens as usize);
+    tz_testkit::assert_close("chunked NLL", chunked, plain.double_value(&[]), tol);
 }

@@ -147,17 +147,24 @@ pub fn atomic_write(path: &Path, write: impl FnOnce(File) -> Result<()>) -> Resu
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let name = path.file_name().with_context(|| format!("{} is not a file path", path.display()))?;
+    // Checked first: the rename below could not replace a directory, and the
+    // temporary file would be left beside it.
+    if path.is_dir() {
+        bail!("{} is a directory, not a file", path.display());
+    }
     let tmp: PathBuf = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
     let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let result = write(file.try_clone()?)
         .and_then(|()| Ok(file.sync_all()?))
-        .with_context(|| format!("writing {}", path.display()));
+        .with_context(|| format!("writing {}", path.display()))
+        .and_then(|()| {
+            std::fs::rename(&tmp, path)
+                .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
+        });
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
         return result;
     }
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))?;
     // Durable like tz-run-dir's write_atomic: the rename itself survives a crash.
     #[cfg(unix)]
     File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("cannot sync {}", dir.display()))?;

@@ -21,8 +21,27 @@ use serde_json::Value;
 /// reward_model{style, ground_truth{target, numbers}}, extra_info{split, index}`,
 /// then this project's `group, difficulty`.
 pub const CANONICAL_ORDER: &[&str] = &[
-    "target", "nums", "num1", "num2", "result", "operation", "data_source", "prompt", "role", "content", "ability",
-    "reward_model", "style", "ground_truth", "numbers", "extra_info", "split", "index", "question", "answer", "group",
+    "target",
+    "nums",
+    "num1",
+    "num2",
+    "result",
+    "operation",
+    "data_source",
+    "prompt",
+    "role",
+    "content",
+    "ability",
+    "reward_model",
+    "style",
+    "ground_truth",
+    "numbers",
+    "extra_info",
+    "split",
+    "index",
+    "question",
+    "answer",
+    "group",
     "difficulty",
 ];
 
@@ -148,7 +167,8 @@ pub fn pyarrow_type(t: &DataType) -> String {
         DataType::List(f) => format!("list<{}: {}>", f.name(), pyarrow_type(f.data_type())),
         DataType::LargeList(f) => format!("large_list<{}: {}>", f.name(), pyarrow_type(f.data_type())),
         DataType::Struct(fields) => {
-            let inner: Vec<String> = fields.iter().map(|f| format!("{}: {}", f.name(), pyarrow_type(f.data_type()))).collect();
+            let inner: Vec<String> =
+                fields.iter().map(|f| format!("{}: {}", f.name(), pyarrow_type(f.data_type()))).collect();
             format!("struct<{}>", inner.join(", "))
         }
         other => other.to_string(),
@@ -170,7 +190,11 @@ mod tests {
             "group": "plus", "difficulty": 2
         });
         let schema = infer_schema(&[row]).unwrap();
-        let columns: Vec<String> = schema.fields().iter().map(|f| format!("{}: {}", f.name(), pyarrow_type(f.data_type()))).collect();
+        let columns: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| format!("{}: {}", f.name(), pyarrow_type(f.data_type())))
+            .collect();
         assert_eq!(
             columns,
             [
@@ -189,7 +213,9 @@ mod tests {
 
     #[test]
     fn merging_fills_nulls_and_widens_ints() {
-        let schema = infer_schema(&[json!({"a": null, "b": 1, "c": []}), json!({"a": "x", "b": 1.5, "c": [2]})]).unwrap();
+        let schema =
+            infer_schema(&[json!({"a": null, "b": 1, "c": []}), json!({"a": "x", "b": 1.5, "c": [2]})])
+                .unwrap();
         let types: Vec<_> = schema.fields().iter().map(|f| pyarrow_type(f.data_type())).collect();
         assert_eq!(types, ["string", "double", "list<item: int64>"]);
     }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use tz_data::commands::gen::{generate, GenOptions, Layout};
 use tz_data::commands::reward::score_lines;
 use tz_data::commands::show::show;
-use tz_data::commands::split::{split_random, SplitOptions};
+use tz_data::commands::split::{split_random, SplitMode, SplitOptions};
 use tz_data::rows::parquet_row_count;
 use tz_data::{read_rows, write_parquet};
 use tz_sdk::handle::Task as TaskHandle;
@@ -180,8 +180,9 @@ fn split_random_makes_disjoint_random_groups() {
         seed: 0,
         progress: false,
     };
-    let written = split_random(Some(&task), &opts).unwrap();
-    assert_eq!(written.len(), 8);
+    let split = split_random(Some(&task), &opts).unwrap();
+    assert_eq!(split.files.len(), 8);
+    assert_eq!(split.manifest.mode, SplitMode::Disjoint);
     let source: Vec<Value> = read_rows(&input).unwrap();
     let mut seen = HashSet::new();
     for g in 0..4 {
@@ -199,9 +200,82 @@ fn split_random_makes_disjoint_random_groups() {
             }
         }
     }
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("manifest.json")).unwrap()).unwrap();
+    assert_eq!((manifest["mode"].as_str(), manifest["input_rows"].as_u64()), (Some("disjoint"), Some(64)));
     let too_many = SplitOptions { train_size: 100, ..opts };
     let err = split_random(Some(&task), &too_many).unwrap_err().to_string();
-    assert!(err.contains("has 64 rows") && err.contains("need 420"), "{err}");
+    assert!(err.contains("has 64 rows") && err.contains("120 in all"), "{err}");
+}
+
+/// Seed 000's command on a file of the size of TinyZero's train.parquet
+/// (327,680 rows, written by pyarrow in TinyZero's layout): four groups of
+/// 100,000 + 1,000 rows cannot be disjoint, so the groups share training
+/// rows, but no test row is in any training set and no group has a row twice.
+#[test]
+fn split_random_of_tinyzero_sized_data_overlaps_groups_but_holds_tests_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("train.parquet");
+    run_python(
+        r#"
+import sys, pyarrow as pa, pyarrow.parquet as pq
+n = 327680
+nums = [[1 + i % 97, 2 + (i // 97) % 89, 3 + (i // 8633) % 50] for i in range(n)]
+target = [10 + i % 90 for i in range(n)]
+prompt = [[{"content": f"Using the numbers {u}, create an equation that equals {t}. ({i})", "role": "user"}] for i, (u, t) in enumerate(zip(nums, target))]
+table = pa.table({
+    "target": target, "nums": nums, "data_source": ["countdown"] * n, "prompt": prompt, "ability": ["math"] * n,
+    "reward_model": [{"ground_truth": {"numbers": u, "target": t}, "style": "rule"} for u, t in zip(nums, target)],
+    "extra_info": [{"index": i, "split": "train"} for i in range(n)],
+})
+pq.write_table(table, sys.argv[1])
+"#,
+        &[input.to_str().unwrap()],
+    );
+    let task = countdown();
+    let out = dir.path().join("random");
+    let opts = SplitOptions {
+        input,
+        groups: 4,
+        train_size: 100_000,
+        test_size: 1_000,
+        out: out.clone(),
+        seed: 0,
+        progress: false,
+    };
+    let split = split_random(Some(&task), &opts).unwrap();
+    let m = &split.manifest;
+    assert_eq!((m.mode, m.input_rows, m.train_pool_rows), (SplitMode::Overlapping, 327_680, 323_680));
+    assert!(split.manifest.describe().contains("too few for 4 disjoint groups"), "{}", m.describe());
+    // The row's identity: the number TinyZero-layout prompts end with.
+    let id = |row: &Value| row["prompt"][0]["content"].as_str().unwrap().to_string();
+    let mut tests = HashSet::new();
+    let mut trains = Vec::new();
+    for g in 0..4 {
+        let test = read_rows(&out.join(format!("{g}/test.parquet"))).unwrap();
+        let train = read_rows(&out.join(format!("{g}/train.parquet"))).unwrap();
+        assert_eq!((train.len(), test.len()), (100_000, 1_000));
+        assert_eq!(
+            (train[5]["group"].as_str(), test[5]["extra_info"]["split"].as_str()),
+            (Some(&*g.to_string()), Some("test"))
+        );
+        for row in &test {
+            assert!(tests.insert(id(row)), "test sets are disjoint");
+        }
+        let own: HashSet<String> = train.iter().map(id).collect();
+        assert_eq!(own.len(), 100_000, "no row twice in one group");
+        trains.push(own);
+    }
+    for (g, own) in trains.iter().enumerate() {
+        assert!(own.is_disjoint(&tests), "group {g}: a test row is in a training set");
+    }
+    let shared = trains[0].intersection(&trains[1]).count();
+    assert_eq!(m.shared_train_rows[0], (0, 1, shared));
+    assert!(shared > 20_000 && shared < 40_000, "independent draws share about 100k²/323,680 rows: {shared}");
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(&split.manifest_path).unwrap()).unwrap();
+    assert_eq!(manifest["mode"], "overlapping");
+    assert_eq!(manifest["test_rows_held_out"], true);
 }
 
 #[test]
@@ -246,7 +320,8 @@ fn reward_command_scores_lines_and_joins_with_parquet() {
     let results: Vec<Value> =
         String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let scores: Vec<f64> = results.iter().map(|r| r["score"].as_f64().unwrap()).collect();
-    assert_eq!(scores, [1.0, 0.10000000149011612, 0.0, 1.0, 0.0]);
+    // The format score is f32 0.1, written as the decimal 0.1 (not 0.10000000149011612).
+    assert_eq!(scores, [1.0, 0.1, 0.0, 1.0, 0.0]);
     assert_eq!(results[0]["reason"], "correct");
     assert_eq!(results[3]["line"], 7);
     assert_eq!(summary.lines, 5);

@@ -47,4 +47,6 @@ pub enum Command {
     Generate(tz_eval::generate::GenerateArgs),
     /// Evaluate a model on a task: mean@k, pass@k, maj@k, by difficulty and group.
     Eval(tz_eval::command::EvalArgs),
+    /// Will a run fit? Per-rank peak memory by phase and the smallest changes that make it fit.
+    Plan(cmd::plan::PlanArgs),
 }

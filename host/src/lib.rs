@@ -11,6 +11,7 @@
 //! | `tz-eval` | `eval` (mean@k, pass@k, maj@k) and `generate` |
 //! | `tz-report` / `tz-sweep` | `report`, `sweep` |
 //! | `tz-doctor` | `doctor` |
+//! | `tz-plan` | `plan`'s memory estimates (inputs from a run config: [`memory_plan`]) |
 //! | `tz-data` | `data`, `reward` |
 //! | `tz-logging` / `tz-run-dir` | log output, the run directory layout |
 //!
@@ -20,6 +21,8 @@
 
 pub mod cli;
 pub mod cmd;
+
+pub mod memory_plan;
 
 pub use tz_config as config;
 pub use tz_eval as eval;

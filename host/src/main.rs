@@ -50,5 +50,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Reward(args)) => cmd::reward::run(args, &registry()?, !cli.global.quiet),
         Some(Command::Generate(args)) => tz_eval::generate::run(args),
         Some(Command::Eval(args)) => tz_eval::command::run(args, &registry()?),
+        Some(Command::Plan(args)) => cmd::plan::run(args, &registry()?),
     }
 }

@@ -357,3 +357,76 @@ fn tiny_ppo_defaults_are_marked_and_the_users_values_win() {
     let trainer = out.find("[trainer]\n").unwrap();
     assert!(out[trainer..].lines().any(|l| l.starts_with("lr = 0.0002 ")), "{out}");
 }
+
+/// Every shipped config (configs/**/*.toml) resolves through the real
+/// resolver and its plugins accept their settings; paper configs name their
+/// seed and hardware in their header. Sweeps are expanded in tests/sweeps.rs.
+#[test]
+fn every_shipped_config_resolves_and_paper_configs_name_seed_and_hardware() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut registry = builtin_registry();
+    for lib in ["tz_countdown", "tz_math", "tz_multiplication"] {
+        registry.add(load_library(&library(lib)).unwrap()).unwrap();
+    }
+    let mut files = Vec::new();
+    let mut dirs = vec![root.join("configs")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    // Paths in a config are relative to where tzhost runs: the repository root for the shipped ones.
+    std::env::set_current_dir(&root).unwrap();
+    let runs: Vec<_> = files.iter().filter(|f| !f.parent().unwrap().ends_with("sweeps")).collect();
+    assert!(runs.len() >= 15, "{runs:?}");
+    for file in runs {
+        let name = file.strip_prefix(&root).unwrap().display().to_string();
+        let mut resolved =
+            tz_host::config::resolve(Some(file), vec![], &[]).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        tz_host::config::check_plugin_tables(&resolved, &registry)
+            .and_then(|()| tz_host::config::check_plugins_accept(&resolved.config, &registry))
+            .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        fill_plugin_defaults(&mut resolved, &registry).unwrap();
+        let c = &resolved.config;
+        assert!(["error", "left", "right"].contains(&c.task.truncation.as_str()), "{name}: task.truncation");
+        if name.contains("/paper/") {
+            let text = std::fs::read_to_string(file).unwrap();
+            let header: Vec<&str> = text.lines().take_while(|l| l.starts_with('#') || l.is_empty()).collect();
+            assert!(
+                header.iter().any(|l| l.starts_with("# seed: 00")),
+                "{name}: no '# seed:' line in the header"
+            );
+            assert!(header.iter().any(|l| l.starts_with("# hardware:")), "{name}: no '# hardware:' line");
+            assert!(c.model.path.contains('/') && c.model.device == "cuda", "{name}: a hub model on CUDA");
+            assert!(c.task.max_prompt_length > 0, "{name}: no task.max_prompt_length");
+        }
+    }
+}
+
+/// A `--set` value falls back to a string only when it is clearly a bare
+/// word: text that starts like TOML (a quote, `[`, `{`) but does not parse is
+/// a typo, and silently training with the stop string `["unterminated`
+/// would hide it.
+#[test]
+fn set_with_broken_toml_syntax_is_an_error_not_a_string() {
+    let e = resolve(&["--set", "rollout.stop=[\"unterminated"]).unwrap_err().to_string();
+    assert!(
+        e.starts_with("--set 'rollout.stop=[\"unterminated': '[\"unterminated' is not a valid TOML value"),
+        "{e}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let o = tzhost(&["--set", "rollout.stop=[\"unterminated", "--out", run.to_str().unwrap()]);
+    assert!(assert_one_line_error(&o).contains("is not a valid TOML value"));
+    assert!(!run.exists(), "nothing is written before the config resolves");
+    // Bare words stay strings (and lists of them, for list keys).
+    let r = resolve(&["--set", "rollout.stop=</answer>", "--set", "model.device=cuda:0"]).unwrap();
+    assert_eq!(r.config.rollout.stop, ["</answer>"]);
+    assert_eq!(r.config.model.device, "cuda:0");
+}

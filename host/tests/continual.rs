@@ -66,7 +66,8 @@ fn continual_runs_the_schedule_with_snapshots_records_and_a_report() {
     // Stage order: R1 plus, R1 plus_minus, R2 plus, R2 plus_minus; one step each.
     let order = [(1, "plus"), (1, "plus_minus"), (2, "plus"), (2, "plus_minus")];
     for (i, (round, group)) in order.iter().enumerate() {
-        let r = json(&run.join(format!("metrics/metrics_{round}_{group}.json")));
+        // Seed 001's names, with the model-size suffix (the embedded model: `tiny`).
+        let r = json(&run.join(format!("metrics/metrics_{round}_{group}_tiny.json")));
         assert_eq!((r["stage"].as_u64(), r["finished"].as_bool()), (Some(i as u64), Some(true)), "{r}");
         assert_eq!(r["initial"]["step"], i as u64, "{r}");
         assert_eq!(r["final"]["step"], i as u64 + 1, "{r}");
@@ -91,7 +92,15 @@ fn continual_runs_the_schedule_with_snapshots_records_and_a_report() {
             assert_eq!(r["initial"]["weight_change"]["overall"], 0.0, "{r}");
         }
         assert!(r["train"]["train/acc"].is_number(), "{r}");
+        // Seed 001's per-stage log beside train.log: this stage's step only.
+        let log = run.join(format!("logs/ContinualCountdown_R{round}_{group}.log"));
+        let text = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+        let steps: Vec<&str> = text.lines().filter(|l| l.contains(" step ")).collect();
+        assert_eq!(steps.len(), 1, "{}:\n{text}", log.display());
+        assert!(steps[0].contains(&format!("step {}: score", i + 1)), "{}:\n{text}", log.display());
     }
+    let all = std::fs::read_to_string(run.join("train.log")).unwrap();
+    assert_eq!(all.lines().filter(|l| l.contains(" step ") && l.contains(": score")).count(), 4, "{all}");
     let mut want: Vec<String> =
         order.iter().flat_map(|(r, g)| [format!("initial_{r}_{g}"), format!("final_{r}_{g}")]).collect();
     want.sort();
@@ -107,8 +116,8 @@ fn continual_runs_the_schedule_with_snapshots_records_and_a_report() {
         serde_json::json!(["start", "R1 plus", "R1 plus_minus", "R2 plus", "R2 plus_minus"])
     );
     assert_eq!(m["steps"], serde_json::json!([0, 1, 2, 3, 4]));
-    let c = json(&run.join("metrics/consolidated_metrics.json"));
-    assert_eq!(c["stages_finished"], 4);
+    let c = json(&run.join("metrics/consolidated_metrics_tiny.json"));
+    assert_eq!((c["stages_finished"].as_u64(), c["size"].as_str()), (Some(4), Some("tiny")));
     assert_eq!(c["snapshots"].as_array().unwrap().len(), 8);
     assert!(c["forgetting"]["plus"].is_number());
 
@@ -121,8 +130,24 @@ fn continual_runs_the_schedule_with_snapshots_records_and_a_report() {
     }
     let (w, h) = png_size(&out.join("success_matrix.png"));
     assert!(w >= 480 && h >= 320, "{w}x{h}");
+    // The weight change per stage and layer type, and seed 001's summary figure.
+    let (w, h) = png_size(&out.join("weight_change.png"));
+    assert!(w >= 480 && h >= 320, "{w}x{h}");
+    assert_eq!(png_size(&out.join("plots/training_metrics_tiny.png")), (3 * 640, 3 * 420 + 40));
+    let text = stdout(&o);
+    assert!(text.contains("weights  ") && text.contains("plots/training_metrics_tiny.png"), "{text}");
     let r = json(&out.join("consolidated_metrics.json"));
     assert_eq!(r["runs"][0]["name"], "continual");
+    // Every line plot marks these stage boundaries.
+    assert_eq!(
+        r["runs"][0]["stage_boundaries"],
+        serde_json::json!([
+            [0.0, "R1 plus"],
+            [1.0, "R1 plus_minus"],
+            [2.0, "R2 plus"],
+            [3.0, "R2 plus_minus"]
+        ])
+    );
     assert_eq!(r["runs"][0]["stages"]["success_matrix"]["rows"][4], "R2 plus_minus");
 
     // Not a run directory: one line naming it.
@@ -140,7 +165,7 @@ fn random_control_fills_its_groups_from_the_mixed_pool() {
     let m = json(&run.join("metrics/success_matrix.json"));
     assert_eq!(m["groups"], serde_json::json!(["0", "1"]));
     assert_eq!(m["rows"], serde_json::json!(["start", "R1 0", "R1 1"]));
-    let r = json(&run.join("metrics/metrics_1_1.json"));
+    let r = json(&run.join("metrics/metrics_1_1_tiny.json"));
     assert_eq!(r["final"]["eval"]["0"]["problems"], 6);
     assert!(r["initial"]["snapshot"].is_null(), "snapshots = final writes no initial_*");
     // Only final snapshots.
@@ -169,9 +194,12 @@ fn resume_after_kill_keeps_the_stage_records_of_an_uninterrupted_run() {
 
     let o = tiny_resume(&killed);
     assert!(o.status.success(), "{}", stderr(&o));
-    for f in
-        ["success_matrix.json", "metrics_1_plus.json", "metrics_2_plus.json", "metrics_2_plus_minus.json"]
-    {
+    for f in [
+        "success_matrix.json",
+        "metrics_1_plus_tiny.json",
+        "metrics_2_plus_tiny.json",
+        "metrics_2_plus_minus_tiny.json",
+    ] {
         assert_eq!(json(&full.join("metrics").join(f)), json(&killed.join("metrics").join(f)), "{f} differs");
     }
     assert_eq!(dir_names(&full.join("snapshots")), dir_names(&killed.join("snapshots")));

@@ -8,12 +8,7 @@ use std::path::PathBuf;
 use common::*;
 
 fn fixture(name: &str) -> PathBuf {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = [repo.join("../shared/fixtures"), repo.join("shared/fixtures")]
-        .into_iter()
-        .find(|p| p.is_dir())
-        .expect("the shared fixtures are missing (../shared/fixtures)");
-    dir.join(name)
+    tz_testkit::testdata(name)
 }
 
 fn count_rows(path: &std::path::Path) -> usize {
@@ -117,8 +112,45 @@ fn data_show_and_split_random_on_a_tinyzero_file() {
         assert_eq!(count_rows(&out.path().join(g.to_string()).join("train.parquet")), 12);
         assert_eq!(count_rows(&out.path().join(g.to_string()).join("test.parquet")), 3);
     }
+    assert!(stderr(&o).contains("4 disjoint groups of 12 train + 3 test rows"), "{}", stderr(&o));
+    // Too few rows for disjoint groups: they share training rows, and say so.
+    let shared = out.path().join("shared");
+    let o = tzhost(&[
+        "data",
+        "split-random",
+        "--input",
+        input.to_str().unwrap(),
+        "--train-size",
+        "20",
+        "--test-size",
+        "3",
+        "--out",
+        shared.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("too few for 4 disjoint groups"), "{}", stderr(&o));
+    let manifest = std::fs::read_to_string(shared.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"mode\": \"overlapping\""), "{manifest}");
+    assert_eq!(count_rows(&shared.join("3/train.parquet")), 20);
     let line = assert_one_line_error(&tzhost(&["data", "show", "/no/such/file.parquet"]));
     assert!(line.contains("does not exist"), "{line}");
+}
+
+/// TinyZero's format score is the Python float 0.1; ours is f32 0.1, which
+/// widened to f64 would print as 0.10000000149011612 and mismatch on every
+/// format-score line of a diff against another stack.
+#[test]
+fn reward_prints_a_format_score_as_0_1() {
+    library("tz_countdown");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("one.jsonl");
+    let line = r#"{"ground_truth": {"target": 49, "numbers": [12, 7, 30]}, "response": "Assistant: </think>\n<answer> 30 + 12 </answer>"}"#;
+    std::fs::write(&input, format!("{line}\n")).unwrap();
+    let o = tzhost(&["reward", "--task", "countdown", "--data", input.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains(r#""score":0.1,"#), "{out}");
+    assert!(!out.contains("0.1000000"), "{out}");
 }
 
 #[test]
@@ -140,7 +172,7 @@ fn reward_scores_a_jsonl_file() {
     let results: Vec<serde_json::Value> =
         stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let scores: Vec<f64> = results.iter().map(|r| r["score"].as_f64().unwrap()).collect();
-    assert_eq!(scores, [1.0, 0.10000000149011612, 1.0]);
+    assert_eq!(scores, [1.0, 0.1, 1.0]);
     assert_eq!(results[1]["reason"], "numbers differ from [12, 7, 30]");
     assert!(stderr(&o).contains("scored 3 lines"), "{}", stderr(&o));
 

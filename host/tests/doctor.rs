@@ -6,13 +6,7 @@ mod common;
 use common::*;
 
 fn fixture(name: &str) -> std::path::PathBuf {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures").join(name);
-    assert!(
-        p.exists(),
-        "test fixture {} is missing (expected shared/fixtures next to the repository)",
-        p.display()
-    );
-    p
+    tz_testkit::testdata(name)
 }
 
 /// Every output line is one check: a status, a name, a detail.
@@ -92,4 +86,23 @@ fn a_config_is_checked_against_the_plugins() {
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/tiny/countdown.toml");
     let o = tzhost(&["doctor", "--config", shipped.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stdout(&o));
+}
+
+/// Training refuses a data file without rows; the doctor must not pass it.
+#[test]
+fn a_parquet_with_no_rows_fails_the_data_check() {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::arrow::ArrowWriter;
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.parquet");
+    // The fixture's schema (countdown columns), zero rows.
+    let source = std::fs::File::open(fixture("countdown-tinyzero-base-test.parquet")).unwrap();
+    let schema = ParquetRecordBatchReaderBuilder::try_new(source).unwrap().schema().clone();
+    ArrowWriter::try_new(std::fs::File::create(&empty).unwrap(), schema, None).unwrap().close().unwrap();
+
+    let o = tzhost(&["doctor", "--data", empty.to_str().unwrap(), "--task", "countdown"]);
+    assert!(!o.status.success());
+    let out = stdout(&o);
+    let line = lines(&out).into_iter().find(|l| l.contains("data empty.parquet")).unwrap();
+    assert!(line.starts_with("FAIL") && line.contains("has no rows"), "{line}");
 }

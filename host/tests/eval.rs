@@ -9,9 +9,12 @@ use std::path::Path;
 use common::*;
 use serde_json::Value;
 
+/// `tzhost eval -q …` on the tiny model: `-q` keeps the warm start's info
+/// lines (when this binary is the first to need the tiny model) out of the
+/// one-line errors the tests check.
 fn eval(args: &[&str]) -> std::process::Output {
     let cache = tiny_cache_dir();
-    let mut all = vec!["eval", "--device", "cpu", "--tiny-sft-steps", "30", "--no-progress"];
+    let mut all = vec!["eval", "-q", "--device", "cpu", "--tiny-sft-steps", "30", "--no-progress"];
     all.extend_from_slice(args);
     tzhost_env(&all, &[("TZ_CACHE_DIR", cache.to_str().unwrap())])
 }
@@ -107,6 +110,8 @@ fn eval_on_a_generated_parquet_writes_consistent_figures() {
     let difficulties: Vec<&String> = r["by_difficulty"].as_object().unwrap().keys().collect();
     assert!(difficulties.iter().all(|d| *d == "3" || *d == "4"), "{difficulties:?}");
 
+    // Rewards (f32) are written as their shortest decimals.
+    assert_no_widened_f32(&std::fs::read_to_string(&responses).unwrap(), "responses JSONL");
     // The figures agree with the per-response records.
     let lines: Vec<Value> = std::fs::read_to_string(&responses)
         .unwrap()
@@ -146,6 +151,7 @@ fn eval_without_data_uses_generated_held_out_problems() {
     assert_eq!(r["problem_seed"], 1);
     assert_eq!(r["data"], Value::Null);
     assert!(r["metrics"]["pass@2"].is_number() && r["metrics"]["maj@2"].is_number());
+    assert_no_widened_f32(&std::fs::read_to_string(&out).unwrap(), "eval JSON");
     // The tiny model's problems: three numbers each, spread over the groups.
     assert_eq!(r["by_difficulty"].as_object().unwrap().keys().collect::<Vec<_>>(), ["3"]);
     assert!(r["by_group"].as_object().unwrap().len() >= 2, "{}", r["by_group"]);
@@ -172,4 +178,16 @@ fn eval_errors_are_one_line() {
 
     let e = assert_one_line_error(&eval(&["--size", "2", "--template", "nope"]));
     assert!(e.contains("nope") && e.contains("compact"), "{e}");
+}
+
+#[test]
+fn eval_out_into_an_existing_directory_is_refused_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let existing = dir.path().join("results");
+    std::fs::create_dir(&existing).unwrap();
+    let e =
+        assert_one_line_error(&eval(&["--size", "2", "--samples", "1", "--out", existing.to_str().unwrap()]));
+    assert!(e.contains("--out") && e.contains("is a directory"), "{e}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["results"], "no temporary file beside the directory");
 }

@@ -5,47 +5,20 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde_json::json;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 use tz_core::presets::{tiny_config, tiny_tokenizer, write_model_dir};
-use tz_core::Qwen2;
-
-fn python() -> PathBuf {
-    let py = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    assert!(
-        py.exists(),
-        "{} is missing: run scripts/setup.sh (it creates the PyTorch + transformers venv)",
-        py.display()
-    );
-    py
-}
+use tz_core::Decoder;
 
 fn qwen_fixture() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/qwen-vocab-tokenizer");
-    assert!(dir.exists(), "test fixture {} is missing", dir.display());
-    dir
+    tz_testkit::testdata("qwen-vocab-tokenizer")
 }
 
 fn reference(request: &serde_json::Value) -> serde_json::Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/generate_reference.py");
-    let mut child = Command::new(python())
-        .arg(&script)
-        .env("HF_HUB_OFFLINE", "1")
-        .env("TRANSFORMERS_VERBOSITY", "error")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(request.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{} failed:\n{}", script.display(), String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::run_python("host/tests/python/generate_reference.py", request)
 }
 
 /// A tiny-preset directory with random weights, written by the core.
@@ -53,7 +26,7 @@ fn tiny_dir(dir: &Path) {
     tch::manual_seed(3);
     let cfg = tiny_config();
     let vs = VarStore::new(Device::Cpu);
-    let _model = Qwen2::new(&vs.root(), &cfg);
+    let _model = Decoder::new(&vs.root(), &cfg);
     tch::no_grad(|| {
         for (name, mut t) in vs.variables() {
             let noise = Tensor::randn(t.size(), (Kind::Float, Device::Cpu)) * 0.3;
@@ -65,17 +38,6 @@ fn tiny_dir(dir: &Path) {
         }
     });
     write_model_dir(dir, &cfg, &vs, &tiny_tokenizer().unwrap(), &json!({"test": "generate"})).unwrap();
-}
-
-/// `tzhost generate` stdout, with the trailing newline println adds removed.
-fn tzhost_generate(args: &[&str]) -> String {
-    let out = common::tzhost_env(
-        &[&["generate", "--device", "cpu", "--greedy"], args].concat(),
-        &[("HF_HUB_OFFLINE", "1")],
-    );
-    assert!(out.status.success(), "tzhost generate {args:?} failed:\n{}", common::stderr(&out));
-    let text = common::stdout(&out);
-    text.strip_suffix('\n').unwrap_or(&text).to_string()
 }
 
 #[test]
@@ -116,10 +78,10 @@ fn generate_prints_what_transformers_generates() {
         if let Some(system) = system {
             args.extend(["--system", system]);
         }
-        assert_eq!(tzhost_generate(&args), want["keep"].as_str().unwrap(), "case {i}: {args:?}");
+        assert_eq!(common::tzhost_generate(&args), want["keep"].as_str().unwrap(), "case {i}: {args:?}");
         if *chat {
             args.push("--skip-special-tokens");
-            assert_eq!(tzhost_generate(&args), want["skip"].as_str().unwrap(), "case {i}: {args:?}");
+            assert_eq!(common::tzhost_generate(&args), want["skip"].as_str().unwrap(), "case {i}: {args:?}");
         }
     }
 }

@@ -16,7 +16,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use common::*;
@@ -42,25 +42,7 @@ fn models() -> &'static (PathBuf, PathBuf) {
             {"dir": policy, "kind": "lm", "seed": 11, "std": 0.05, "config": config(2)},
             {"dir": rm, "kind": "rm", "seed": 12, "config": config(2)},
         ]});
-        let python = repo_root().join(".venv/bin/python");
-        assert!(python.exists(), "{} not found: run scripts/setup.sh", python.display());
-        let mut child = Command::new(&python)
-            .arg(repo_root().join("core/tests/python/reward_model_reference.py"))
-            .env("HF_HUB_OFFLINE", "1")
-            .env("TRANSFORMERS_VERBOSITY", "error")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(request.to_string().as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "making the tiny models failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_python("core/tests/python/reward_model_reference.py", &request);
         (policy, rm)
     })
 }
@@ -201,4 +183,41 @@ fn config_show_lists_every_reward_model_key() {
         );
     }
     assert!(out.contains("batch_size = 4") && out.contains("--set reward_model.batch_size=4"), "{out}");
+}
+
+/// `tzhost doctor --config` checks the config's reward model as seed 003's
+/// test_setup.py does; `--reward-forward` scores one pair with it.
+#[test]
+fn doctor_checks_the_reward_model_of_a_config() {
+    let (policy, rm) = models();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("hybrid.toml");
+    std::fs::write(
+        &cfg,
+        format!("[reward_model]\npath = {:?}\ndevice = \"cpu\"\n", rm.display().to_string()),
+    )
+    .unwrap();
+    let o = tzhost(&["doctor", "--config", cfg.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}\n{}", stderr(&o));
+    for line in [
+        "ok    reward model files:",
+        "ok    reward model config:",
+        "ok    reward model tokenizer:",
+        "skip  reward model forward:",
+    ] {
+        assert!(out.contains(line), "no '{line}' in:\n{out}");
+    }
+    let o = tzhost(&["doctor", "--config", cfg.to_str().unwrap(), "--reward-forward"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}\n{}", stderr(&o));
+    let forward = out.lines().find(|l| l.contains("reward model forward")).unwrap();
+    assert!(forward.starts_with("ok    ") && forward.contains("score "), "{forward}");
+    // A causal LM is not a reward model: named, with the fix, and a non-zero exit.
+    let o = tzhost(&["doctor", "--reward-model", policy.to_str().unwrap(), "--reward-forward"]);
+    assert!(!o.status.success());
+    let out = stdout(&o);
+    let bad = out.lines().find(|l| l.contains("reward model config")).unwrap();
+    assert!(bad.starts_with("FAIL  ") && bad.contains("2 labels") && bad.contains("; fix: "), "{bad}");
+    assert!(out.contains("skip  reward model forward: skipped: fix the checks above first"), "{out}");
 }

@@ -435,6 +435,42 @@ fn dry_run_lists_the_plan_and_runs_nothing() {
     assert!(line.contains("did you mean 'algorithm.plugins.ppo.gamma'?"), "{line}");
 }
 
+#[test]
+fn arms_may_differ_only_in_what_the_sweep_compares() {
+    let text = |compares: &str| {
+        format!(
+            "[sweep]\nname = \"fair\"\n{compares}\n[config]\ntrainer.lr = 1e-4\n[[variant]]\nname = \"a\"\nset = {{ \"algorithm.chain\" = [\"grpo\"] }}\n[[variant]]\nname = \"b\"\nset = {{ \"algorithm.chain\" = [\"ppo\"], \"trainer.mini_batch_size\" = 8 }}\n[[axis]]\nkey = \"trainer.seed\"\nvalues = [1, 2]\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let open = sweep::expand(&spec(&text("")), &[], Some(dir.path())).unwrap();
+    let diffs = sweep::differing_keys(&open);
+    let keys: Vec<&str> = diffs.iter().map(|d| d.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["algorithm.chain", "trainer.mini_batch_size"],
+        "the seed and the run name are not arms"
+    );
+    assert_eq!(diffs[1].values, [("a".to_string(), "0".to_string()), ("b".to_string(), "8".to_string())]);
+    let err = sweep::expand(&spec(&text("compares = [\"algorithm\"]")), &[], Some(dir.path())).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("also differ in trainer.mini_batch_size (a: 0, b: 8)"), "{msg}");
+    sweep::expand(
+        &spec(&text("compares = [\"algorithm\", \"trainer.mini_batch_size\"]")),
+        &[],
+        Some(dir.path()),
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    sweep::print_plan(&open, &mut out).unwrap();
+    let printed = String::from_utf8(out).unwrap();
+    assert!(
+        printed
+            .contains("keys that differ between the arms:\n  algorithm.chain  a: [\"grpo\"] | b: [\"ppo\"]"),
+        "{printed}"
+    );
+}
+
 /// Every shipped sweep expands, and its runs resolve against the shipped
 /// plugins' config keys.
 #[test]
@@ -458,6 +494,7 @@ fn the_shipped_sweeps_expand() {
             sweep::expand(&spec, &[], Some(out.path())).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         assert!(p.runs.len() >= 2, "{}", f.display());
         assert!(spec.seed_dimension().is_some(), "{}: no seed axis", f.display());
+        assert!(!spec.compares.is_empty(), "{}: no sweep.compares", f.display());
         for run in &mut p.runs {
             // Plugin data files are named relative to the repository root,
             // where sweeps are run from; this test runs in host/.

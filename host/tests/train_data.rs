@@ -12,15 +12,7 @@ use common::*;
 use serde_json::Value;
 
 fn fixtures_dir() -> PathBuf {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-    let candidates = [repo.join("../shared/fixtures"), repo.join("shared/fixtures")];
-    candidates.iter().find(|p| p.is_dir()).cloned().unwrap_or_else(|| {
-        panic!(
-            "the shared fixtures are missing: looked in {} and {}",
-            candidates[0].display(),
-            candidates[1].display()
-        )
-    })
+    tz_testkit::testdata("")
 }
 
 /// A short tiny-model run writing to `out`.

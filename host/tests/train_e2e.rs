@@ -54,6 +54,10 @@ fn main_job_runs_a_few_grpo_steps_and_writes_the_run_directory() {
         serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["finished"], true);
     assert_eq!(summary["steps"], 3);
+    // Rewards, losses and norms are f32: written as 0.1, not 0.10000000149011612.
+    for file in ["metrics.jsonl", "samples.jsonl", "summary.json"] {
+        assert_no_widened_f32(&std::fs::read_to_string(run.join(file)).unwrap(), file);
+    }
     // Checkpoints are HF model directories with the trainer state beside them.
     let ckpt = run.join("checkpoints/step_000003");
     for f in

@@ -67,6 +67,7 @@
 mod abi_types;
 pub mod adapter;
 pub mod config;
+pub mod decimal;
 pub mod export;
 pub mod ffi;
 pub mod handle;

@@ -1,14 +1,15 @@
-//! Scalar heads on top of a [`Qwen2`](super::Qwen2) backbone.
+//! Scalar heads on top of a [`Decoder`](super::Decoder) backbone (any family).
 //!
 //! - [`ValueHead`]: the PPO critic, one value per position. Variables
 //!   `value_head.weight` [1, H] and `value_head.bias` [1] (the TRL
 //!   `AutoModelForCausalLMWithValueHead` naming, `v_head.summary` there), next
 //!   to the backbone's `model.*`. Initialised to zero output so a fresh critic
 //!   starts at V = 0.
-//! - [`ScoreHead`]: transformers' `Qwen2ForSequenceClassification` layout,
+//! - [`ScoreHead`]: transformers' `*ForSequenceClassification` layout
+//!   (`GenericForSequenceClassification`: Qwen2, Llama, Qwen3, Mistral),
 //!   `score.weight` [num_labels, H] without bias, read at the last non-pad
 //!   token of each row (a reward model). Build the backbone with
-//!   [`Qwen2::backbone`](super::Qwen2::backbone) so no `lm_head` is expected.
+//!   [`Decoder::backbone`](super::Decoder::backbone) so no `lm_head` is expected.
 
 use tch::{nn, nn::Module, Kind, Tensor};
 

@@ -1,28 +1,25 @@
-//! Parameter initialisation as transformers' `Qwen2PreTrainedModel._init_weights`
-//! does it: N(0, 0.02) for linear and embedding weights, zero biases, unit norms.
+//! Parameter initialisation as transformers' `PreTrainedModel._init_weights`
+//! does it for these families: N(0, 0.02) for linear and embedding weights, zero biases, unit norms.
 //! Checkpoints overwrite these; the values matter only for models trained from
 //! scratch (the tiny preset) and for random benchmark models.
 
 use tch::nn;
 
-/// `initializer_range` of Qwen2 configs.
+/// `initializer_range` of the supported families' configs.
 pub const INITIALIZER_RANGE: f64 = 0.02;
 
 pub fn normal_init() -> nn::Init {
     nn::Init::Randn { mean: 0.0, stdev: INITIALIZER_RANGE }
 }
 
-pub fn linear_with_bias(p: &nn::Path, input: usize, output: usize) -> nn::Linear {
-    let cfg = nn::LinearConfig { ws_init: normal_init(), bs_init: Some(nn::Init::Const(0.0)), bias: true };
+/// `<p>.weight` [output, input] (and `<p>.bias` [output] with `bias`).
+pub fn linear(p: &nn::Path, input: usize, output: usize, bias: bool) -> nn::Linear {
+    let bs_init = bias.then_some(nn::Init::Const(0.0));
+    let cfg = nn::LinearConfig { ws_init: normal_init(), bs_init, bias };
     nn::linear(p, input as i64, output as i64, cfg)
 }
 
-pub fn linear_no_bias(p: &nn::Path, input: usize, output: usize) -> nn::Linear {
-    let cfg = nn::LinearConfig { ws_init: normal_init(), bs_init: None, bias: false };
-    nn::linear(p, input as i64, output as i64, cfg)
-}
-
-/// Re-initialises every variable of `vs` as [`crate::model::Qwen2::new`]
+/// Re-initialises every variable of `vs` as [`crate::model::Decoder::new`]
 /// does, but from a host-side ChaCha stream seeded by `seed` instead of
 /// libtorch's global generator, which any other thread may draw from at the
 /// same time. Used where a model trained from scratch must be reproducible

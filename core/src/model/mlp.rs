@@ -1,8 +1,9 @@
-//! The SwiGLU feed-forward block: `down(silu(gate(x)) * up(x))`, no biases.
+//! The SwiGLU feed-forward block: `down(silu(gate(x)) * up(x))`, with biases
+//! only where Llama's `mlp_bias` asks for them.
 
 use tch::{nn, nn::Module, Tensor};
 
-use super::init::linear_no_bias;
+use super::init::linear;
 
 #[derive(Debug)]
 pub struct Mlp {
@@ -12,11 +13,11 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    pub fn new(p: &nn::Path, hidden: usize, intermediate: usize) -> Self {
+    pub fn new(p: &nn::Path, hidden: usize, intermediate: usize, bias: bool) -> Self {
         Self {
-            gate_proj: linear_no_bias(&(p / "gate_proj"), hidden, intermediate),
-            up_proj: linear_no_bias(&(p / "up_proj"), hidden, intermediate),
-            down_proj: linear_no_bias(&(p / "down_proj"), intermediate, hidden),
+            gate_proj: linear(&(p / "gate_proj"), hidden, intermediate, bias),
+            up_proj: linear(&(p / "up_proj"), hidden, intermediate, bias),
+            down_proj: linear(&(p / "down_proj"), intermediate, hidden, bias),
         }
     }
 

@@ -12,10 +12,13 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
+mod class;
+mod llama_pipeline;
 mod qwen2_pipeline;
 
 use crate::chat_template::{ChatMessage, ChatTemplate, RenderOptions, TemplateTokens};
 use crate::generation_config::{token_id_list, GenerationConfig};
+use class::Pipeline;
 
 /// A special token: its text and id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +82,24 @@ struct TokenizerConfigFile {
     /// `special_tokens_map.json` overrides the special tokens (legacy layout).
     #[serde(default)]
     added_tokens_decoder: Option<serde_json::Value>,
+    /// When either is given, transformers rebuilds the post-processor from
+    /// them (BOS / EOS around each sequence).
+    #[serde(default)]
+    add_bos_token: Option<bool>,
+    #[serde(default)]
+    add_eos_token: Option<bool>,
+    /// `LlamaTokenizer`'s Metaspace settings.
+    #[serde(default)]
+    add_prefix_space: Option<bool>,
+    #[serde(default)]
+    legacy: Option<bool>,
+}
+
+/// What the model's `config.json` says about its tokenizer.
+#[derive(Debug, Default)]
+struct ModelHints {
+    model_type: Option<String>,
+    tokenizer_class: Option<String>,
 }
 
 /// `special_tokens_map.json` (legacy checkpoints).
@@ -98,8 +119,17 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Token
     Option::<TokenSpec>::deserialize(d).map(Some)
 }
 
-/// `Qwen2Tokenizer`'s default unk/eos/pad token.
-const QWEN2_DEFAULT_TOKEN: &str = "<|endoftext|>";
+/// The class default of a special token `config` leaves out (`Qwen2Tokenizer`:
+/// `<|endoftext|>` for unk/eos/pad; `LlamaTokenizer`: `<unk>`, `<s>`, `</s>`).
+fn class_default(pipeline: Pipeline, key: &str) -> Option<&'static str> {
+    match (pipeline, key) {
+        (Pipeline::Qwen2, "unk_token" | "eos_token" | "pad_token") => Some("<|endoftext|>"),
+        (Pipeline::Llama, "unk_token") => Some("<unk>"),
+        (Pipeline::Llama, "bos_token") => Some("<s>"),
+        (Pipeline::Llama, "eos_token") => Some("</s>"),
+        _ => None,
+    }
+}
 
 impl TextTokenizer {
     /// Loads the tokenizer of a checkpoint directory: `tokenizer.json`
@@ -126,15 +156,17 @@ impl TextTokenizer {
         } else {
             None
         };
-        let qwen2_model =
-            model_config.as_ref().and_then(|c| c.get("model_type")).and_then(|t| t.as_str()) == Some("qwen2");
+        let hint = |key: &str| {
+            model_config.as_ref().and_then(|c| c.get(key)).and_then(|t| t.as_str()).map(str::to_string)
+        };
+        let hints = ModelHints { model_type: hint("model_type"), tokenizer_class: hint("tokenizer_class") };
         let config_path = dir.join("tokenizer_config.json");
         let map_path = dir.join("special_tokens_map.json");
         let mut tok = Self::build(
             &tokenizer_json,
             config_path.is_file().then_some(config_path.as_path()),
             map_path.is_file().then_some(map_path.as_path()),
-            qwen2_model,
+            &hints,
         )?;
         let jinja = dir.join("chat_template.jinja");
         if jinja.is_file() {
@@ -157,18 +189,18 @@ impl TextTokenizer {
 
     /// Loads `tokenizer.json` and optionally a `tokenizer_config.json`
     /// (without a model `config.json`, the tokenizer class alone decides
-    /// whether the Qwen2 pipeline applies).
+    /// which pipeline applies).
     pub fn from_files(tokenizer_json: &Path, tokenizer_config: Option<&Path>) -> anyhow::Result<Self> {
-        Self::build(tokenizer_json, tokenizer_config, None, false)
+        Self::build(tokenizer_json, tokenizer_config, None, &ModelHints::default())
     }
 
-    /// `qwen2_model`: the directory's config.json says `model_type: qwen2`,
-    /// which makes transformers use `Qwen2Tokenizer` whatever the class.
+    /// `hints`: the directory's config.json, whose `model_type` can decide
+    /// the tokenizer class (see [`class`]).
     fn build(
         tokenizer_json: &Path,
         tokenizer_config: Option<&Path>,
         special_tokens_map: Option<&Path>,
-        qwen2_model: bool,
+        hints: &ModelHints,
     ) -> anyhow::Result<Self> {
         let mut config: TokenizerConfigFile = match tokenizer_config {
             Some(path) => read_json(path, "tokenizer_config.json")?,
@@ -187,20 +219,23 @@ impl TextTokenizer {
                 }
             }
         }
-        let is_qwen2 = qwen2_model
-            || config.tokenizer_class.as_deref().is_some_and(|c| qwen2_pipeline::QWEN2_CLASSES.contains(&c));
-        let inner = load_tokenizer_json(tokenizer_json, is_qwen2)?;
+        let json_text = std::fs::read_to_string(tokenizer_json)
+            .with_context(|| format!("cannot read {}", tokenizer_json.display()))?;
+        let hub_class = config.tokenizer_class.as_deref().or(hints.tokenizer_class.as_deref());
+        let pipeline =
+            class::resolve(hints.model_type.as_deref(), hub_class, json_text.contains("\"ByteLevel\""));
+        let mut inner = load_tokenizer_json(tokenizer_json, &json_text, pipeline, &config)?;
 
         let resolve = |key: &str, spec: &Option<Option<TokenSpec>>| -> anyhow::Result<Option<SpecialToken>> {
             let content = match spec {
                 Some(Some(TokenSpec::Text(s) | TokenSpec::Added { content: s })) => s.clone(),
                 Some(None) => return Ok(None),
-                // Qwen2Tokenizer's defaults, where the vocabulary has them.
-                None if is_qwen2 && key != "bos_token" => match inner.token_to_id(QWEN2_DEFAULT_TOKEN) {
-                    Some(id) => return Ok(Some(SpecialToken { content: QWEN2_DEFAULT_TOKEN.into(), id })),
-                    None => return Ok(None),
-                },
-                None => return Ok(None),
+                // The class's defaults, where the vocabulary has them.
+                None => {
+                    let default = class_default(pipeline, key);
+                    let found = default.and_then(|d| inner.token_to_id(d).map(|id| (d, id)));
+                    return Ok(found.map(|(d, id)| SpecialToken { content: d.into(), id }));
+                }
             };
             let id = inner.token_to_id(&content).with_context(|| {
                 format!(
@@ -215,6 +250,14 @@ impl TextTokenizer {
         let eos = resolve("eos_token", &config.eos_token)?;
         let pad = resolve("pad_token", &config.pad_token)?;
         let unk = resolve("unk_token", &config.unk_token)?;
+        if config.add_bos_token.is_some() || config.add_eos_token.is_some() {
+            let added_bos = bos.as_ref().filter(|_| config.add_bos_token == Some(true));
+            let added_eos = eos.as_ref().filter(|_| config.add_eos_token == Some(true));
+            let template = bos_eos_template(added_bos, added_eos).with_context(|| {
+                format!("{}: add_bos_token / add_eos_token", describe_path(tokenizer_config))
+            })?;
+            inner.with_post_processor(Some(template));
+        }
 
         let chat_template = match config.chat_template {
             None => None,
@@ -324,15 +367,50 @@ impl TextTokenizer {
     }
 }
 
-/// Reads `tokenizer.json`, rebuilt as transformers' `Qwen2Tokenizer`
-/// builds it when that class applies (see [`qwen2_pipeline`]).
-fn load_tokenizer_json(path: &Path, is_qwen2: bool) -> anyhow::Result<tokenizers::Tokenizer> {
-    let mut tok = tokenizers::Tokenizer::from_file(path)
-        .map_err(|e| anyhow::anyhow!("{} is not a valid tokenizer.json: {e}", path.display()))?;
-    if is_qwen2 {
-        qwen2_pipeline::apply(&mut tok).with_context(|| format!("{}", path.display()))?;
+/// Reads `tokenizer.json` (`text`, from `path`), rebuilt as transformers'
+/// `Qwen2Tokenizer` or `LlamaTokenizer` builds it when that class applies
+/// (see [`class`], [`qwen2_pipeline`], [`llama_pipeline`]).
+fn load_tokenizer_json(
+    path: &Path,
+    text: &str,
+    pipeline: Pipeline,
+    config: &TokenizerConfigFile,
+) -> anyhow::Result<tokenizers::Tokenizer> {
+    let mut tok: tokenizers::Tokenizer =
+        text.parse().map_err(|e| anyhow::anyhow!("{} is not a valid tokenizer.json: {e}", path.display()))?;
+    match pipeline {
+        Pipeline::AsWritten => {}
+        Pipeline::Qwen2 => qwen2_pipeline::apply(&mut tok).with_context(|| format!("{}", path.display()))?,
+        Pipeline::Llama => llama_pipeline::apply(&mut tok, config.add_prefix_space, config.legacy)
+            .with_context(|| format!("{}", path.display()))?,
     }
     Ok(tok)
+}
+
+/// transformers' `update_post_processor`: `[bos] $A [eos]` (and the pair
+/// form), for the tokens that are switched on and defined.
+fn bos_eos_template(
+    bos: Option<&SpecialToken>,
+    eos: Option<&SpecialToken>,
+) -> anyhow::Result<tokenizers::processors::template::TemplateProcessing> {
+    let piece = |t: Option<&SpecialToken>, seq: u32| t.map(|t| format!("{}:{seq}", t.content));
+    let single: Vec<String> =
+        [piece(bos, 0), Some("$A:0".into()), piece(eos, 0)].into_iter().flatten().collect();
+    let pair: Vec<String> = single
+        .iter()
+        .cloned()
+        .chain([piece(bos, 1), Some("$B:1".into()), piece(eos, 1)].into_iter().flatten())
+        .collect();
+    let specials: Vec<(String, u32)> =
+        bos.iter().chain(eos.iter()).map(|t| (t.content.clone(), t.id)).collect();
+    tokenizers::processors::template::TemplateProcessing::builder()
+        .try_single(single.join(" "))
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .try_pair(pair.join(" "))
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .special_tokens(specials)
+        .build()
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path, kind: &str) -> anyhow::Result<T> {

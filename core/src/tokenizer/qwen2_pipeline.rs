@@ -22,9 +22,6 @@ use tokenizers::{SplitDelimiterBehavior, Tokenizer};
 /// punctuation runs, newlines, spaces), as in transformers' Qwen2Tokenizer.
 const PRETOKENIZE_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
-/// Tokenizer classes that select the Qwen2 pipeline by name.
-pub(super) const QWEN2_CLASSES: [&str; 2] = ["Qwen2Tokenizer", "Qwen2TokenizerFast"];
-
 /// Rebuilds `tok` into the pipeline `Qwen2Tokenizer` builds. Errors if the
 /// model is not a BPE (the class cannot apply).
 pub(super) fn apply(tok: &mut Tokenizer) -> anyhow::Result<()> {

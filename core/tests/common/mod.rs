@@ -6,12 +6,17 @@ pub mod countdown;
 
 use tch::{nn::VarStore, Device, Kind, Tensor};
 use tz_core::{model::Qwen2, Qwen2Config};
+pub use tz_testkit::Tol;
 
-/// One libtorch thread: these models are tiny, and the test harness already
-/// runs tests in parallel on the CI's 2 cores (more OpenMP threads than cores
+/// libtorch's thread count for the tests: `OMP_NUM_THREADS` when set (so the
+/// suite can be run with 1 and with 2 threads, which sum in different
+/// orders), else 1: these models are tiny, and the test harness already runs
+/// tests in parallel on the CI's 2 cores (more OpenMP threads than cores
 /// makes libtorch crawl).
-pub fn one_thread() {
-    tch::set_num_threads(1);
+pub fn test_threads() {
+    let n =
+        std::env::var("OMP_NUM_THREADS").ok().and_then(|v| v.trim().parse().ok()).filter(|&n: &i32| n > 0);
+    tch::set_num_threads(n.unwrap_or(1));
 }
 
 /// A 2-layer GQA config over the tiny preset's 22-token vocabulary.
@@ -27,14 +32,17 @@ pub fn small_config(tied: bool) -> Qwen2Config {
 }
 
 /// A model whose weights are N(0, 0.3) (norm weights around 1), so logits are
-/// far from uniform and masking or position mistakes show up.
+/// far from uniform and masking or position mistakes show up. The same seed
+/// gives the same weights (variables are drawn in name order).
 pub fn random_model(cfg: &Qwen2Config, seed: i64) -> (VarStore, Qwen2) {
-    one_thread();
+    test_threads();
     tch::manual_seed(seed);
     let vs = VarStore::new(Device::Cpu);
     let model = Qwen2::new(&vs.root(), cfg);
+    let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
     tch::no_grad(|| {
-        for (name, mut t) in vs.variables() {
+        for (name, mut t) in vars {
             let noise = Tensor::randn(t.size(), (Kind::Float, Device::Cpu)) * 0.3;
             if name.ends_with("norm.weight") {
                 t.copy_(&(noise + 1.0));
@@ -48,6 +56,30 @@ pub fn random_model(cfg: &Qwen2Config, seed: i64) -> (VarStore, Qwen2) {
 
 pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
     (a.to_kind(Kind::Double) - b.to_kind(Kind::Double)).abs().max().double_value(&[])
+}
+
+/// The values of a tensor, flattened, as f64.
+pub fn values(t: &Tensor) -> Vec<f64> {
+    Vec::<f64>::try_from(t.to_kind(Kind::Double).flatten(0, -1)).expect("a CPU tensor")
+}
+
+/// [`tz_testkit::assert_all_close`] for tensors (scale: the largest |want|).
+#[track_caller]
+pub fn assert_tensors_close(what: &str, got: &Tensor, want: &Tensor, tol: Tol) {
+    assert_eq!(got.size(), want.size(), "{what}: shapes");
+    tz_testkit::assert_all_close(what, &values(got), &values(want), tol);
+}
+
+/// Two f32 computations of `cfg`'s forward pass over `seq` positions
+/// ([`Tol::f32_forward`]).
+pub fn forward_tol(cfg: &Qwen2Config, seq: usize) -> Tol {
+    Tol::f32_forward(cfg.num_hidden_layers, cfg.hidden_size, cfg.intermediate_size, seq)
+}
+
+/// The forward pass's roundings, then the backward's (the same reductions
+/// transposed) and the loss's over the vocabulary at each position.
+pub fn backward_tol(cfg: &Qwen2Config, seq: usize) -> Tol {
+    Tol { rel: 2.0 * forward_tol(cfg, seq).rel + Tol::f32_ops(cfg.vocab_size * seq).rel, abs: 0.0 }
 }
 
 pub fn ids(rows: &[&[i64]]) -> Tensor {

@@ -4,16 +4,16 @@
 Reads one JSON request on stdin, writes one JSON answer on stdout.
 
 request:
-  {"make": [{"dir": str, "kind": "rm" | "lm", "config": {Qwen2Config kwargs},
-             "seed": int, "std": float}],
+  {"make": [{"dir": str, "kind": "rm" | "lm", "model_type": str (default "qwen2"),
+             "config": {config kwargs}, "seed": int, "std": float}],
    "score": [{"dir": str, "system": str, "pairs": [[prompt, response]]}]}
 answer:
   {"scores": [{"texts": [str], "ids": [[int]], "single": [float], "batched": [float] | null}]}
 
 "make" writes a character-level byte-level tokenizer (the 256 byte symbols,
 no merges, ChatML special tokens and a ChatML chat template) and a random
-Qwen2ForSequenceClassification with one label ("rm") or Qwen2ForCausalLM
-("lm") with save_pretrained; weights N(0, std), norm weights 1 + N(0, std).
+*ForSequenceClassification with one label ("rm") or *ForCausalLM ("lm") of
+the model_type's family (Qwen2, Llama, Qwen3, Mistral) with save_pretrained; weights N(0, std), norm weights 1 + N(0, std).
 
 "score" renders each pair as AceMath-RM's model card does
 (apply_chat_template(tokenize=False) over [system?, user, assistant]),
@@ -28,8 +28,9 @@ import sys
 import torch
 from tokenizers import Tokenizer, decoders, models
 from tokenizers.pre_tokenizers import ByteLevel
-from transformers import (AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerFast,
-                          Qwen2Config, Qwen2ForCausalLM, Qwen2ForSequenceClassification)
+from decoder_reference import randomize  # this directory
+from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer,
+                          PreTrainedTokenizerFast)
 
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -52,17 +53,13 @@ def tokenizer():
 
 def make(job):
     torch.manual_seed(job["seed"])
-    config = Qwen2Config(**job["config"])
+    config = AutoConfig.for_model(job.get("model_type", "qwen2"), **job["config"])
     if job["kind"] == "rm":
         config.num_labels = 1
-        model = Qwen2ForSequenceClassification(config)
+        model = AutoModelForSequenceClassification.from_config(config)
     else:
-        model = Qwen2ForCausalLM(config)
-    std = job.get("std", 0.15)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            noise = torch.randn_like(param) * std
-            param.copy_(noise + 1.0 if name.endswith("norm.weight") else noise)
+        model = AutoModelForCausalLM.from_config(config)
+    randomize(model, job.get("std", 0.15))
     model.save_pretrained(job["dir"])
     tokenizer().save_pretrained(job["dir"])
 

@@ -4,16 +4,20 @@ Reads one JSON request on stdin and writes one JSON answer on stdout; a
 request {"cases": [request, ...]} is answered with a list of answers.
   request: {"dir": DIR, "texts": [str], "decode": [[int]],
             "chats": [{"messages": [...], "add_generation_prompt": bool,
-                       "continue_final_message": bool, "template": str?, "tools": [...]?}]}
+                       "continue_final_message": bool, "template": str?, "tools": [...]?,
+                       "kwargs": {...}? (template variables: enable_thinking, date_string, ...)}]}
   answer:  {"encode": [[int]], "encode_plain": [[int]],
             "decode_keep": [str], "decode_skip": [str],
             "chats": [{"text": str, "ids": [int]}],
-            "eos_token_id": int?, "pad_token_id": int?, "special_tokens_map": {...}}
+            "eos_token_id": int?, "pad_token_id": int?, "special_tokens_map": {...},
+            "generation_eos": [int] (generation_config.json's stop ids, [] without one)}
 """
 import json
 import sys
 
-from transformers import AutoTokenizer
+from pathlib import Path
+
+from transformers import AutoTokenizer, GenerationConfig
 
 
 def answer(req):
@@ -33,6 +37,7 @@ def answer(req):
             add_generation_prompt=chat.get("add_generation_prompt", False),
             continue_final_message=chat.get("continue_final_message", False),
             tools=chat.get("tools"),
+            **(chat.get("kwargs") or {}),
         )
         if chat.get("template") is not None:
             kwargs["chat_template"] = chat["template"]
@@ -40,6 +45,10 @@ def answer(req):
         ids = tok.apply_chat_template(chat["messages"], tokenize=True, return_dict=False, **kwargs)
         out["chats"].append({"text": text, "ids": list(ids)})
     out["tokenizer_class"] = type(tok).__name__
+    out["generation_eos"] = []
+    if (Path(req["dir"]) / "generation_config.json").is_file():
+        eos = GenerationConfig.from_pretrained(req["dir"]).eos_token_id
+        out["generation_eos"] = eos if isinstance(eos, list) else [] if eos is None else [eos]
     return out
 
 

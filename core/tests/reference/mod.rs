@@ -4,19 +4,53 @@
 //! The reference answers come from Python (`<repo>/.venv/bin/python`, made by
 //! `scripts/setup.sh`). A missing venv or fixture is a failure with a message
 //! saying what to do, never a silent skip.
+//!
+//! A test binary carried to another machine (scripts/device_check.sh) finds
+//! its files through `TZ_TEST_REPO` (the repository root there) and
+//! `TZ_TEST_PYTHON` (an interpreter with torch + transformers), and runs on
+//! `TZ_TEST_DEVICE` (`cpu`, the default, or `cuda`).
 #![allow(dead_code)]
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-/// The repository root (the workspace that holds `core/`).
+/// The repository root (the workspace that holds `core/`): `TZ_TEST_REPO`,
+/// else where this test was built.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    match std::env::var_os("TZ_TEST_REPO") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."),
+    }
 }
 
-/// `<repo>/.venv/bin/python`, or a panic that says to run the setup script.
+/// The device the parity tests run on: `TZ_TEST_DEVICE` (`cpu` or `cuda`).
+pub fn test_device() -> tch::Device {
+    match std::env::var("TZ_TEST_DEVICE").as_deref() {
+        Err(_) | Ok("cpu") => tch::Device::Cpu,
+        Ok("cuda") => {
+            assert!(tch::Cuda::is_available(), "TZ_TEST_DEVICE=cuda but libtorch sees no CUDA device");
+            tch::Device::Cuda(0)
+        }
+        Ok(other) => panic!("TZ_TEST_DEVICE='{other}' is not cpu or cuda"),
+    }
+}
+
+/// The device's name as Python's torch spells it.
+pub fn torch_device_name(device: tch::Device) -> &'static str {
+    if device.is_cuda() {
+        "cuda"
+    } else {
+        "cpu"
+    }
+}
+
+/// `TZ_TEST_PYTHON`, else `<repo>/.venv/bin/python`, or a panic that says
+/// to run the setup script.
 pub fn python() -> PathBuf {
+    if let Some(python) = std::env::var_os("TZ_TEST_PYTHON") {
+        return PathBuf::from(python);
+    }
     let python = repo_root().join(".venv/bin/python");
     assert!(
         python.exists(),
@@ -26,21 +60,15 @@ pub fn python() -> PathBuf {
     python
 }
 
-/// A shared test fixture, `shared/fixtures/<name>` next to the repository.
+/// A file of the repository's `testdata/`.
 pub fn fixture(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures").join(name);
-    assert!(
-        path.exists(),
-        "test fixture {} is missing (expected the shared/fixtures directory next to the repository)",
-        path.display()
-    );
-    path
+    tz_testkit::testdata(name)
 }
 
 /// Runs `core/tests/python/<script>` with `request` as JSON on stdin and
 /// returns its JSON answer. Panics with Python's stderr on failure.
 pub fn run_python(script: &str, request: &serde_json::Value) -> serde_json::Value {
-    let script_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(script);
+    let script_path = repo_root().join("core/tests/python").join(script);
     let mut child = Command::new(python())
         .arg(&script_path)
         .stdin(Stdio::piped())

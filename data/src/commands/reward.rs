@@ -22,6 +22,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
+use tz_sdk::decimal::f32_decimal;
 use tz_sdk::handle::Task;
 use tz_sdk::{FinishReason, ScoreInput};
 
@@ -123,14 +124,14 @@ pub fn score_lines(
         for (score, line) in scores.iter().zip(lines) {
             let result = json!({
                 "line": line,
-                "score": score.reward,
+                "score": f32_decimal(score.reward),
                 "correct": score.correct,
                 "formatted": score.formatted,
                 "answer": score.answer.as_deref(),
                 "reason": score.reason.as_str(),
             });
             writeln!(out, "{result}")?;
-            summary.mean_score += score.reward as f64;
+            summary.mean_score += f32_decimal(score.reward);
             summary.accuracy += score.correct as u8 as f64;
             summary.formatted += score.formatted as u8 as f64;
         }

@@ -18,13 +18,21 @@ pub fn show(path: &Path, rows: usize) -> Result<String> {
     let (fields, count, first) = if is_jsonl {
         let all = read_jsonl(path)?;
         let schema = infer_schema(&all).map_err(anyhow::Error::msg)?;
-        let fields: Vec<String> = schema.fields().iter().map(|f| format!("{}: {}", f.name(), pyarrow_type(f.data_type()))).collect();
+        let fields: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| format!("{}: {}", f.name(), pyarrow_type(f.data_type())))
+            .collect();
         let count = all.len() as u64;
         (fields, count, all.into_iter().take(rows).collect::<Vec<_>>())
     } else {
         let count = parquet_row_count(path)?;
         let (schema, batches) = read_batches(path, Some(rows.max(1)))?;
-        let fields = schema.fields().iter().map(|f| format!("{}: {}", f.name(), pyarrow_type(f.data_type()))).collect();
+        let fields = schema
+            .fields()
+            .iter()
+            .map(|f| format!("{}: {}", f.name(), pyarrow_type(f.data_type())))
+            .collect();
         let mut first = Vec::new();
         for b in &batches {
             first.extend(batch_to_json(b)?);
@@ -73,7 +81,10 @@ fn ordered_json(value: &Value) -> String {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort_by(|a, b| field_order(a, b));
-            let items: Vec<String> = keys.iter().map(|k| format!("{}: {}", Value::from(k.as_str()), ordered_json(&map[*k]))).collect();
+            let items: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{}: {}", Value::from(k.as_str()), ordered_json(&map[*k])))
+                .collect();
             format!("{{{}}}", items.join(", "))
         }
         Value::Array(items) => format!("[{}]", items.iter().map(ordered_json).collect::<Vec<_>>().join(", ")),

@@ -7,18 +7,10 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-/// `<repo>/../shared/fixtures` (or `<repo>/shared/fixtures`), the parquet
-/// files written by Python that the project must read.
+/// The repository's `testdata/`: among others, the parquet files written by
+/// Python that the project must read.
 pub fn fixtures_dir() -> PathBuf {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let candidates = [repo.join("../shared/fixtures"), repo.join("shared/fixtures")];
-    candidates.iter().find(|p| p.is_dir()).cloned().unwrap_or_else(|| {
-        panic!(
-            "the shared fixtures are missing: looked in {} and {}",
-            candidates[0].display(),
-            candidates[1].display()
-        )
-    })
+    tz_testkit::testdata("")
 }
 
 /// Every `*.parquet` fixture, sorted.

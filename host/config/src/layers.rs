@@ -146,7 +146,8 @@ impl Layers {
     /// Applies one `key=value` assignment (the `--set` syntax).
     pub fn set(&mut self, assignment: &str, origin: Origin) -> Result<()> {
         let (key, raw) = parse_assignment(assignment)?;
-        let value = self.coerce(&key, raw, parse_value(raw));
+        let parsed = parse_value(raw).map_err(|e| anyhow!("--set '{assignment}': {e}"))?;
+        let value = self.coerce(&key, raw, parsed);
         self.check_path(&key).map_err(|e| anyhow!("{e} (in {origin})"))?;
         self.put(&key, value, origin);
         Ok(())
@@ -246,7 +247,13 @@ impl Layers {
             let from = self.origin_of(&e.key).map(|o| format!(" (in {o})")).unwrap_or_default();
             bail!("{e}{from}");
         }
-        let config = RunConfig::from_table_unchecked(self.table.clone())?;
+        let config = RunConfig::deserialize_table(self.table.clone())?;
+        if let Err(e) = crate::ranges::check(&config) {
+            // `trainer.betas[0]` comes from `trainer.betas`.
+            let key = e.key.split('[').next().unwrap_or(&e.key);
+            let from = self.origin_of(key).map(|o| format!(" (in {o})")).unwrap_or_default();
+            bail!("{e}{from}");
+        }
         let mut resolved = Resolved { config, origins: self.origins };
         resolved.apply_tiny_model_preset();
         Ok(resolved)

@@ -18,6 +18,7 @@ mod layers;
 mod overrides;
 mod plugin_tables;
 pub mod presets;
+pub mod ranges;
 mod run_config;
 pub mod validate;
 

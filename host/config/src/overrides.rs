@@ -3,14 +3,23 @@
 
 use anyhow::{bail, Result};
 
+use super::run_config::one_line;
+
 /// Parses the value part of `--set`: anything TOML can read as a value
-/// (`3`, `1e-4`, `true`, `"x"`, `[1, 2]`, `{ a = 1 }`), else the raw text as
-/// a string.
-pub fn parse_value(raw: &str) -> toml::Value {
+/// (`3`, `1e-4`, `true`, `"x"`, `[1, 2]`, `{ a = 1 }`), else, when it is
+/// clearly a bare word (`Qwen/Qwen2.5-0.5B`, `cuda:0`, `cosine,grpo`), the
+/// raw text as a string. Text that starts like TOML syntax (a quote, `[` or
+/// `{`) but does not parse is an error, not a string: `["unterminated` is a
+/// typo, not a stop string.
+pub fn parse_value(raw: &str) -> Result<toml::Value> {
     let doc = format!("v = {raw}");
     match toml::from_str::<toml::Table>(&doc) {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_string())),
-        Err(_) => toml::Value::String(raw.to_string()),
+        Ok(t) if t.len() == 1 && t.contains_key("v") => Ok(t["v"].clone()),
+        Ok(_) => bail!("'{raw}' is more than one TOML value"),
+        Err(e) if raw.starts_with(['"', '\'', '[', '{']) => {
+            bail!("'{raw}' is not a valid TOML value: {}", one_line(e.message()))
+        }
+        Err(_) => Ok(toml::Value::String(raw.to_string())),
     }
 }
 
@@ -39,6 +48,31 @@ pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<()> {
             _ => bail!("--set '{assignment}': '{part}' is a value, not a section"),
         }
     }
-    node.insert(parts[parts.len() - 1].to_string(), parse_value(raw));
+    let value = parse_value(raw).map_err(|e| anyhow::anyhow!("--set '{assignment}': {e}"))?;
+    node.insert(parts[parts.len() - 1].to_string(), value);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_words_are_strings_and_toml_is_typed() {
+        assert_eq!(parse_value("1e-4").unwrap(), toml::Value::Float(1e-4));
+        assert_eq!(parse_value("[\"a\", \"b\"]").unwrap().as_array().unwrap().len(), 2);
+        for word in ["Qwen/Qwen2.5-0.5B", "cuda:0", "cosine,grpo", "</answer>", "1.5.3", "my run"] {
+            assert_eq!(parse_value(word).unwrap(), toml::Value::String(word.into()), "{word}");
+        }
+    }
+
+    #[test]
+    fn broken_toml_syntax_is_an_error_not_a_string() {
+        for raw in ["[\"unterminated", "\"open", "{ a = ", "'x", "[1, 2"] {
+            let e = parse_value(raw).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("'{raw}' is not a valid TOML value: ")), "{e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        assert!(parse_value("1\nx = 2").is_err(), "one value only");
+    }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+pub use tz_core::optim::Decay;
 
 /// A plugin's config table, passed to the plugin as JSON.
 pub type PluginTable = toml::Table;
@@ -34,6 +35,10 @@ pub struct ModelSection {
     pub device: String,
     /// Weights and activations: `f32` or `bf16` (optimizer moments stay f32).
     pub dtype: String,
+    /// Where the frozen reference policy (KL on) lives: `auto`, `cpu`,
+    /// `cuda`, `cuda:N`; empty = `model.device`. Another GPU or the CPU
+    /// frees the policy's device of its weights (see `tzhost plan`).
+    pub ref_device: String,
     /// Seed of the tiny model's warm start.
     pub tiny_seed: u64,
     /// SFT steps of the tiny model's warm start; 0 = the preset's recipe
@@ -60,6 +65,11 @@ pub struct TaskSection {
     pub val_data: String,
     /// Generated training problems per data group (when `train_data` is empty).
     pub train_size: usize,
+    /// Longest prompt in tokens (TinyZero: 256); 0 = no limit.
+    pub max_prompt_length: usize,
+    /// A longer prompt is an error naming its row (`error`, veRL's default),
+    /// or keeps its last (`left`) or first (`right`) `max_prompt_length` tokens.
+    pub truncation: String,
     /// Plugin configs by plugin name.
     pub plugins: BTreeMap<String, PluginTable>,
 }
@@ -94,6 +104,26 @@ pub struct RolloutSection {
     pub max_response_length: usize,
     /// Extra stop strings besides the task's.
     pub stop: Vec<String>,
+    /// At most this many sequences decode at once (training, validation,
+    /// warm-up, `tzhost eval`); the rest wait for a finished row's slot.
+    /// 0 = no limit of its own.
+    pub max_rows_in_flight: usize,
+    /// At most this many KV-cache positions (rows × (prompt + new tokens))
+    /// at once; 0 = derived from the device's free memory.
+    pub kv_budget_tokens: usize,
+    /// Replay the decode step from CUDA graphs (CUDA only).
+    pub cuda_graphs: bool,
+}
+
+impl RolloutSection {
+    /// The rollout engine's memory limits.
+    pub fn budget(&self) -> tz_core::rollout_budget::RolloutBudget {
+        tz_core::rollout_budget::RolloutBudget {
+            max_rows_in_flight: self.max_rows_in_flight,
+            kv_budget_tokens: self.kv_budget_tokens,
+            cuda_graphs: self.cuda_graphs,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,11 +131,18 @@ pub struct RolloutSection {
 pub struct TrainerSection {
     pub seed: u64,
     /// Number of RL steps; 0 = as many as the curriculum plan / time budget allows.
+    /// The main job is step-budgeted (the same steps, so the same learning, on
+    /// any machine) with `max_minutes` as a cap for slow or loaded ones.
     pub total_steps: u64,
-    /// Wall-clock budget in minutes for the RL phase; 0 = none.
+    /// Wall-clock budget in minutes for the RL phase (a cap when `total_steps` is set); 0 = none.
     pub max_minutes: f64,
     pub lr: f64,
     pub warmup_steps: u64,
+    /// Learning rate after warmup: `constant`, or `linear` / `cosine` decay to
+    /// `min_lr_ratio × lr` at `total_steps` (constant when `total_steps` is 0).
+    pub lr_decay: Decay,
+    /// The final learning rate of `linear` / `cosine` as a fraction of `lr`.
+    pub min_lr_ratio: f64,
     pub weight_decay: f64,
     pub betas: (f64, f64),
     pub grad_clip: f64,
@@ -117,6 +154,9 @@ pub struct TrainerSection {
     pub micro_batch_size: usize,
     /// Sequence positions per chunk of the LM head (no [batch, seq, vocab] tensor).
     pub logit_chunk: i64,
+    /// Recompute each decoder layer in backward instead of keeping its
+    /// activations (actor and critic): less memory, one more forward.
+    pub gradient_checkpointing: bool,
     /// Checkpoint every N steps (0 = only at the end).
     pub save_freq: u64,
     /// Validation every N steps (0 = only before and after, and by time).
@@ -150,13 +190,18 @@ pub struct StagesSection {
     /// final_*), `final` (final_* only), `none`.
     pub snapshots: String,
     /// Held-out problems per group evaluated at every stage boundary (the
-    /// success matrix); 0 = no boundary evaluation.
+    /// success matrix; at most the group's whole test set); 0 = no boundary
+    /// evaluation. Paper configs use 1000, the seeds' whole test sets.
     pub eval_size: usize,
+    /// Model-size suffix of the stage files (`metrics_{round}_{group}_{size}.json`,
+    /// seed 001); empty = from the model's name (`Qwen2.5-1.5B` → `1.5b`, the
+    /// tiny model → `tiny`, a name without a size → `model`).
+    pub size_label: String,
 }
 
 impl Default for StagesSection {
     fn default() -> Self {
-        StagesSection { snapshots: "all".into(), eval_size: 100 }
+        StagesSection { snapshots: "all".into(), eval_size: 100, size_label: String::new() }
     }
 }
 
@@ -183,7 +228,7 @@ pub struct LoggingSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RewardModelSection {
-    /// A `Qwen2ForSequenceClassification` directory or hub id (one label,
+    /// A `*ForSequenceClassification` directory or hub id of a supported family (one label,
     /// with a chat template); empty = no reward model.
     pub path: String,
     /// `auto`, `cpu`, `cuda`, `cuda:N`, independent of `model.device`.
@@ -247,6 +292,7 @@ impl Default for ModelSection {
             path: String::new(),
             device: "auto".into(),
             dtype: "f32".into(),
+            ref_device: String::new(),
             tiny_seed: 0,
             tiny_sft_steps: 0,
         }
@@ -261,6 +307,8 @@ impl Default for TaskSection {
             train_data: String::new(),
             val_data: String::new(),
             train_size: 20_000,
+            max_prompt_length: 0,
+            truncation: "error".into(),
             plugins: BTreeMap::new(),
         }
     }
@@ -277,6 +325,9 @@ impl Default for RolloutSection {
             top_k: 0,
             max_response_length: 24,
             stop: Vec::new(),
+            max_rows_in_flight: 0,
+            kv_budget_tokens: 0,
+            cuda_graphs: true,
         }
     }
 }
@@ -285,10 +336,12 @@ impl Default for TrainerSection {
     fn default() -> Self {
         TrainerSection {
             seed: 1,
-            total_steps: 0,
+            total_steps: 2000,
             max_minutes: 8.0,
             lr: 2e-4,
             warmup_steps: 0,
+            lr_decay: Decay::Cosine,
+            min_lr_ratio: 0.1,
             weight_decay: 0.0,
             betas: (0.9, 0.999),
             grad_clip: 1.0,
@@ -296,6 +349,7 @@ impl Default for TrainerSection {
             mini_batch_size: 0,
             micro_batch_size: 64,
             logit_chunk: 1024,
+            gradient_checkpointing: false,
             save_freq: 50,
             test_freq: 0,
             test_every_minutes: 2.0,
@@ -325,6 +379,18 @@ impl Default for LoggingSection {
 }
 
 impl RunConfig {
+    /// The model-size suffix of seed 001's file names: `stages.size_label`,
+    /// else read from the model's name ([`size_from_model_name`]).
+    pub fn size_label(&self) -> String {
+        if !self.stages.size_label.is_empty() {
+            return self.stages.size_label.clone();
+        }
+        if self.model.path.is_empty() {
+            return "tiny".into();
+        }
+        size_from_model_name(&self.model.path).unwrap_or_else(|| "model".into())
+    }
+
     /// Reads a TOML file; unknown keys and wrong types are one-line errors
     /// naming the file and the key.
     pub fn from_file(path: &Path) -> Result<RunConfig> {
@@ -339,18 +405,22 @@ impl RunConfig {
         Self::from_table(value)
     }
 
-    /// Checks a (possibly overridden) table against the schema, then
-    /// deserialises it. Errors name the key and the closest valid key or the
-    /// expected type.
+    /// Checks a (possibly overridden) table against the schema, deserialises
+    /// it, then checks every numeric setting's range ([`super::ranges`]).
+    /// Errors name the key and the closest valid key, the expected type or
+    /// the range.
     pub fn from_table(table: toml::Table) -> Result<RunConfig> {
         super::validate::check(&table, &RunConfig::default().to_table())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        Self::from_table_unchecked(table)
+        let config = Self::deserialize_table(table)?;
+        super::ranges::check(&config)?;
+        Ok(config)
     }
 
-    /// Deserialises a table already checked by [`super::validate::check`];
-    /// serde's own errors (e.g. a negative count) still name the key.
-    pub(crate) fn from_table_unchecked(table: toml::Table) -> Result<RunConfig> {
+    /// Deserialises a table already checked by [`super::validate::check`]
+    /// (no range checks); serde's own errors (e.g. a negative count) still
+    /// name the key.
+    pub(crate) fn deserialize_table(table: toml::Table) -> Result<RunConfig> {
         let de = toml::Value::Table(table);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
@@ -380,4 +450,40 @@ pub fn one_line(s: &str) -> String {
         .filter(|l| !l.is_empty() && !l.starts_with('|') && !l.starts_with('^'))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The parameter count in a model's name, lowercased: the last `-`/`_`
+/// separated part like `1.5B`, `500M` or `7b` (`Qwen/Qwen2.5-1.5B-Instruct`
+/// → `1.5b`, `deepseek-ai/DeepSeek-R1-Distill-Qwen-7B@main` → `7b`).
+pub fn size_from_model_name(path: &str) -> Option<String> {
+    let name = path.trim_end_matches('/').rsplit('/').next()?.split('@').next()?;
+    name.split(['-', '_']).rev().find_map(|part| {
+        let lower = part.to_ascii_lowercase();
+        let digits = lower.strip_suffix('b').or_else(|| lower.strip_suffix('m'))?;
+        let is_number = !digits.is_empty()
+            && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+            && digits.chars().next().is_some_and(|c| c.is_ascii_digit());
+        is_number.then_some(lower)
+    })
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    #[test]
+    fn model_sizes_come_from_the_name() {
+        let size = |p: &str| size_from_model_name(p);
+        assert_eq!(size("Qwen/Qwen2.5-1.5B").as_deref(), Some("1.5b"));
+        assert_eq!(size("Qwen/Qwen2.5-3B-Instruct").as_deref(), Some("3b"));
+        assert_eq!(size("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B@abc").as_deref(), Some("7b"));
+        assert_eq!(size("/models/qwen2_500M/").as_deref(), Some("500m"));
+        assert_eq!(size("runs/x/checkpoints/step_000100"), None);
+        let mut cfg = RunConfig::default();
+        assert_eq!(cfg.size_label(), "tiny");
+        cfg.model.path = "runs/x/checkpoints/step_000100".into();
+        assert_eq!(cfg.size_label(), "model");
+        cfg.stages.size_label = "1.5b".into();
+        assert_eq!(cfg.size_label(), "1.5b");
+    }
 }

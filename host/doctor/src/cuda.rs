@@ -131,6 +131,15 @@ pub fn check(requested: Option<&str>) -> Vec<Check> {
                 "check nvidia-smi; the driver must support the CUDA version of the torch build",
             )),
         }
+        out.push(if tz_core::rollout::CUDA_GRAPHS_BUILT_IN {
+            Check::ok("cuda graphs", "the rollout engine replays its decode step from CUDA graphs")
+        } else {
+            Check::warn(
+                "cuda graphs",
+                "not built in (no CUDA headers at build time): decoding runs eagerly",
+                "install nvidia-cuda-crt into the venv (scripts/setup.sh), then cargo build --release --workspace",
+            )
+        });
         if let Some(spec) = requested {
             if let Err(e) = tz_core::device::parse_device(spec) {
                 out.push(Check::fail(

@@ -24,6 +24,14 @@ pub fn check(path: &Path, task: &str, template: Option<&str>, registry: &Registr
         )]
         }
     };
+    // Training and eval refuse a file without rows: so does the doctor.
+    if total == 0 {
+        return vec![Check::fail(
+            name,
+            format!("{} has no rows (columns: {})", path.display(), columns.join(", ")),
+            "give a data file with at least one row (tzhost data gen writes one)",
+        )];
+    }
     let task_box = match registry.task(task, "", TracingHost::handle()) {
         Ok(t) => t,
         Err(e) => return vec![Check::fail(name, format!("{e:#}"), "pick the task with --task")],
@@ -112,14 +120,7 @@ mod tests {
 
     #[test]
     fn parquet_written_by_hf_datasets_reads_as_json_rows() {
-        // Fixtures live next to the repository (as for the core's tests).
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/countdown-tinyzero-base-test.parquet");
-        assert!(
-            path.exists(),
-            "test fixture {} is missing (expected shared/fixtures next to the repository)",
-            path.display()
-        );
+        let path = tz_testkit::testdata("countdown-tinyzero-base-test.parquet");
         let (total, columns, rows) = read_head(&path, 4).unwrap();
         assert_eq!(total, 16);
         assert_eq!(

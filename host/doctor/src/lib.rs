@@ -2,7 +2,7 @@
 //! each either fine or a failure with the fix. The checks: libtorch (found,
 //! version, a tensor op), CUDA (linked, loaded, devices, memory), the
 //! plugins (each library loads, its sdk version, each plugin instantiates)
-//! and optionally a model directory and a data file.
+//! and optionally a model directory, a data file and a config's reward model.
 
 pub mod config;
 pub mod cuda;
@@ -10,6 +10,7 @@ pub mod data;
 pub mod libtorch;
 pub mod model;
 pub mod plugins;
+pub mod reward_model;
 
 use std::fmt;
 

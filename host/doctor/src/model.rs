@@ -1,17 +1,21 @@
 //! `--model DIR|HUB_ID`: the checkpoint directory (a hub id must already be
 //! in the Hugging Face cache: the doctor downloads nothing), its
-//! config.json (a Qwen2-architecture model), its tokenizer, and one forward
-//! pass with its weights.
+//! config.json (its family: Qwen2, Llama, Qwen3 or Mistral), its tokenizer,
+//! and one forward pass with its weights.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
+use tz_core::config::{ConfigError, RopeScaling};
 use tz_core::hub::{HubSettings, ModelRef};
-use tz_core::{ModelDir, Qwen2, Qwen2Config};
+use tz_core::{Decoder, ModelConfig, ModelDir};
 
 use super::{Check, Status};
+
+const FIX_FAMILY: &str =
+    "tzhost trains Qwen2/Qwen2.5, Llama (TinyLlama, Llama 3.x, SmolLM2), Qwen3 and Mistral models; check config.json";
 
 const FIX_DOWNLOAD: &str =
     "download the whole model, e.g. huggingface-cli download Qwen/Qwen2.5-0.5B (or --local-dir DIR)";
@@ -24,6 +28,10 @@ pub fn check(spec: &str, device: Option<Device>) -> Vec<Check> {
     };
     let model = match ModelDir::open(&dir) {
         Ok(m) => m,
+        // An unsupported family or a bad config.json is not a download problem.
+        Err(e) if e.chain().any(|c| c.downcast_ref::<ConfigError>().is_some()) => {
+            return vec![Check::fail("model config", format!("{e:#}"), FIX_FAMILY)]
+        }
         Err(e) => return vec![Check::fail("model files", format!("{e:#}"), FIX_DOWNLOAD)],
     };
     let mut out = vec![files(&model), config_check(model.config()), tokenizer(&model)];
@@ -36,7 +44,7 @@ pub fn check(spec: &str, device: Option<Device>) -> Vec<Check> {
 }
 
 /// A directory as is; a hub id from the local Hugging Face cache only.
-fn local_dir(spec: &str) -> Result<PathBuf, String> {
+pub(crate) fn local_dir(spec: &str) -> Result<PathBuf, String> {
     match ModelRef::parse(spec).map_err(|e| format!("{e:#}"))? {
         ModelRef::Dir(d) => Ok(d),
         ModelRef::Hub { repo_id, revision } => {
@@ -71,27 +79,45 @@ fn files(model: &ModelDir) -> Check {
     )
 }
 
-fn config_check(c: &Qwen2Config) -> Check {
-    match c.validate() {
-        Ok(()) => Check::ok(
-            "model config",
-            format!(
-                "{} layers, hidden {}, heads {}/{} (q/kv), vocab {}, {:.0}M parameters{}",
-                c.num_hidden_layers,
-                c.hidden_size,
-                c.num_attention_heads,
-                c.num_key_value_heads,
-                c.vocab_size,
-                c.num_parameters() as f64 / 1e6,
-                if c.tie_word_embeddings { ", tied embeddings" } else { "" }
-            ),
-        ),
-        Err(e) => Check::fail(
-            "model config",
-            format!("{e:#}"),
-            "tzhost trains Qwen2-architecture models (Qwen2.5, DeepSeek-R1-Distill-Qwen); check config.json",
-        ),
+fn config_check(c: &ModelConfig) -> Check {
+    let arch = match c.validate().and_then(|()| c.architecture()) {
+        Ok(arch) => arch,
+        Err(e) => return Check::fail("model config", format!("{e:#}"), FIX_FAMILY),
+    };
+    let mut extras = Vec::new();
+    match arch.rope.scaling {
+        RopeScaling::Default => {}
+        RopeScaling::Linear { factor } => extras.push(format!("linear RoPE ×{factor}")),
+        RopeScaling::Dynamic { factor, .. } => extras.push(format!("dynamic RoPE ×{factor}")),
+        RopeScaling::Llama3 { factor, .. } => extras.push(format!("Llama 3 RoPE ×{factor}")),
     }
+    if let Some(w) = arch.sliding_window() {
+        let layers = arch.layer_windows.iter().filter(|w| w.is_some()).count();
+        extras.push(format!("sliding window {w} on {layers} layers"));
+    }
+    if c.tie_word_embeddings {
+        extras.push("tied embeddings".into());
+    }
+    Check::ok(
+        "model config",
+        format!(
+            "family {} ({}), {} layers, hidden {}, heads {}/{} (q/kv) of {}, vocab {}, {:.0}M parameters{}",
+            arch.family,
+            c.extra
+                .get("architectures")
+                .and_then(|a| a.get(0))
+                .and_then(|a| a.as_str())
+                .unwrap_or("no architectures"),
+            c.num_hidden_layers,
+            c.hidden_size,
+            c.num_attention_heads,
+            c.num_key_value_heads,
+            arch.head_dim,
+            c.vocab_size,
+            c.num_parameters() as f64 / 1e6,
+            extras.iter().map(|e| format!(", {e}")).collect::<String>()
+        ),
+    )
 }
 
 /// A sample prompt: countdown in TinyZero's words.
@@ -127,7 +153,7 @@ fn tokenizer(model: &ModelDir) -> Check {
     }
 }
 
-/// Loads the weights into the Qwen2 model and runs one forward pass over a
+/// Loads the weights into the decoder and runs one forward pass over a
 /// tokenized prompt: every weight present with its shape, logits of the
 /// right shape, all finite. bf16 on a GPU, f32 on the CPU.
 fn forward(model: &ModelDir, device: Device) -> Check {
@@ -136,7 +162,7 @@ fn forward(model: &ModelDir, device: Device) -> Check {
         let cfg = model.config();
         let tok = model.tokenizer()?;
         let mut vs = VarStore::new(device);
-        let net = Qwen2::new(&vs.root(), cfg);
+        let net = Decoder::new(&vs.root(), cfg);
         if device.is_cuda() {
             vs.set_kind(Kind::BFloat16);
         }
@@ -182,7 +208,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = tz_core::presets::tiny_config();
         let vs = VarStore::new(Device::Cpu);
-        let _model = Qwen2::new(&vs.root(), &cfg);
+        let _model = Decoder::new(&vs.root(), &cfg);
         let tok = tz_core::presets::tiny_tokenizer().unwrap();
         tz_core::presets::write_model_dir(&dir.path().join("m"), &cfg, &vs, &tok, &serde_json::json!({}))
             .unwrap();
@@ -228,5 +254,28 @@ mod tests {
         assert_eq!(files.status, Status::Fail);
         assert!(files.detail.contains("model.safetensors"), "{files}");
         assert!(files.fix.as_deref().unwrap().contains("huggingface-cli download"));
+    }
+
+    #[test]
+    fn the_family_is_reported_and_an_unsupported_one_named() {
+        let dir = tiny_model_dir();
+        let m = dir.path().join("m");
+        let spec = m.to_str().unwrap();
+        let config = check(spec, None).into_iter().find(|c| c.name == "model config").unwrap();
+        assert!(config.detail.starts_with("family qwen2 (Qwen2ForCausalLM), 4 layers"), "{config}");
+        let mut cfg: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(m.join("config.json")).unwrap()).unwrap();
+        cfg["model_type"] = serde_json::json!("gpt2");
+        std::fs::write(m.join("config.json"), cfg.to_string()).unwrap();
+        let checks = check(spec, None);
+        assert_eq!(checks.len(), 1);
+        assert_eq!((checks[0].name.as_str(), checks[0].status), ("model config", Status::Fail));
+        assert!(
+            checks[0]
+                .detail
+                .contains("model_type 'gpt2' is not supported (supported: qwen2, llama, qwen3, mistral)"),
+            "{}",
+            checks[0]
+        );
     }
 }

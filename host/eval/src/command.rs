@@ -17,14 +17,17 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
-use tz_config::{Layers, Origin, RunConfig};
+use tz_config::{ranges, Layers, Origin, RunConfig};
 use tz_core::device::{parse_device, parse_dtype};
+use tz_core::rollout_budget::RolloutBudget;
 use tz_core::sampling::SamplingParams;
 use tz_core::Policy;
 use tz_plugin_host::{Registry, TracingHost};
 use tz_run_dir::write_atomic;
 use tz_sdk::handle::Task;
 use tz_trainer::{generate_samples, resolve_model_path};
+
+use tz_trainer::memory_check;
 
 use crate::report::EvalFigures;
 use crate::{data::samples_from_file, evaluate, EvalSettings};
@@ -79,6 +82,14 @@ pub struct EvalArgs {
     /// Problems per call of the rollout engine (rows = this × --samples).
     #[arg(long, default_value_t = 64)]
     pub batch_prompts: usize,
+    /// At most this many rows decode at once; the rest wait for a free slot
+    /// (0 = no limit of its own; rollout.max_rows_in_flight).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_rows_in_flight: usize,
+    /// At most this many KV-cache positions at once (0 = from the device's
+    /// free memory; rollout.kv_budget_tokens).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub kv_budget_tokens: usize,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -184,13 +195,27 @@ fn load_task(registry: &Registry, name: &str, config: &str) -> Result<Task> {
     Ok(registry.task(name, config, TracingHost::handle())?)
 }
 
-pub fn run(args: &EvalArgs, registry: &Registry) -> Result<()> {
-    anyhow::ensure!(args.samples >= 1, "--samples must be at least 1");
-    anyhow::ensure!(args.size != Some(0), "--size must be at least 1");
-    anyhow::ensure!(args.batch_prompts >= 1, "--batch-prompts must be at least 1");
+/// The numeric flags in range, and the output paths usable, before any work.
+fn check_args(args: &EvalArgs) -> Result<()> {
+    ranges::count("--samples", args.samples as u64, 1, ranges::MAX_COUNT)?;
+    ranges::count("--size", args.size.unwrap_or(1) as u64, 1, ranges::MAX_COUNT)?;
+    ranges::count("--batch-prompts", args.batch_prompts as u64, 1, ranges::MAX_COUNT)?;
+    let names = ["--temperature", "--top-p", "--top-k", "--max-new-tokens"];
+    let (t, p, k, m) = (args.temperature, args.top_p, args.top_k, args.max_new_tokens);
+    ranges::sampling(names, t.unwrap_or(1.0), p.unwrap_or(1.0), k.unwrap_or(0), m.unwrap_or(1))?;
     if let Some(data) = &args.data {
         anyhow::ensure!(data.is_file(), "--data {} does not exist", data.display());
     }
+    for (flag, path) in [("--out", &args.out), ("--responses", &args.responses)] {
+        if let Some(path) = path.as_ref().filter(|p| p.is_dir()) {
+            bail!("{flag} {} is a directory: give a file path", path.display());
+        }
+    }
+    Ok(())
+}
+
+pub fn run(args: &EvalArgs, registry: &Registry) -> Result<()> {
+    check_args(args)?;
     let device = parse_device(&args.device)?;
     let kind = parse_dtype(&args.dtype)
         .map_err(|_| anyhow::anyhow!("--dtype '{}' is not one of f32, bf16", args.dtype))?;
@@ -248,14 +273,27 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Result<()> {
     };
     anyhow::ensure!(!samples.is_empty(), "no problems to evaluate");
 
+    let max_new_tokens = args.max_new_tokens.unwrap_or(defaults.max_new_tokens);
+    let model_cfg = tz_core::Qwen2Config::from_file(&model_dir.join("config.json"))?;
+    let rows = args.batch_prompts.min(samples.len()) * args.samples;
+    let driven_by = "--batch-prompts × --samples × --max-new-tokens";
+    memory_check::ensure_fits(
+        &memory_check::generation(&model_cfg, kind, rows, max_new_tokens, driven_by),
+        device,
+        "this evaluation",
+    )?;
     let policy = Policy::load(&model_dir, device, kind)?;
     let params = SamplingParams {
         temperature: args.temperature.unwrap_or(defaults.temperature),
         top_p: args.top_p.unwrap_or(defaults.top_p),
         top_k: args.top_k.unwrap_or(defaults.top_k),
-        max_new_tokens: args.max_new_tokens.unwrap_or(defaults.max_new_tokens),
+        max_new_tokens,
         seed: args.seed,
-        max_batch_rows: 0,
+        budget: RolloutBudget {
+            max_rows_in_flight: args.max_rows_in_flight,
+            kv_budget_tokens: args.kv_budget_tokens,
+            ..RolloutBudget::default()
+        },
     };
     params.validate()?;
     let mut stop = defaults.stop.clone();

@@ -19,8 +19,10 @@ use tz_core::rollout::{generate, FinishReason, StopCriteria};
 use tz_core::sampling::SamplingParams;
 use tz_core::{GenerationConfig, TextTokenizer};
 
+use tz_config::ranges;
 use tz_core::device::{parse_device, parse_dtype};
 use tz_core::Policy;
+use tz_trainer::memory_check;
 
 #[derive(Debug, Clone, Args)]
 pub struct GenerateArgs {
@@ -137,12 +139,29 @@ pub fn prompt_ids(args: &GenerateArgs, tokenizer: &TextTokenizer) -> Result<Vec<
     tokenizer.encode(&text, false)
 }
 
+/// The numeric flags in range (before anything is loaded).
+fn check_ranges(args: &GenerateArgs) -> Result<(), ranges::RangeError> {
+    ranges::count("-n", args.num_samples as u64, 1, ranges::MAX_COUNT)?;
+    let names = ["--temperature", "--top-p", "--top-k", "--max-new-tokens"];
+    let (t, p, k) = (args.temperature.unwrap_or(1.0), args.top_p.unwrap_or(1.0), args.top_k.unwrap_or(0));
+    ranges::sampling(names, t, p, k, args.max_new_tokens)
+}
+
 pub fn run(args: &GenerateArgs) -> Result<()> {
-    anyhow::ensure!(args.num_samples > 0, "-n must be at least 1");
+    check_ranges(args)?;
     let device = parse_device(&args.device)?;
     let kind = parse_dtype(&args.dtype)
         .map_err(|_| anyhow::anyhow!("--dtype '{}' is not one of f32, bf16", args.dtype))?;
     let dir = model_dir(&args.model)?;
+    let model_cfg = tz_core::Qwen2Config::from_file(&dir.join("config.json"))?;
+    let need = memory_check::generation(
+        &model_cfg,
+        kind,
+        args.num_samples,
+        args.max_new_tokens,
+        "-n × --max-new-tokens",
+    );
+    memory_check::ensure_fits(&need, device, "generating")?;
     let policy = Policy::load(&dir, device, kind)?;
     let tokenizer = &policy.tokenizer.0;
     let params = sampling_params(args, policy.dir.generation_config());

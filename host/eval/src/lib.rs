@@ -141,7 +141,7 @@ fn response_record(
                 "text": text,
                 "tokens": c.token_ids.len(),
                 "finish": if c.finish == FinishReason::Length { "length" } else { "stop" },
-                "reward": s.reward,
+                "reward": tz_sdk::decimal::f32_decimal(s.reward),
                 "correct": s.correct,
                 "answer": s.answer.as_deref(),
                 "reason": s.reason.as_str(),

@@ -60,7 +60,8 @@ impl Figures {
         m.insert(format!("maj@{n}"), json!(self.summary.maj_at_n));
         m.insert("response_length/mean".into(), json!(self.mean_response_length));
         m.insert("truncated_fraction".into(), json!(self.truncated_fraction));
-        m.insert("reward/mean".into(), json!(self.mean_reward));
+        // Rewards are f32: their mean is written at f32 precision.
+        m.insert("reward/mean".into(), json!(tz_sdk::decimal::f32_precision(self.mean_reward)));
         m.insert("answered_fraction".into(), json!(self.answered_fraction));
         Value::Object(m)
     }

@@ -25,6 +25,12 @@ use tracing_subscriber::{fmt, EnvFilter, Layer};
 
 /// The run's log file, once [`log_to_file`] has named one.
 static LOG_FILE: Mutex<Option<File>> = Mutex::new(None);
+/// The current curriculum stage's own log (seed 001's per-stage files), if any.
+static STAGE_LOG: Mutex<Option<File>> = Mutex::new(None);
+
+/// The target of the one-line-per-step records: written to the log files,
+/// shown on the console only with `-v` (the progress bar shows them there).
+pub const STEP_TARGET: &str = "tzhost::step";
 
 /// Installs the subscriber. `verbosity`: -1 quiet, 0 info, 1 debug, 2+ trace
 /// (the console's level; the file's is never below info).
@@ -46,7 +52,10 @@ pub fn init(verbosity: i8) {
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .fmt_fields(hide_indicatif_span_fields(DefaultFields::new()))
-        .with_filter(filter(level(verbosity)));
+        .with_filter(filter(level(verbosity)))
+        .with_filter(tracing_subscriber::filter::filter_fn(move |meta| {
+            verbosity > 0 || meta.target() != STEP_TARGET
+        }));
     let file = fmt::layer()
         .with_writer(|| FileSink)
         .with_target(false)
@@ -82,12 +91,35 @@ pub fn log_to_file(path: &Path) -> Result<(), LogFileError> {
 
 /// Writes each formatted event (one `write` call per event) to the log
 /// file, or nowhere before one is set.
+/// Also writes the log to `path` (appended: a resumed stage continues its
+/// file) until the next call; `None` closes it.
+pub fn log_stage_to(path: Option<&Path>) -> Result<()> {
+    let file = match path {
+        Some(path) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open the stage log {}", path.display()))?;
+            Some(file)
+        }
+        None => None,
+    };
+    *STAGE_LOG.lock().unwrap_or_else(|e| e.into_inner()) = file;
+    Ok(())
+}
+
 struct FileSink;
 
 impl Write for FileSink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Some(file) = LOG_FILE.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-            file.write_all(buf)?;
+        for sink in [&LOG_FILE, &STAGE_LOG] {
+            if let Some(file) = sink.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                file.write_all(buf)?;
+            }
         }
         Ok(buf.len())
     }

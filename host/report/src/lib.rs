@@ -8,5 +8,6 @@
 pub mod plot;
 pub mod run_report;
 pub mod runs;
+pub mod stage_plots;
 pub mod stats;
 pub mod sweep_report;

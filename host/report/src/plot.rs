@@ -1,7 +1,8 @@
 //! PNG plots with plotters and a bundled font (no fontconfig): an overlay
 //! line plot of one metric over several runs or groups, with optional
-//! min–max bands, and a labelled heatmap (e.g. accuracy per curriculum stage
-//! and operator group).
+//! min–max bands and labelled vertical markers (curriculum stage
+//! boundaries), a grid of such plots in one figure, and a labelled heatmap
+//! (e.g. accuracy per curriculum stage and operator group).
 
 use std::path::Path;
 use std::sync::Once;
@@ -75,13 +76,24 @@ pub struct Series {
     pub band: Vec<(f64, f64, f64)>,
 }
 
+/// A vertical line at `x` with a short label, in the colour of series
+/// `color` (e.g. where a run's curriculum stage begins).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Marker {
+    pub x: f64,
+    pub label: String,
+    pub color: usize,
+}
+
 /// An overlay line plot.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct LinePlot {
     pub title: String,
     pub x_label: String,
     pub y_label: String,
     pub series: Vec<Series>,
+    /// Dashed vertical lines; a label is written once per distinct x.
+    pub markers: Vec<Marker>,
 }
 
 /// Renders `plot` to a 960×600 PNG at `path` (written atomically).
@@ -91,63 +103,110 @@ pub fn line_plot(path: &Path, plot: &LinePlot) -> Result<()> {
 
 /// Renders `plot` to a PNG of `size` pixels at `path` (written atomically).
 pub fn line_plot_sized(path: &Path, plot: &LinePlot, size: (u32, u32)) -> Result<()> {
-    let xs = plot.series.iter().flat_map(|s| s.points.iter().map(|p| p.0).chain(s.band.iter().map(|b| b.0)));
+    render(path, size, |root| draw_line_plot(root, plot))
+}
+
+/// Renders `plots` in a grid of `cols` columns, each panel `panel` pixels,
+/// with a title over the whole figure (seed 001's summary figure).
+pub fn line_plot_grid(
+    path: &Path,
+    title: &str,
+    plots: &[LinePlot],
+    cols: usize,
+    panel: (u32, u32),
+) -> Result<()> {
+    if plots.is_empty() {
+        return Err(anyhow!("no plot to draw"));
+    }
+    let cols = cols.clamp(1, plots.len());
+    let rows = plots.len().div_ceil(cols);
+    let size = (panel.0 * cols as u32, panel.1 * rows as u32 + 40);
+    render(path, size, |root| {
+        let body = root.titled(title, ("sans-serif", 28)).map_err(|e| anyhow!("{e}"))?;
+        for (area, plot) in body.split_evenly((rows, cols)).iter().zip(plots) {
+            draw_line_plot(area, plot)?;
+        }
+        Ok(())
+    })
+}
+
+fn draw_line_plot(root: &DrawingArea<BitMapBackend, Shift>, plot: &LinePlot) -> Result<()> {
+    let xs = plot
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0).chain(s.band.iter().map(|b| b.0)))
+        .chain(plot.markers.iter().map(|m| m.x));
     let ys = plot
         .series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.1).chain(s.band.iter().flat_map(|b| [b.1, b.2])));
     let (x0, x1) = padded_range(xs, 0.0);
     let (y0, y1) = padded_range(ys, 0.05);
-    render(path, size, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(&plot.title, ("sans-serif", 24))
-            .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(72)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(|e| anyhow!("{e}"))?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(&plot.title, ("sans-serif", 24))
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(72)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .x_desc(&plot.x_label)
+        .y_desc(&plot.y_label)
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    let mut labelled: Vec<f64> = Vec::new();
+    for (i, m) in plot.markers.iter().enumerate() {
+        let c = color(m.color);
         chart
-            .configure_mesh()
-            .x_desc(&plot.x_label)
-            .y_desc(&plot.y_label)
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 16))
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
+            .draw_series(DashedLineSeries::new([(m.x, y0), (m.x, y1)], 6, 4, c.mix(0.55).stroke_width(1)))
             .map_err(|e| anyhow!("{e}"))?;
-        for (i, s) in plot.series.iter().enumerate() {
-            let c = color(i);
-            if s.band.len() > 1 {
-                let upper = s.band.iter().map(|b| (b.0, b.2));
-                let lower = s.band.iter().rev().map(|b| (b.0, b.1));
-                chart
-                    .draw_series(std::iter::once(Polygon::new(
-                        upper.chain(lower).collect::<Vec<_>>(),
-                        c.mix(0.18),
-                    )))
-                    .map_err(|e| anyhow!("{e}"))?;
-            }
-            let line = chart
-                .draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))
-                .map_err(|e| anyhow!("{e}"))?;
-            line.label(s.label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-            if s.points.len() == 1 {
-                chart
-                    .draw_series(std::iter::once(Circle::new(s.points[0], 4, c.filled())))
-                    .map_err(|e| anyhow!("{e}"))?;
-            }
+        if labelled.iter().any(|x| (x - m.x).abs() < 1e-9) {
+            continue;
         }
+        labelled.push(m.x);
+        // Three label rows so that neighbouring stages do not overwrite each other.
+        let y = y1 - (y1 - y0) * (0.03 + 0.05 * (i % 3) as f64);
+        let style = ("sans-serif", 11).into_font().color(&c.mix(0.9));
         chart
-            .configure_series_labels()
-            .label_font(("sans-serif", 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
+            .draw_series(std::iter::once(Text::new(m.label.clone(), (m.x, y), style)))
             .map_err(|e| anyhow!("{e}"))?;
-        Ok(())
-    })
+    }
+    for (i, s) in plot.series.iter().enumerate() {
+        let c = color(i);
+        if s.band.len() > 1 {
+            let upper = s.band.iter().map(|b| (b.0, b.2));
+            let lower = s.band.iter().rev().map(|b| (b.0, b.1));
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    upper.chain(lower).collect::<Vec<_>>(),
+                    c.mix(0.18),
+                )))
+                .map_err(|e| anyhow!("{e}"))?;
+        }
+        let line = chart
+            .draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))
+            .map_err(|e| anyhow!("{e}"))?;
+        line.label(s.label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+        if s.points.len() == 1 {
+            chart
+                .draw_series(std::iter::once(Circle::new(s.points[0], 4, c.filled())))
+                .map_err(|e| anyhow!("{e}"))?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .label_font(("sans-serif", 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok(())
 }
 
 /// A heatmap: `values[row][col]` (None = no data, drawn grey) with row and
@@ -359,9 +418,18 @@ mod tests {
                 },
                 Series { label: "random".into(), points: vec![(20.0, 0.4)], band: vec![] },
             ],
+            markers: vec![
+                Marker { x: 0.0, label: "R1 plus".into(), color: 0 },
+                Marker { x: 10.0, label: "R1 plus_minus".into(), color: 0 },
+                Marker { x: 10.0, label: "R1 1".into(), color: 1 },
+            ],
         };
         line_plot(&path, &plot).unwrap();
         assert_eq!(png_size(&path), (960, 600));
+        let grid = dir.path().join("grid.png");
+        line_plot_grid(&grid, "summary", &[plot.clone(), plot.clone(), plot], 2, (400, 300)).unwrap();
+        assert_eq!(png_size(&grid), (800, 640));
+        std::fs::remove_file(&grid).unwrap();
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "temporary file left behind");
     }

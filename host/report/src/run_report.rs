@@ -1,17 +1,23 @@
 //! `tzhost report RUN_DIR [RUN_DIR ...]`: the plots seeds 000/001/002 make
 //! from their training logs, with several runs overlaid (legend = run name):
 //! success rate (`train/acc`, `val/acc`), policy-gradient loss, grad norm,
-//! response length and the rollout window; the success matrix of each
-//! planned run as a heatmap (side by side for several runs); and one
-//! `consolidated_metrics.json` over all runs.
+//! response length and the rollout window, each with the stage boundaries
+//! of planned runs marked; the success matrix and the weight change per
+//! stage and layer type of each planned run as heatmaps (side by side for
+//! several runs); seed 001's summary figure
+//! `plots/training_metrics_{size}.png` per model size; and one
+//! `consolidated_metrics.json` over all runs. Titles say how many problems
+//! each evaluation used.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use serde_json::{json, Map, Value};
 
-use super::plot::{heatmaps, line_plot_sized, Heatmap, LinePlot, Series};
+use super::plot::{heatmaps, line_plot_grid, line_plot_sized, Heatmap, LinePlot, Marker, Series};
 use super::runs::RunRecord;
+use super::stage_plots;
 
 /// The curves of the report: (metric, file stem, title).
 pub const CURVES: [(&str, &str, &str); 6] = [
@@ -40,6 +46,9 @@ pub struct ReportOptions {
 pub struct ReportFiles {
     pub plots: Vec<PathBuf>,
     pub success_matrix: Option<PathBuf>,
+    pub weight_change: Option<PathBuf>,
+    /// `plots/training_metrics_{size}.png`, one per model size.
+    pub summaries: Vec<PathBuf>,
     pub consolidated: PathBuf,
     /// Metrics of [`CURVES`] no run logged.
     pub skipped: Vec<String>,
@@ -49,8 +58,11 @@ pub struct ReportFiles {
 pub struct ReportRun {
     pub name: String,
     pub record: RunRecord,
-    /// `metrics/consolidated_metrics.json` of a planned run.
+    /// `metrics/consolidated_metrics_{size}.json` of a planned run.
     pub stages: Option<Value>,
+    /// The model-size suffix (`1.5b`): from the stage files' names, else
+    /// from the run's config.
+    pub size: String,
 }
 
 /// Loads a run directory; anything that is not one is a one-line error.
@@ -62,20 +74,27 @@ pub fn load_run(dir: &Path) -> Result<ReportRun> {
         bail!("{} is not a run directory (it has no metrics.jsonl)", dir.display());
     }
     let record = RunRecord::load(dir)?;
-    let stages_path = dir.join("metrics/consolidated_metrics.json");
-    let stages = match std::fs::read_to_string(&stages_path) {
-        Ok(text) => Some(
-            serde_json::from_str(&text)
-                .map_err(|e| anyhow::anyhow!("{} is not valid JSON: {e}", stages_path.display()))?,
-        ),
-        Err(_) => None,
+    let (stages, file_size) = match stage_plots::consolidated_file(dir) {
+        Some((path, size)) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            let value = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{} is not valid JSON: {e}", path.display()))?;
+            (Some(value), size)
+        }
+        None => (None, None),
     };
+    let size = file_size
+        .or_else(|| {
+            crate::config::RunConfig::from_file(&dir.join("config.toml")).ok().map(|c| c.size_label())
+        })
+        .unwrap_or_else(|| "model".into());
     let name = dir
         .canonicalize()
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
         .unwrap_or_else(|| dir.display().to_string());
-    Ok(ReportRun { name, record, stages })
+    Ok(ReportRun { name, record, stages, size })
 }
 
 /// Run names as legends: the directory name, with its parent's when two runs share it.
@@ -118,33 +137,82 @@ fn curve(run: &RunRecord, metric: &str) -> Vec<(f64, f64)> {
     pts
 }
 
-/// A planned run's success matrix as a heatmap.
-fn matrix_heatmap(run: &ReportRun) -> Option<Heatmap> {
-    let m = run.stages.as_ref()?.get("success_matrix")?;
-    let strings = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
-            .unwrap_or_default()
-    };
-    let groups = strings(&m["groups"]);
-    let rows = strings(&m["rows"]);
-    let values: Vec<Vec<Option<f64>>> = m["acc"]
-        .as_array()?
+/// The stage boundaries of every planned run, each in its run's colour.
+fn stage_markers(runs: &[&ReportRun]) -> Vec<Marker> {
+    runs.iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.stages.as_ref().map(|c| stage_plots::boundaries(c, i)))
+        .flatten()
+        .collect()
+}
+
+/// ` (N held-out problems)` from the runs' summaries, when they say.
+fn held_out_problems(runs: &[&ReportRun]) -> String {
+    let sizes: BTreeSet<u64> =
+        runs.iter().filter_map(|r| r.record.summary_f64("val/size")).map(|n| n as u64).collect();
+    match sizes.len() {
+        0 => String::new(),
+        _ => format!(
+            " ({} held-out problems)",
+            sizes.iter().map(u64::to_string).collect::<Vec<_>>().join(" / ")
+        ),
+    }
+}
+
+/// The line plot of one of [`CURVES`] over `runs`, or None when no run logged it.
+fn curve_plot(runs: &[&ReportRun], metric: &str, title: &str, smooth_k: usize) -> Option<LinePlot> {
+    let per_step = metric != "val/acc";
+    let series: Vec<Series> = runs
         .iter()
-        .map(|r| r.as_array().map(|c| c.iter().map(Value::as_f64).collect()).unwrap_or_default())
+        .map(|r| {
+            let pts = curve(&r.record, metric);
+            Series {
+                label: r.name.clone(),
+                points: if per_step { smooth(&pts, smooth_k) } else { pts },
+                band: vec![],
+            }
+        })
+        .filter(|s| !s.points.is_empty())
         .collect();
-    if rows.is_empty() || groups.is_empty() {
+    if series.is_empty() {
         return None;
     }
-    Some(Heatmap {
-        title: format!("{}: success rate", run.name),
-        x_label: "evaluated group".into(),
-        y_label: "after stage".into(),
-        col_labels: groups,
-        row_labels: rows,
-        values,
-        range: Some((0.0, 1.0)),
+    let smoothed = if per_step && smooth_k > 1 { format!(" ({smooth_k}-step mean)") } else { String::new() };
+    let problems = if metric == "val/acc" { held_out_problems(runs) } else { String::new() };
+    Some(LinePlot {
+        title: format!("{title}{smoothed}{problems}"),
+        x_label: "step".into(),
+        y_label: metric.into(),
+        series,
+        markers: stage_markers(runs),
     })
+}
+
+/// Seed 001's summary figure for the runs of one model size: the curves
+/// and the overall weight change per stage, in one grid.
+fn summary_figure(runs: &[&ReportRun], size: &str, out: &Path, smooth_k: usize) -> Result<Option<PathBuf>> {
+    let mut panels: Vec<LinePlot> =
+        CURVES.iter().filter_map(|(metric, _, title)| curve_plot(runs, metric, title, smooth_k)).collect();
+    let changes: Vec<Series> = runs
+        .iter()
+        .filter_map(|r| r.stages.as_ref().map(|c| stage_plots::weight_change_curve(&r.name, c)))
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    if !changes.is_empty() {
+        panels.push(LinePlot {
+            title: "Weight change per stage (relative L2)".into(),
+            x_label: "step (stage end)".into(),
+            y_label: "weight change".into(),
+            series: changes,
+            markers: stage_markers(runs),
+        });
+    }
+    if panels.is_empty() {
+        return Ok(None);
+    }
+    let path = out.join("plots").join(format!("training_metrics_{size}.png"));
+    line_plot_grid(&path, &format!("Training metrics, {size}"), &panels, 3, (640, 420))?;
+    Ok(Some(path))
 }
 
 /// Writes the report of `dirs` into `opts.out`.
@@ -157,41 +225,36 @@ pub fn report(dirs: &[PathBuf], opts: &ReportOptions) -> Result<ReportFiles> {
     std::fs::create_dir_all(&opts.out)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", opts.out.display()))?;
     let mut files = ReportFiles::default();
+    let all: Vec<&ReportRun> = runs.iter().collect();
     for (metric, stem, title) in CURVES {
-        let per_step = metric != "val/acc";
-        let series: Vec<Series> = runs
-            .iter()
-            .map(|r| {
-                let pts = curve(&r.record, metric);
-                Series {
-                    label: r.name.clone(),
-                    points: if per_step { smooth(&pts, opts.smooth) } else { pts },
-                    band: vec![],
-                }
-            })
-            .filter(|s| !s.points.is_empty())
-            .collect();
-        if series.is_empty() {
+        let Some(plot) = curve_plot(&all, metric, title, opts.smooth) else {
             files.skipped.push(metric.to_string());
             continue;
-        }
-        let smoothed =
-            if per_step && opts.smooth > 1 { format!(" ({}-step mean)", opts.smooth) } else { String::new() };
-        let plot = LinePlot {
-            title: format!("{title}{smoothed}"),
-            x_label: "step".into(),
-            y_label: metric.into(),
-            series,
         };
         let path = opts.out.join(format!("{stem}.png"));
         line_plot_sized(&path, &plot, opts.size)?;
         files.plots.push(path);
     }
-    let maps: Vec<Heatmap> = runs.iter().filter_map(matrix_heatmap).collect();
+    let planned: Vec<(&ReportRun, &Value)> =
+        runs.iter().filter_map(|r| Some((r, r.stages.as_ref()?))).collect();
+    let maps: Vec<Heatmap> =
+        planned.iter().filter_map(|(r, c)| stage_plots::matrix_heatmap(&r.name, c)).collect();
     if !maps.is_empty() {
         let path = opts.out.join("success_matrix.png");
         heatmaps(&path, &maps)?;
         files.success_matrix = Some(path);
+    }
+    let maps: Vec<Heatmap> =
+        planned.iter().filter_map(|(r, c)| stage_plots::weight_change_heatmap(&r.name, c)).collect();
+    if !maps.is_empty() {
+        let path = opts.out.join("weight_change.png");
+        heatmaps(&path, &maps)?;
+        files.weight_change = Some(path);
+    }
+    let sizes: BTreeSet<&str> = runs.iter().map(|r| r.size.as_str()).collect();
+    for size in sizes {
+        let of_size: Vec<&ReportRun> = runs.iter().filter(|r| r.size == size).collect();
+        files.summaries.extend(summary_figure(&of_size, size, &opts.out, opts.smooth)?);
     }
     files.consolidated = opts.out.join("consolidated_metrics.json");
     let runs_json: Vec<Value> = runs.iter().map(run_json).collect();
@@ -209,9 +272,16 @@ fn run_json(r: &ReportRun) -> Value {
             last.insert(metric.to_string(), json!(v.1));
         }
     }
+    let boundaries: Vec<Value> = r
+        .stages
+        .as_ref()
+        .map(|c| stage_plots::boundaries(c, 0).into_iter().map(|m| json!([m.x, m.label])).collect())
+        .unwrap_or_default();
     json!({
         "name": r.name,
         "dir": r.record.dir,
+        "size": r.size,
+        "stage_boundaries": boundaries,
         "finished": r.record.finished(),
         "summary": r.record.summary,
         "last": last,

@@ -136,6 +136,7 @@ fn write_plots(
             x_label: "step".into(),
             y_label: metric.clone(),
             series,
+            markers: vec![],
         };
         line_plot(&dir.join(&file), &plot)?;
         written.push((metric.clone(), file));
@@ -158,6 +159,7 @@ fn write_plots(
             x_label: "minutes".into(),
             y_label: "val/acc".into(),
             series: by_time,
+            markers: vec![],
         };
         line_plot(&dir.join(&file), &plot)?;
         written.push(("val/acc vs minutes".into(), file));

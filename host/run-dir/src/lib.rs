@@ -10,6 +10,10 @@
 //! the directory fsynced, so after a crash (or power loss) a reader sees the
 //! old file or the new one, never half of one.
 
+pub mod lock;
+
+pub use lock::{DirLock, LockError, LOCK_FILE};
+
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -48,12 +52,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::create_dir_all(dir).at("create", dir)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    {
-        let mut f = File::create(&tmp).at("write", &tmp)?;
-        f.write_all(bytes).at("write", &tmp)?;
-        f.sync_all().at("write", &tmp)?;
+    let written = File::create(&tmp)
+        .and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        })
+        .at("write", &tmp)
+        .and_then(|()| std::fs::rename(&tmp, path).at("write", path));
+    if written.is_err() {
+        // A full disk must not also leave a half-written temporary behind.
+        let _ = std::fs::remove_file(&tmp);
+        return written;
     }
-    std::fs::rename(&tmp, path).at("write", path)?;
     sync_dir(dir)
 }
 
@@ -142,6 +152,64 @@ impl RunDir {
         out
     }
 
+    /// What in this directory a run wrote (metrics, samples, summary,
+    /// checkpoints), by name; empty for a new directory or one that holds
+    /// only a config (as a sweep prepares it).
+    pub fn output_files(&self) -> Vec<String> {
+        let mut found: Vec<String> = [self.metrics(), self.samples(), self.summary()]
+            .iter()
+            .filter(|p| p.metadata().is_ok_and(|m| m.len() > 0))
+            .map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned())
+            .collect();
+        let checkpoints = std::fs::read_dir(self.checkpoints()).into_iter().flatten().flatten().count();
+        if checkpoints > 0 {
+            found.push(format!("{checkpoints} entries in checkpoints/"));
+        }
+        found
+    }
+
+    /// Deletes everything in the directory but its lock (`--overwrite`).
+    pub fn delete_output(&self) -> Result<()> {
+        for entry in std::fs::read_dir(&self.root).at("list", &self.root)? {
+            let path = entry.at("list", &self.root)?.path();
+            if path.file_name().is_some_and(|n| n == LOCK_FILE) {
+                continue;
+            }
+            let removed =
+                if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            removed.at("delete", &path)?;
+        }
+        std::fs::create_dir_all(self.checkpoints()).at("create", &self.checkpoints())
+    }
+
+    /// Removes half-written files and directories (`.NAME.tmp-PID`) a killed
+    /// process left anywhere in the run. Call it holding the run's lock, so
+    /// no live writer's temporary is removed.
+    pub fn remove_stale_temporaries(&self) {
+        let mut dirs = vec![self.root.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+                if name.starts_with('.') && name.contains(".tmp-") {
+                    let removed = if is_dir {
+                        std::fs::remove_dir_all(entry.path())
+                    } else {
+                        std::fs::remove_file(entry.path())
+                    };
+                    match removed {
+                        Ok(()) => {
+                            tracing::info!("removed {}, left by a killed process", entry.path().display())
+                        }
+                        Err(e) => tracing::warn!("cannot remove {}: {e}", entry.path().display()),
+                    }
+                } else if is_dir {
+                    dirs.push(entry.path());
+                }
+            }
+        }
+    }
+
     /// Keeps the newest `keep` checkpoints.
     pub fn prune(&self, keep: usize) {
         let all = self.list_checkpoints();
@@ -220,5 +288,45 @@ mod tests {
         std::fs::write(run.metrics(), "{\"step\":0}\n{\"step\":1}\n{\"step\":2}\nnot json\n").unwrap();
         run.truncate_metrics_after(1).unwrap();
         assert_eq!(std::fs::read_to_string(run.metrics()).unwrap(), "{\"step\":0}\n{\"step\":1}\n");
+    }
+
+    #[test]
+    fn a_torn_last_metrics_line_is_dropped_on_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(dir.path().to_path_buf()).unwrap();
+        std::fs::write(run.metrics(), "{\"step\":0}\n{\"step\":1}\n{\"step\":2}\n{\"step\":3,\"lo").unwrap();
+        run.truncate_metrics_after(2).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(run.metrics()).unwrap(),
+            "{\"step\":0}\n{\"step\":1}\n{\"step\":2}\n"
+        );
+    }
+
+    #[test]
+    fn stale_temporaries_are_removed_at_any_depth_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(dir.path().to_path_buf()).unwrap();
+        let nested = run.checkpoints().join(".step_000005.tmp-123");
+        std::fs::create_dir_all(nested.join(".model.safetensors.tmp-123")).unwrap();
+        std::fs::write(run.root.join(".summary.json.tmp-9"), "x").unwrap();
+        std::fs::create_dir_all(run.checkpoint(4)).unwrap();
+        std::fs::write(run.checkpoint(4).join(".config.json.tmp-7"), "x").unwrap();
+        std::fs::write(run.metrics(), "{}\n").unwrap();
+        run.remove_stale_temporaries();
+        assert!(!nested.exists() && !run.root.join(".summary.json.tmp-9").exists());
+        assert!(!run.checkpoint(4).join(".config.json.tmp-7").exists());
+        assert!(run.checkpoint(4).is_dir() && run.metrics().is_file());
+    }
+
+    #[test]
+    fn output_of_an_earlier_run_is_found_and_a_prepared_config_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(dir.path().to_path_buf()).unwrap();
+        std::fs::write(run.config(), "x = 1\n").unwrap();
+        assert!(run.output_files().is_empty());
+        std::fs::write(run.metrics(), "{\"step\":0}\n").unwrap();
+        assert_eq!(run.output_files(), ["metrics.jsonl"]);
+        run.delete_output().unwrap();
+        assert!(run.output_files().is_empty() && !run.config().exists() && run.checkpoints().is_dir());
     }
 }

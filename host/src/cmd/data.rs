@@ -82,7 +82,9 @@ pub struct SplitArgs {
     /// Test rows per group.
     #[arg(long, default_value_t = 1_000)]
     pub test_size: u64,
-    /// Output directory: OUT/<group>/{train,test}.parquet.
+    /// Output directory: OUT/<group>/{train,test}.parquet and OUT/manifest.json
+    /// (disjoint groups when the input is large enough, else groups that share
+    /// training rows; test rows are never in a training set).
     #[arg(long, default_value = "data/random")]
     pub out: PathBuf,
     /// Random seed of the shuffle.
@@ -132,7 +134,10 @@ pub fn run(args: &DataArgs, registry: &dyn Fn() -> Result<Registry>, progress: b
                 seed: a.seed,
                 progress,
             };
-            report(&split::split_random(Some(&task), &opts)?);
+            let split = split::split_random(Some(&task), &opts)?;
+            report(&split.files);
+            eprintln!("{}", split.manifest.describe());
+            println!("manifest  {}", split.manifest_path.display());
             Ok(())
         }
         DataCommand::Show(a) => {

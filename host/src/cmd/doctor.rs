@@ -28,9 +28,18 @@ pub struct DoctorArgs {
     /// The device you will train on: a CUDA device that is not usable is then a failure.
     #[arg(long)]
     pub device: Option<String>,
-    /// Also check a run config: it resolves, and its plugins exist and accept their settings.
+    /// Also check a run config: it resolves, and its plugins exist and accept
+    /// their settings; its reward model (`[reward_model]`), when it has one, is checked too.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Also check a reward model (a directory, or a cached hub id): a one-label
+    /// Qwen2 sequence classifier whose chat template renders a pair.
+    #[arg(long, value_name = "DIR|HUB_ID")]
+    pub reward_model: Option<String>,
+    /// Also load the reward model and score one (question, response) pair
+    /// (a 7B reward model takes ~15 GB and a minute or more).
+    #[arg(long)]
+    pub reward_forward: bool,
 }
 
 pub fn run(args: &DoctorArgs, global: &GlobalArgs, env_path: Option<&str>) -> Result<()> {
@@ -50,13 +59,23 @@ pub fn run(args: &DoctorArgs, global: &GlobalArgs, env_path: Option<&str>) -> Re
     report(checks, &mut out)?;
     let mut task = args.task.clone();
     let mut template = args.template.clone();
+    let mut reward_model = args
+        .reward_model
+        .clone()
+        .map(|path| crate::config::RewardModelSection { path, ..Default::default() });
     if let Some(file) = &args.config {
         let (check, cfg) = doctor::config::check(file, &registry);
         if let Some(cfg) = cfg {
             task = task.or(Some(cfg.task.name.clone()));
             template = template.or(Some(cfg.task.template.clone()));
+            if reward_model.is_none() && !cfg.reward_model.path.is_empty() {
+                reward_model = Some(cfg.reward_model.clone());
+            }
         }
         report(vec![check], &mut out)?;
+    }
+    if let Some(section) = &reward_model {
+        report(doctor::reward_model::check(section, args.reward_forward), &mut out)?;
     }
     if let Some(dir) = &args.model {
         report(doctor::model::check(dir, doctor::device_of(args.device.as_deref())), &mut out)?;

@@ -4,6 +4,7 @@ pub mod config;
 pub mod data;
 pub mod doctor;
 pub mod global;
+pub mod plan;
 pub mod plugins;
 pub mod report;
 pub mod resume;

@@ -50,6 +50,12 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     if let Some(p) = &files.success_matrix {
         println!("matrix   {}", p.display());
     }
+    if let Some(p) = &files.weight_change {
+        println!("weights  {}", p.display());
+    }
+    for p in &files.summaries {
+        println!("summary  {}", p.display());
+    }
     println!("metrics  {}", files.consolidated.display());
     if !files.skipped.is_empty() {
         println!("(no run logged {})", files.skipped.join(", "));

@@ -43,6 +43,11 @@ pub struct TrainArgs {
     /// runs/<task>-<algo>-<curriculum>-<time>].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Delete what an earlier run left in the run directory (metrics,
+    /// checkpoints, summary) and start afresh; without it such a directory
+    /// is refused.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 impl TrainArgs {
@@ -89,6 +94,6 @@ impl TrainArgs {
 pub fn run(args: &TrainArgs, registry: &Registry) -> Result<()> {
     let resolved = args.resolve()?;
     config::check_plugin_tables(&resolved, registry)?;
-    tz_trainer::run_config(&resolved.config, registry)?;
+    tz_trainer::run_config(&resolved.config, registry, args.overwrite)?;
     Ok(())
 }

@@ -177,8 +177,11 @@ enum Event {
 /// Writes the manifest and the run directories' configs, then runs every
 /// job that is not finished, `parallel` at a time, reporting to `out`.
 pub fn execute(plan: &Plan, runner: &dyn Runner, parallel: usize, out: &mut dyn Write) -> Result<Outcome> {
-    let decisions = decide(plan);
     std::fs::create_dir_all(&plan.dir).with_context(|| format!("cannot create {}", plan.dir.display()))?;
+    // Held until the sweep ends: a second sweep on this directory would move
+    // this one's live runs aside and report duplicated steps.
+    let _lock = crate::run_lock::DirLock::acquire(&plan.dir)?;
+    let decisions = decide(plan);
     Manifest::from_plan(plan).write(&plan.dir)?;
     let total = plan.runs.len();
     let mut outcome = Outcome::default();

@@ -19,7 +19,7 @@ use anyhow::Result;
 
 pub use execute::{decide, execute, Action, Decision, Job, Outcome, ProcessRunner, Runner};
 pub use manifest::Manifest;
-pub use plan::{expand, Plan, PlannedRun};
+pub use plan::{differing_keys, expand, KeyDiff, Plan, PlannedRun};
 pub use spec::SweepSpec;
 
 /// Prints what a sweep would do (`--dry-run`).
@@ -38,6 +38,17 @@ pub fn print_plan(plan: &Plan, out: &mut dyn Write) -> Result<()> {
     )?;
     if let Some(base) = &plan.spec.base_config {
         writeln!(out, "base config: {}", base.display())?;
+    }
+    let diffs = differing_keys(plan);
+    if diffs.is_empty() {
+        writeln!(out, "the arms differ in no config key besides the seed")?;
+    } else {
+        let checked = if plan.spec.compares.is_empty() { "" } else { " (all named by sweep.compares)" };
+        writeln!(out, "keys that differ between the arms{checked}:")?;
+        for d in &diffs {
+            let values: Vec<String> = d.values.iter().map(|(g, v)| format!("{g}: {v}")).collect();
+            writeln!(out, "  {}  {}", d.key, values.join(" | "))?;
+        }
     }
     let width = plan.runs.iter().map(|r| r.name.len()).max().unwrap_or(0);
     for (run, d) in plan.runs.iter().zip(&decisions) {

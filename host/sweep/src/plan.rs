@@ -1,6 +1,7 @@
 //! Expanding a sweep into runs: the product of its dimensions, each run a
 //! fully resolved config in its own run directory named after its labels.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Result};
@@ -92,7 +93,71 @@ pub fn expand(spec: &SweepSpec, sets: &[String], out: Option<&Path>) -> Result<P
         }
         runs.push(PlannedRun { name, group, seed, labels, resolved });
     }
-    Ok(Plan { spec: spec.clone(), dir, runs })
+    let plan = Plan { spec: spec.clone(), dir, runs };
+    check_compared(&plan)?;
+    Ok(plan)
+}
+
+/// A config key whose value differs between the arms of a sweep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyDiff {
+    pub key: String,
+    /// `(arm, value)` for every arm (a run group); `(unset)` where the key is absent.
+    pub values: Vec<(String, String)>,
+}
+
+/// The resolved config keys that differ between the sweep's arms (its runs
+/// without the seed), i.e. everything a comparison of the arms confounds.
+pub fn differing_keys(plan: &Plan) -> Vec<KeyDiff> {
+    let mut arms: Vec<(&str, BTreeMap<String, String>)> = Vec::new();
+    for run in &plan.runs {
+        if arms.iter().any(|(g, _)| *g == run.group) {
+            continue;
+        }
+        let leaves = flatten(&run.resolved.table()).into_iter().map(|(k, v)| (k, v.to_string())).collect();
+        arms.push((run.group.as_str(), leaves));
+    }
+    let ignored = ["logging.run_name", plan.spec.seed_key.as_str()];
+    let keys: BTreeSet<&String> = arms.iter().flat_map(|(_, leaves)| leaves.keys()).collect();
+    keys.into_iter()
+        .filter(|k| !ignored.contains(&k.as_str()))
+        .filter_map(|k| {
+            let values: Vec<(String, String)> = arms
+                .iter()
+                .map(|(g, leaves)| {
+                    (g.to_string(), leaves.get(k).cloned().unwrap_or_else(|| "(unset)".into()))
+                })
+                .collect();
+            values.iter().any(|(_, v)| *v != values[0].1).then(|| KeyDiff { key: k.clone(), values })
+        })
+        .collect()
+}
+
+/// With `sweep.compares`, the arms may differ only in those keys (a key or a
+/// section prefix such as `algorithm`).
+fn check_compared(plan: &Plan) -> Result<()> {
+    let compares = &plan.spec.compares;
+    if compares.is_empty() {
+        return Ok(());
+    }
+    let covered = |key: &str| compares.iter().any(|c| key == c || key.starts_with(&format!("{c}.")));
+    let stray: Vec<String> = differing_keys(plan)
+        .into_iter()
+        .filter(|d| !covered(&d.key))
+        .map(|d| {
+            let values: Vec<String> = d.values.iter().map(|(g, v)| format!("{g}: {v}")).collect();
+            format!("{} ({})", d.key, values.join(", "))
+        })
+        .collect();
+    if !stray.is_empty() {
+        bail!(
+            "sweep {}: its arms also differ in {}, which sweep.compares ({}) does not name; set it alike for every arm, or add it to sweep.compares",
+            plan.spec.name,
+            stray.join("; "),
+            compares.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// Defaults < base config file < the sweep's `[config]` table.

@@ -8,6 +8,7 @@
 //! parallel = 1                           # default for --parallel
 //! metrics = ["val/acc", "critic/score/mean"]  # plotted by the report
 //! seed_key = "trainer.seed"              # the axis the report averages over
+//! compares = ["curriculum"]              # the arms may differ only in these keys (and sections)
 //!
 //! [config]                               # config keys for every variant
 //! trainer.max_minutes = 4
@@ -83,6 +84,8 @@ pub struct SweepSpec {
     pub parallel: usize,
     pub metrics: Vec<String>,
     pub seed_key: String,
+    /// Keys (or section prefixes) the arms may differ in; empty = unchecked.
+    pub compares: Vec<String>,
     /// Variants first (when given), then the axes, in file order.
     pub dimensions: Vec<Dimension>,
 }
@@ -117,6 +120,8 @@ struct RawHeader {
     parallel: Option<usize>,
     metrics: Option<Vec<String>>,
     seed_key: Option<String>,
+    #[serde(default)]
+    compares: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -197,6 +202,7 @@ impl SweepSpec {
             parallel: h.parallel.unwrap_or(1),
             metrics: h.metrics.unwrap_or_else(|| DEFAULT_METRICS.iter().map(|s| s.to_string()).collect()),
             seed_key: h.seed_key.unwrap_or_else(|| "trainer.seed".into()),
+            compares: h.compares,
             dimensions,
         })
     }
@@ -206,7 +212,7 @@ impl SweepSpec {
 /// naming the closest valid key (serde would list them all).
 const SWEEP_KEYS: &[(&str, &[&str])] = &[
     ("", &["sweep", "config", "variant", "axis"]),
-    ("sweep", &["name", "description", "base_config", "out", "parallel", "metrics", "seed_key"]),
+    ("sweep", &["name", "description", "base_config", "out", "parallel", "metrics", "seed_key", "compares"]),
     ("variant", &["name", "set"]),
     ("axis", &["name", "key", "values", "labels"]),
 ];

@@ -136,6 +136,34 @@ pub fn metrics(run: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Panics if any number in `text` (JSON, or JSON lines) is an f32 widened
+/// to f64 and written with its f64 digits (0.10000000149011612 for 0.1f32):
+/// every f32 must be written as its shortest decimal.
+pub fn assert_no_widened_f32(text: &str, what: &str) {
+    fn walk(v: &serde_json::Value, what: &str) {
+        match v {
+            serde_json::Value::Number(n) => {
+                let Some(x) = n.as_f64().filter(|x| x.fract() != 0.0) else { return };
+                let f = x as f32;
+                if f64::from(f) == x && x.to_string() != f.to_string() {
+                    panic!("{what}: {x} is the f32 {f} widened; write it as {f}");
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, what)),
+            serde_json::Value::Object(o) => o.values().for_each(|v| walk(v, what)),
+            _ => {}
+        }
+    }
+    let values: Vec<serde_json::Value> = match serde_json::from_str(text) {
+        Ok(v) => vec![v],
+        Err(_) => {
+            text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+        }
+    };
+    assert!(!values.is_empty(), "{what} is empty");
+    values.iter().for_each(|v| walk(v, what));
+}
+
 /// A metrics line without what depends on wall-clock time.
 pub fn deterministic(m: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
     m.as_object()
@@ -144,4 +172,47 @@ pub fn deterministic(m: &serde_json::Value) -> Vec<(String, serde_json::Value)> 
         .filter(|(k, _)| !k.starts_with("timing_s/") && *k != "perf/throughput" && *k != "time/elapsed_s")
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
+}
+
+/// The repository's Python (`.venv`, made by scripts/setup.sh), or a clear panic.
+pub fn python() -> PathBuf {
+    let py = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    assert!(
+        py.exists(),
+        "{} is missing: run scripts/setup.sh (it creates the PyTorch + transformers venv)",
+        py.display()
+    );
+    py
+}
+
+/// Runs a Python script of the repository (path relative to the repository
+/// root) with `request` as JSON on stdin, offline, and returns its JSON answer.
+pub fn run_python(script: &str, request: &serde_json::Value) -> serde_json::Value {
+    use std::io::Write;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(script);
+    let mut child = Command::new(python())
+        .arg(&script)
+        .env("HF_HUB_OFFLINE", "1")
+        .env("TRANSFORMERS_VERBOSITY", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", python().display()));
+    child.stdin.take().unwrap().write_all(request.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{} failed:\n{}", script.display(), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `tzhost generate --device cpu --greedy ARGS` offline: its stdout without
+/// the trailing newline println adds.
+pub fn tzhost_generate(args: &[&str]) -> String {
+    let out = tzhost_env(
+        &[&["generate", "--device", "cpu", "--greedy"], args].concat(),
+        &[("HF_HUB_OFFLINE", "1")],
+    );
+    assert!(out.status.success(), "tzhost generate {args:?} failed:\n{}", stderr(&out));
+    let text = stdout(&out);
+    text.strip_suffix('\n').unwrap_or(&text).to_string()
 }

@@ -2,13 +2,16 @@
 
 Reads one JSON request on stdin, writes one JSON answer on stdout.
 
-request: {"make": [{"dir": str, "tokenizer_from": str, "config": {...}, "seed": int}],
+request: {"make": [{"dir": str, "tokenizer_from": str, "model_type": str (default "qwen2"),
+                    "config": {...}, "seed": int}],
           "generate": [{"dir": str, "prompt": str, "chat": bool, "system": str | null,
                         "new_tokens": int}]}
 answer:  {"texts": [{"keep": str, "skip": str, "tokens": int}]}
 
-"make" writes a random Qwen2ForCausalLM (weights N(0, 0.3), norms 1 + N(0, 0.3))
-with save_pretrained and copies the tokenizer files next to it. "generate"
+"make" writes a random *ForCausalLM of the model_type's family (weights
+N(0, 0.3), norms 1 + N(0, 0.3)) with save_pretrained and copies the tokenizer
+files (and a generation_config.json) next to it; without a vocab_size in the
+config, the vocabulary is the tokenizer's. "generate"
 runs greedy model.generate() on the prompt (plain: tokenizer(prompt); chat:
 apply_chat_template with the generation prompt) and decodes the new tokens
 with and without special tokens.
@@ -19,19 +22,23 @@ import sys
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 
 def make(job):
     torch.manual_seed(job["seed"])
-    model = Qwen2ForCausalLM(Qwen2Config(**job["config"]))
+    kwargs = dict(job["config"])
+    kwargs.setdefault("vocab_size", len(AutoTokenizer.from_pretrained(job["tokenizer_from"])))
+    config = AutoConfig.for_model(job.get("model_type", "qwen2"), **kwargs)
+    model = AutoModelForCausalLM.from_config(config)
     with torch.no_grad():
         for name, param in model.named_parameters():
             noise = torch.randn_like(param) * 0.3
             param.copy_(noise + 1.0 if name.endswith("norm.weight") else noise)
     model.save_pretrained(job["dir"])
     for f in Path(job["tokenizer_from"]).iterdir():
-        if f.name.startswith("tokenizer") or f.name in ("special_tokens_map.json", "chat_template.jinja"):
+        if f.name.startswith("tokenizer") or f.name in ("special_tokens_map.json", "chat_template.jinja",
+                                                         "generation_config.json"):
             shutil.copy(f, Path(job["dir"]) / f.name)
 
 

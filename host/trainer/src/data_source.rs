@@ -54,8 +54,17 @@ impl FileSamples {
             .collect()
     }
 
-    /// Fails when a stage of the plan would have nothing to train on.
-    pub fn check_plan(&self, plan: &[Stage]) -> Result<()> {
+    /// Fails when a stage of the plan would have nothing to train on, or
+    /// when the random-group control (`random_groups`) gets a file without
+    /// groups (every stage would train on the same rows).
+    pub fn check_plan(&self, plan: &[Stage], random_groups: bool) -> Result<()> {
+        if random_groups && !self.grouped.iter().any(|g| *g) {
+            bail!(
+                "task.train_data {}: the random curriculum needs random groups, but no row has a 'group' column (every stage would train on all rows); split the file first: tzhost data split-random --input {} --out data/random, then set task.train_data and task.val_data to data/random",
+                self.source,
+                self.source
+            );
+        }
         for stage in plan {
             if self.for_stage(stage).is_empty() {
                 bail!(
@@ -313,9 +322,23 @@ mod tests {
             samples: vec![sample(0, "plus"), sample(1, "minus")],
             grouped: vec![true, true],
         };
-        let err = data.check_plan(&[Stage { round: 2, group: "times".into(), epochs: 1 }]).unwrap_err();
+        let err =
+            data.check_plan(&[Stage { round: 2, group: "times".into(), epochs: 1 }], false).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("d.parquet") && msg.contains("'times'") && msg.contains("plus, minus"), "{msg}");
+    }
+
+    #[test]
+    fn the_random_control_on_an_ungrouped_file_says_how_to_split_it() {
+        let data = FileSamples {
+            source: "tinyzero/train.parquet".into(),
+            samples: vec![sample(0, "default"), sample(1, "default")],
+            grouped: vec![false, false],
+        };
+        let plan = [Stage { round: 1, group: "0".into(), epochs: 1 }];
+        let msg = data.check_plan(&plan, true).unwrap_err().to_string();
+        assert!(msg.contains("tzhost data split-random --input tinyzero/train.parquet"), "{msg}");
+        data.check_plan(&plan, false).expect("other curricula keep training on ungrouped rows");
     }
 
     #[test]

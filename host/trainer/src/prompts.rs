@@ -12,7 +12,7 @@ use tz_core::policy::Tokenizer;
 use tz_sdk::handle::Task;
 use tz_sdk::Sample;
 
-use crate::error::{ensure, Result};
+use crate::error::{bail, ensure, Result};
 
 /// A rendered prompt: its text, token ids and stop strings.
 #[derive(Debug, Clone)]
@@ -22,10 +22,61 @@ pub struct Prompt {
     pub stop: Vec<String>,
 }
 
+/// What to do with a prompt longer than `task.max_prompt_length` (veRL's
+/// `data.truncation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PromptLimit {
+    #[default]
+    None,
+    /// A longer prompt is an error naming its row.
+    Error(usize),
+    /// Keep the last `n` tokens.
+    Left(usize),
+    /// Keep the first `n` tokens.
+    Right(usize),
+}
+
+impl PromptLimit {
+    /// From `task.max_prompt_length` and `task.truncation`.
+    pub fn from_settings(max: usize, truncation: &str) -> Result<PromptLimit> {
+        let limit = match truncation {
+            "error" => PromptLimit::Error(max),
+            "left" => PromptLimit::Left(max),
+            "right" => PromptLimit::Right(max),
+            other => bail!("task.truncation '{other}' is not one of error, left, right"),
+        };
+        Ok(if max == 0 { PromptLimit::None } else { limit })
+    }
+
+    /// Applies the limit to a sample's prompt ids.
+    fn apply(self, mut ids: Vec<u32>, sample: &Sample) -> Result<Vec<u32>> {
+        match self {
+            PromptLimit::Error(n) if ids.len() > n => bail!(
+                "row {} (group {}): the prompt is {} tokens, more than task.max_prompt_length = {n}; raise it or set task.truncation = \"left\"",
+                sample.index,
+                sample.group,
+                ids.len()
+            ),
+            PromptLimit::Left(n) if ids.len() > n => Ok(ids.split_off(ids.len() - n)),
+            PromptLimit::Right(n) if ids.len() > n => {
+                ids.truncate(n);
+                Ok(ids)
+            }
+            _ => Ok(ids),
+        }
+    }
+}
+
 /// Renders `sample` in `template`: plain text as is, chat messages through
 /// the model's chat template. Tokenised without added special tokens, as
-/// TinyZero's dataset does.
-pub fn render(task: &Task, tokenizer: &Tokenizer, sample: &Sample, template: &str) -> Result<Prompt> {
+/// TinyZero's dataset does, and held to `limit`.
+pub fn render(
+    task: &Task,
+    tokenizer: &Tokenizer,
+    sample: &Sample,
+    template: &str,
+    limit: PromptLimit,
+) -> Result<Prompt> {
     let spec = task.prompt(sample, template)?;
     let text = if spec.messages.is_empty() {
         spec.text
@@ -37,9 +88,30 @@ pub fn render(task: &Task, tokenizer: &Tokenizer, sample: &Sample, template: &st
         };
         tokenizer.0.apply_chat_template(&spec.messages, &opts)?
     };
-    let ids = tokenizer.0.encode(&text, false)?;
+    let ids = limit.apply(tokenizer.0.encode(&text, false)?, sample)?;
     ensure!(!ids.is_empty(), "sample {}: the prompt is empty", sample.index);
     Ok(Prompt { text, ids, stop: spec.stop })
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn long_prompts_are_an_error_naming_the_row_or_truncated_when_asked() {
+        let sample = Sample { index: 7, group: "plus".into(), difficulty: 3, data: "{}".into() };
+        let ids: Vec<u32> = (0..10).collect();
+        let limit = |t| PromptLimit::from_settings(4, t).unwrap();
+        let err = limit("error").apply(ids.clone(), &sample).unwrap_err().to_string();
+        assert!(err.contains("row 7 (group plus): the prompt is 10 tokens") && err.contains("= 4"), "{err}");
+        assert_eq!(limit("left").apply(ids.clone(), &sample).unwrap(), [6, 7, 8, 9]);
+        assert_eq!(limit("right").apply(ids.clone(), &sample).unwrap(), [0, 1, 2, 3]);
+        assert_eq!(PromptLimit::from_settings(0, "error").unwrap().apply(ids.clone(), &sample).unwrap(), ids);
+        assert!(PromptLimit::from_settings(4, "middle")
+            .unwrap_err()
+            .to_string()
+            .contains("task.truncation 'middle'"));
+    }
 }
 
 /// A shuffled pool of training samples read in order, reshuffled each epoch.

@@ -52,8 +52,10 @@ pub fn rollout(
     params: &SamplingParams,
     extra_stop: &[String],
 ) -> Result<Rolled> {
-    let prompts =
-        samples.iter().map(|s| render(task, &policy.tokenizer, s, template)).collect::<Result<Vec<_>>>()?;
+    let prompts = samples
+        .iter()
+        .map(|s| render(task, &policy.tokenizer, s, template, policy.prompt_limit))
+        .collect::<Result<Vec<_>>>()?;
     let mut stop: Vec<String> = prompts.first().map(|p| p.stop.clone()).unwrap_or_default();
     stop.extend(extra_stop.iter().cloned());
     let ids: Vec<Vec<u32>> = prompts.iter().map(|p| p.ids.clone()).collect();

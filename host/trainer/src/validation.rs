@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use tz_config::RunConfig;
 use tz_core::sampling::SamplingParams;
 use tz_core::Policy;
+use tz_sdk::decimal::{f32_decimal, f32_precision};
 use tz_sdk::handle::Task;
 use tz_sdk::Sample;
 
@@ -79,7 +80,7 @@ pub fn validate(
         top_k: cfg.rollout.top_k,
         max_new_tokens: cfg.rollout.max_response_length,
         seed,
-        max_batch_rows: 0,
+        budget: cfg.rollout.budget(),
     };
     let sampled =
         rollout_and_score(task, policy, samples.to_vec(), &cfg.task.template, k, &params, &cfg.rollout.stop)?;
@@ -88,7 +89,7 @@ pub fn validate(
     metrics.insert(format!("val/acc/mean@{k}"), acc);
     let score =
         sampled.scores.iter().map(|s| s.reward as f64).sum::<f64>() / sampled.scores.len().max(1) as f64;
-    metrics.insert("val/test_score".into(), score);
+    metrics.insert("val/test_score".into(), f32_precision(score));
     let mut by_difficulty: BTreeMap<u32, (usize, usize)> = BTreeMap::new();
     for (c, s) in sampled.completions.iter().zip(&sampled.scores) {
         let e = by_difficulty.entry(sampled.samples[c.prompt_index].difficulty).or_default();
@@ -122,7 +123,7 @@ pub fn validate(
             serde_json::json!({
                 "prompt": sampled.prompts[c.prompt_index].text,
                 "response": text,
-                "reward": s.reward,
+                "reward": f32_decimal(s.reward),
                 "correct": s.correct,
                 "reason": s.reason.as_str(),
             })

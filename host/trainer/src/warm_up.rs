@@ -45,7 +45,7 @@ pub fn warm_up(
         top_k: cfg.rollout.top_k,
         max_new_tokens: window,
         seed,
-        max_batch_rows: 0,
+        budget: cfg.rollout.budget(),
     };
     let rolled = rollout(task, policy, samples, &cfg.task.template, n, &params, &cfg.rollout.stop)?;
     let metrics: BTreeMap<String, f64> =

@@ -20,12 +20,13 @@ pub mod extract;
 pub mod hybrid;
 pub mod normalize;
 pub mod templates;
+pub mod value;
 pub mod verify;
 
 use serde_json::{json, Value};
 use tz_sdk::prelude::*;
 
-use templates::Template;
+use templates::{PromptText, Template};
 use verify::Verdict;
 
 /// Configuration of the `math` task.
@@ -38,17 +39,38 @@ pub struct MathConfig {
     pub correct_score: f32,
     /// Relative tolerance when comparing non-integer numbers (0.333333 vs 1/3).
     pub tolerance: f64,
+    /// System message of the `chat` and `qwen-instruct` templates (seed 004's
+    /// `format_math(system_prompt=...)`); "" = no system message.
+    pub system_prompt: String,
+    /// Text appended to the question as is (seed 004's `instruction`), e.g.
+    /// "\nPlease reason step by step, and put your final answer within \\boxed{}."; "" = none.
+    pub instruction: String,
 }
 
 impl Default for MathConfig {
     fn default() -> Self {
-        MathConfig { format_score: 0.0, correct_score: 1.0, tolerance: 1e-6 }
+        MathConfig {
+            format_score: 0.0,
+            correct_score: 1.0,
+            tolerance: 1e-6,
+            system_prompt: templates::SYSTEM.into(),
+            instruction: templates::INSTRUCTION.into(),
+        }
+    }
+}
+
+impl MathConfig {
+    fn prompt_text(&self) -> PromptText<'_> {
+        PromptText { system: &self.system_prompt, instruction: &self.instruction }
     }
 }
 
 /// One math problem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
+    /// Empty when the row gave none (scoring needs only the answer, e.g.
+    /// `tzhost reward` with veRL-style `{"ground_truth", "response"}` lines).
+    #[serde(default)]
     pub question: String,
     /// The gold answer as given (a number, LaTeX, or a worked solution ending in `#### n`).
     pub answer: String,
@@ -58,6 +80,17 @@ impl Problem {
     pub fn from_sample(sample: &Sample) -> Result<Problem, String> {
         serde_json::from_str(&sample.data)
             .map_err(|e| format!("sample {}: data is not a math problem: {e}", sample.index))
+    }
+
+    /// The question, which a prompt needs (scoring does not).
+    fn question(&self, sample: &Sample) -> Result<&str, String> {
+        if self.question.is_empty() {
+            return Err(format!(
+                "row {} has no question ('question', 'problem', extra_info.question or a user message in 'prompt'); a prompt needs one",
+                sample.index
+            ));
+        }
+        Ok(&self.question)
     }
 }
 
@@ -141,7 +174,7 @@ impl Task for Math {
             .find_map(|k| row.get(*k).and_then(text))
             .or_else(|| row.pointer("/extra_info/question").and_then(text))
             .or_else(|| row.get("prompt").and_then(question_from_prompt))
-            .ok_or("row has no question ('question', 'problem', extra_info.question or a user message in 'prompt')")?;
+            .unwrap_or_default();
         let answer = row
             .get("answer")
             .and_then(text)
@@ -158,7 +191,7 @@ impl Task for Math {
 
     fn sample_to_row(&self, sample: &Sample, template: &str) -> PluginResult<Value> {
         let p = Problem::from_sample(sample)?;
-        let spec = Template::from_name(template)?.prompt(&p.question);
+        let spec = Template::from_name(template)?.prompt(p.question(sample)?, self.config.prompt_text());
         let prompt: Vec<Value> = if spec.messages.is_empty() {
             vec![json!({"role": "user", "content": spec.text.as_str()})]
         } else {
@@ -179,7 +212,8 @@ impl Task for Math {
     }
 
     fn prompt(&self, sample: &Sample, template: &str) -> PluginResult<PromptSpec> {
-        Ok(Template::from_name(template)?.prompt(&Problem::from_sample(sample)?.question))
+        let p = Problem::from_sample(sample)?;
+        Ok(Template::from_name(template)?.prompt(p.question(sample)?, self.config.prompt_text()))
     }
 
     fn score(&self, batch: &[ScoreInput]) -> PluginResult<Vec<Score>> {

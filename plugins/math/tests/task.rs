@@ -78,3 +78,45 @@ fn verl_rows_and_round_trip() {
     let err = task.generate("default", 1, 0).unwrap_err().message;
     assert!(err.contains("no generator"), "{err}");
 }
+
+#[test]
+fn ground_truth_alone_is_enough_to_score_but_not_to_prompt() {
+    let task = task();
+    let row = serde_json::json!({"reward_model": {"style": "rule", "ground_truth": "8"}});
+    let sample = task.sample_from_row(row.to_string().as_str().into()).into_result().unwrap();
+    assert_eq!(score(&task, &sample, "chat", "<answer>8</answer>").reward, 1.0);
+    assert_eq!(score(&task, &sample, "chat", "<answer>9</answer>").reward, 0.0);
+    let err = task.prompt(&sample, "chat".into()).into_result().unwrap_err();
+    assert!(err.contains("has no question"), "{err}");
+}
+
+#[test]
+fn system_prompt_and_instruction_are_settings() {
+    let (host, _) = recording_host();
+    let config = r#"{"system_prompt": "", "instruction": "\nPut the answer in \\boxed{}."}"#;
+    let task = tz_sdk::export::in_process::task("math", config, host).unwrap();
+    let sample = example_samples(&task).remove(0);
+    let chat = task.prompt(&sample, "chat".into()).into_result().unwrap();
+    assert_eq!(chat.messages.len(), 1, "no system message");
+    assert_eq!(chat.messages[0].content.as_str(), "What is 5 + 3?\nPut the answer in \\boxed{}.");
+    let chatml = task.prompt(&sample, "qwen-instruct".into()).into_result().unwrap().text;
+    assert!(chatml.starts_with("<|im_start|>user\nWhat is 5 + 3?\nPut"), "{chatml}");
+    let default = self::task().prompt(&sample, "chat".into()).into_result().unwrap();
+    assert_eq!(default.messages[0].role.as_str(), "system");
+    assert!(default.messages[1].content.ends_with("in <answer> </answer> tags."));
+}
+
+/// Issue 15.7: 30,000 nested \frac overflowed the stack (exit 134).
+#[test]
+fn thirty_thousand_nested_fractions_score_as_wrong() {
+    let task = task();
+    let sample = example_samples(&task).remove(0);
+    for response in [
+        format!("<answer>{}1{}</answer>", "\\frac{1}{".repeat(30_000), "}".repeat(30_000)),
+        format!("\\boxed{{{}8{}}}", "\\sqrt{".repeat(30_000), "}".repeat(30_000)),
+        format!("<answer>{}8{}</answer>", "(".repeat(30_000), ")".repeat(30_000)),
+    ] {
+        let s = score(&task, &sample, "chat", &response);
+        assert!(s.formatted && !s.correct && s.reward == 0.0, "{s:?}");
+    }
+}

@@ -53,6 +53,8 @@ pub struct StageTracker {
     base_model: PathBuf,
     /// The weights of the previous snapshot.
     prev: Option<Weights>,
+    /// The model-size suffix of the stage files (`1.5b`).
+    size: String,
 }
 
 impl StageTracker {
@@ -92,6 +94,7 @@ impl StageTracker {
             tests,
             base_model: base_model.to_path_buf(),
             prev: None,
+            size: cfg.size_label(),
         })
     }
 
@@ -137,7 +140,7 @@ impl StageTracker {
     /// Start of stage `index`. `mid_stage`: the run resumed inside the stage.
     pub fn begin(&mut self, index: usize, mid_stage: bool, ctx: &BoundaryCtx) -> Result<()> {
         let stage = self.plan[index].clone();
-        let path = record_path(&self.run, stage.round, &stage.group);
+        let path = record_path(&self.run, stage.round, &stage.group, &self.size);
         if StageRecord::read(&path)?.is_some() {
             self.prev = if mid_stage {
                 let w = self.weights_at_start(index);
@@ -174,7 +177,7 @@ impl StageTracker {
         // The start of a stage has the previous stage's final weights: reuse its evaluation.
         let previous_final = if index > 0 {
             let p = &self.plan[index - 1];
-            StageRecord::read(&record_path(&self.run, p.round, &p.group))?.and_then(|r| r.final_)
+            StageRecord::read(&record_path(&self.run, p.round, &p.group, &self.size))?.and_then(|r| r.final_)
         } else {
             None
         };
@@ -194,7 +197,7 @@ impl StageTracker {
             train: Default::default(),
             finished: false,
         };
-        record.write(&self.run)?;
+        record.write(&self.run, &self.size)?;
         self.prev = Some(current);
         Ok(())
     }
@@ -204,13 +207,13 @@ impl StageTracker {
     /// `complete`: false when the run stopped inside the stage (step or time budget).
     pub fn end(&mut self, index: usize, complete: bool, ctx: &BoundaryCtx) -> Result<()> {
         let stage = self.plan[index].clone();
-        let path = record_path(&self.run, stage.round, &stage.group);
+        let path = record_path(&self.run, stage.round, &stage.group, &self.size);
         let mut record = StageRecord::read(&path)?
             .with_context(|| format!("{} is missing at the end of its stage", path.display()))?;
         let plan: Vec<(u32, String)> = self.plan.iter().map(|s| (s.round, s.group.to_string())).collect();
         if record.final_.is_some() {
             // Done before a kill; the summaries may not have been rewritten.
-            rebuild_summaries(&self.run, &self.groups, &plan)?;
+            rebuild_summaries(&self.run, &self.groups, &plan, &self.size)?;
             self.prev = Some(ctx.policy.weights());
             return Ok(());
         }
@@ -237,8 +240,8 @@ impl StageTracker {
         record.train = train_means(&self.run.join("metrics.jsonl"), record.initial.step, ctx.step);
         record.final_ = Some(Boundary { step: ctx.step, snapshot, eval, weight_change: change });
         record.finished = complete;
-        record.write(&self.run)?;
-        rebuild_summaries(&self.run, &self.groups, &plan)?;
+        record.write(&self.run, &self.size)?;
+        rebuild_summaries(&self.run, &self.groups, &plan, &self.size)?;
         self.prev = Some(current);
         Ok(())
     }

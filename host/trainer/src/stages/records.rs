@@ -1,9 +1,11 @@
 //! The per-stage records of a planned run, in seed 001's layout under
-//! `<run>/metrics/`: `metrics_{round}_{group}.json` per stage (the groups'
-//! accuracies at its start and end, the weight change, the steps and the
-//! training means), `success_matrix.json` (stage × group at the end of each
-//! stage) and `consolidated_metrics.json`. The last two are derived from the
-//! stage files, so rebuilding them is idempotent.
+//! `<run>/metrics/`: `metrics_{round}_{group}_{size}.json` per stage (the
+//! groups' accuracies at its start and end, the weight change, the steps and
+//! the training means), `success_matrix.json` (stage × group at the end of
+//! each stage) and `consolidated_metrics_{size}.json`, where `{size}` is the
+//! model-size suffix of seed 001's files (`1.5b`; `stages.size_label`). The
+//! last two are derived from the stage files, so rebuilding them is
+//! idempotent.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -61,8 +63,12 @@ pub fn metrics_dir(run: &Path) -> PathBuf {
     run.join("metrics")
 }
 
-pub fn record_path(run: &Path, round: u32, group: &str) -> PathBuf {
-    metrics_dir(run).join(format!("metrics_{round}_{group}.json"))
+pub fn record_path(run: &Path, round: u32, group: &str, size: &str) -> PathBuf {
+    metrics_dir(run).join(format!("metrics_{round}_{group}_{size}.json"))
+}
+
+pub fn consolidated_path(run: &Path, size: &str) -> PathBuf {
+    metrics_dir(run).join(format!("consolidated_metrics_{size}.json"))
 }
 
 impl StageRecord {
@@ -77,9 +83,9 @@ impl StageRecord {
         Ok(Some(r))
     }
 
-    pub fn write(&self, run: &Path) -> Result<()> {
+    pub fn write(&self, run: &Path, size: &str) -> Result<()> {
         let text = serde_json::to_string_pretty(self)?;
-        Ok(write_atomic(&record_path(run, self.round, &self.group), text.as_bytes())?)
+        Ok(write_atomic(&record_path(run, self.round, &self.group, size), text.as_bytes())?)
     }
 
     /// `R{round} {group}`, the matrix's row label.
@@ -166,12 +172,17 @@ impl SuccessMatrix {
     }
 }
 
-/// Rewrites `success_matrix.json` and `consolidated_metrics.json` from the
-/// stage records on disk.
-pub fn rebuild_summaries(run: &Path, groups: &[String], plan: &[(u32, String)]) -> Result<SuccessMatrix> {
+/// Rewrites `success_matrix.json` and `consolidated_metrics_{size}.json`
+/// from the stage records on disk.
+pub fn rebuild_summaries(
+    run: &Path,
+    groups: &[String],
+    plan: &[(u32, String)],
+    size: &str,
+) -> Result<SuccessMatrix> {
     let mut records = Vec::new();
     for (round, group) in plan {
-        if let Some(r) = StageRecord::read(&record_path(run, *round, group))? {
+        if let Some(r) = StageRecord::read(&record_path(run, *round, group, size))? {
             records.push(r);
         }
     }
@@ -196,6 +207,7 @@ pub fn rebuild_summaries(run: &Path, groups: &[String], plan: &[(u32, String)]) 
         .collect();
     let consolidated = json!({
         "run": run.file_name().map(|n| n.to_string_lossy().to_string()),
+        "size": size,
         "groups": groups,
         "stages_planned": plan.len(),
         "stages_finished": records.iter().filter(|r| r.finished).count(),
@@ -204,10 +216,7 @@ pub fn rebuild_summaries(run: &Path, groups: &[String], plan: &[(u32, String)]) 
         "snapshots": snapshots,
         "stages": records,
     });
-    write_atomic(
-        &dir.join("consolidated_metrics.json"),
-        serde_json::to_string_pretty(&consolidated)?.as_bytes(),
-    )?;
+    write_atomic(&consolidated_path(run, size), serde_json::to_string_pretty(&consolidated)?.as_bytes())?;
     Ok(matrix)
 }
 
@@ -279,16 +288,16 @@ mod tests {
     fn records_round_trip_with_the_seeds_file_names() {
         let dir = tempfile::tempdir().unwrap();
         let r = record(0, "plus", boundary(0, &[("plus", 0.5)]), Some(boundary(3, &[("plus", 0.75)])));
-        r.write(dir.path()).unwrap();
-        let path = dir.path().join("metrics/metrics_1_plus.json");
+        r.write(dir.path(), "1.5b").unwrap();
+        let path = dir.path().join("metrics/metrics_1_plus_1.5b.json");
         assert_eq!(StageRecord::read(&path).unwrap(), Some(r));
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("\"final\""), "{text}");
-        let m = rebuild_summaries(dir.path(), &["plus".into()], &[(1, "plus".into()), (2, "plus".into())])
-            .unwrap();
+        let plan = [(1, "plus".into()), (2, "plus".into())];
+        let m = rebuild_summaries(dir.path(), &["plus".into()], &plan, "1.5b").unwrap();
         assert_eq!(m.acc, [[Some(0.5)], [Some(0.75)]]);
         let c: Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.path().join("metrics/consolidated_metrics.json")).unwrap(),
+            &std::fs::read_to_string(dir.path().join("metrics/consolidated_metrics_1.5b.json")).unwrap(),
         )
         .unwrap();
         assert_eq!(c["stages_planned"], 2);

@@ -61,7 +61,7 @@ impl CriticRun {
             decay: Decay::Constant,
             ..AdamWConfig::default()
         };
-        let (critic, opt) = match checkpoint {
+        let (mut critic, opt) = match checkpoint {
             None => {
                 let critic = Critic::from_base(&base, device, kind)?;
                 let opt = AdamW::from_var_store(&critic.vs, opt_cfg);
@@ -80,6 +80,7 @@ impl CriticRun {
                 (critic, opt)
             }
         };
+        critic.backbone.set_gradient_checkpointing(cfg.trainer.gradient_checkpointing);
         Ok(Some(CriticRun { critic, opt, settings, base }))
     }
 

@@ -228,6 +228,7 @@ impl Plugin for Hybrid {
                 format_score: config.format_score,
                 correct_score: config.correct_score,
                 tolerance: config.tolerance,
+                ..MathConfig::default()
             },
             host.clone(),
         )?;

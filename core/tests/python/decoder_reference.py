@@ -1,18 +1,20 @@
-"""Reference Qwen2 runs with transformers for core/tests/parity_transformers.rs.
+"""Reference decoder runs with transformers for core/tests/parity_transformers.rs
+(and the checkpointing tests): Qwen2, Llama, Qwen3 and Mistral.
 
 Reads one JSON request on stdin, writes one JSON answer on stdout.
 
 request:
-  {"make": [{"dir": str, "config": {Qwen2Config kwargs}, "seed": int,
-             "std": float, "max_shard_size": str | null}],
+  {"make": [{"dir": str, "model_type": "qwen2" | "llama" | "qwen3" | "mistral" (default qwen2),
+             "config": {config kwargs}, "seed": int, "std": float, "max_shard_size": str | null}],
    "run":  [{"dir": str, "input_ids": [[int]], "attention_mask": [[int]],
-             "new_tokens": int}]}
+             "new_tokens": int, "device": "cpu" | "cuda", "dtype": "float32" | "bfloat16"}]}
 answer:
-  {"runs": [{"logits": [[[float]]], "greedy": [[int]], "torch_dtype": str}]}
+  {"runs": [{"logits": [[[float]]], "greedy": [[int]], "torch_dtype": str, "class": str}]}
 
-"make" writes random Qwen2ForCausalLM checkpoints with save_pretrained (weights
+"make" writes random *ForCausalLM checkpoints with save_pretrained (weights
 drawn N(0, std), norm weights 1 + N(0, std), so logits are far from uniform).
-"run" loads a directory with AutoModelForCausalLM in float32 and returns
+"run" loads a directory with AutoModelForCausalLM (float32 on the CPU unless
+the job names another device and dtype) and returns
 the logits for a (possibly left-padded) batch, with positions counted over real
 tokens as generate() does, plus `new_tokens` greedy tokens per row from
 generate() (no EOS, so every row runs the full length).
@@ -21,18 +23,22 @@ import json
 import sys
 
 import torch
-from transformers import AutoModelForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM
 
 
-def make(job):
-    torch.manual_seed(job["seed"])
-    config = Qwen2Config(**job["config"])
-    model = Qwen2ForCausalLM(config)
-    std = job.get("std", 0.15)
+def randomize(model, std):
+    """Weights N(0, std), norm weights 1 + N(0, std): logits far from uniform."""
     with torch.no_grad():
         for name, param in model.named_parameters():
             noise = torch.randn_like(param) * std
             param.copy_(noise + 1.0 if name.endswith("norm.weight") else noise)
+
+
+def make(job):
+    torch.manual_seed(job["seed"])
+    config = AutoConfig.for_model(job.get("model_type", "qwen2"), **job["config"])
+    model = AutoModelForCausalLM.from_config(config)
+    randomize(model, job.get("std", 0.15))
     kwargs = {}
     if job.get("max_shard_size"):
         kwargs["max_shard_size"] = job["max_shard_size"]
@@ -40,13 +46,15 @@ def make(job):
 
 
 def run(job):
-    model = AutoModelForCausalLM.from_pretrained(job["dir"], dtype=torch.float32)
+    device = torch.device(job.get("device", "cpu"))
+    dtype = getattr(torch, job.get("dtype", "float32"))
+    model = AutoModelForCausalLM.from_pretrained(job["dir"], dtype=dtype).to(device)
     model.eval()
-    ids = torch.tensor(job["input_ids"], dtype=torch.long)
-    mask = torch.tensor(job["attention_mask"], dtype=torch.long)
+    ids = torch.tensor(job["input_ids"], dtype=torch.long, device=device)
+    mask = torch.tensor(job["attention_mask"], dtype=torch.long, device=device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     with torch.no_grad():
-        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits.float()
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits.float().cpu()
         greedy = []
         if job.get("new_tokens", 0) > 0:
             out = model.generate(
@@ -64,6 +72,7 @@ def run(job):
         "logits": logits.tolist(),
         "greedy": greedy,
         "torch_dtype": config.get("torch_dtype") or config.get("dtype"),
+        "class": type(model).__name__,
     }
 
 
