@@ -398,6 +398,11 @@ impl RlBatch {
     pub fn old_logprobs(&self) -> Result<&Tensor, BatchError> {
         self.old_logp.as_ref().ok_or(BatchError::Missing("old log-probs"))
     }
+    /// The old log-probs when a stage computed them (an on-policy update
+    /// skips them: see `rl_update`).
+    pub fn old_logprobs_if_computed(&self) -> Option<&Tensor> {
+        self.old_logp.as_ref()
+    }
     pub fn ref_logprobs(&self) -> Option<&Tensor> {
         self.ref_logp.as_ref()
     }

@@ -6,7 +6,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-pub use tz_core::optim::Decay;
+
+/// How the learning rate moves after warmup (the core's `optim::Decay`;
+/// its own copy here, so the config needs no tensor library).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decay {
+    Constant,
+    Linear,
+    Cosine,
+}
 
 /// A plugin's config table, passed to the plugin as JSON.
 pub type PluginTable = toml::Table;
@@ -113,17 +122,6 @@ pub struct RolloutSection {
     pub kv_budget_tokens: usize,
     /// Replay the decode step from CUDA graphs (CUDA only).
     pub cuda_graphs: bool,
-}
-
-impl RolloutSection {
-    /// The rollout engine's memory limits.
-    pub fn budget(&self) -> tz_core::rollout_budget::RolloutBudget {
-        tz_core::rollout_budget::RolloutBudget {
-            max_rows_in_flight: self.max_rows_in_flight,
-            kv_budget_tokens: self.kv_budget_tokens,
-            cuda_graphs: self.cuda_graphs,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -28,7 +28,7 @@ use tz_core::sampling::SamplingParams;
 use tz_core::Policy;
 use tz_sdk::handle::Task;
 use tz_sdk::Sample;
-use tz_trainer::rollout_and_score;
+use tz_trainer::{rollout_and_score, PromptLimit, RolloutSpec};
 
 /// How to sample the responses of an evaluation.
 #[derive(Debug, Clone)]
@@ -81,15 +81,14 @@ pub fn evaluate(
             seed: settings.params.seed.wrapping_add((b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             ..settings.params.clone()
         };
-        let scored = rollout_and_score(
-            task,
-            policy,
-            batch.to_vec(),
-            &settings.template,
-            settings.n,
-            &params,
-            &settings.extra_stop,
-        )?;
+        let spec = RolloutSpec {
+            template: &settings.template,
+            n: settings.n,
+            params,
+            extra_stop: &settings.extra_stop,
+            prompt_limit: PromptLimit::None,
+        };
+        let scored = rollout_and_score(task, policy, batch.to_vec(), &spec)?;
         run.gen_seconds += scored.gen_seconds;
         run.reward_seconds += scored.reward_seconds;
         let n = settings.n;

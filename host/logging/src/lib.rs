@@ -89,22 +89,16 @@ pub fn log_to_file(path: &Path) -> Result<(), LogFileError> {
     Ok(())
 }
 
-/// Writes each formatted event (one `write` call per event) to the log
-/// file, or nowhere before one is set.
 /// Also writes the log to `path` (appended: a resumed stage continues its
 /// file) until the next call; `None` closes it.
-pub fn log_stage_to(path: Option<&Path>) -> Result<()> {
+pub fn log_stage_to(path: Option<&Path>) -> Result<(), LogFileError> {
     let file = match path {
         Some(path) => {
+            let open = |source| LogFileError { path: path.to_path_buf(), source };
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                std::fs::create_dir_all(dir).map_err(open)?;
             }
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .with_context(|| format!("cannot open the stage log {}", path.display()))?;
-            Some(file)
+            Some(OpenOptions::new().create(true).append(true).open(path).map_err(open)?)
         }
         None => None,
     };
@@ -112,6 +106,8 @@ pub fn log_stage_to(path: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
+/// Writes each formatted event (one `write` call per event) to the log
+/// file and the stage log, or nowhere before one is set.
 struct FileSink;
 
 impl Write for FileSink {

@@ -86,7 +86,7 @@ pub fn load_run(dir: &Path) -> Result<ReportRun> {
     };
     let size = file_size
         .or_else(|| {
-            crate::config::RunConfig::from_file(&dir.join("config.toml")).ok().map(|c| c.size_label())
+            tz_config::RunConfig::from_file(&dir.join("config.toml")).ok().map(|c| c.size_label())
         })
         .unwrap_or_else(|| "model".into());
     let name = dir

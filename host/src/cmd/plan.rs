@@ -8,7 +8,7 @@ use tz_plan::{Attention, Hardware};
 
 use super::train::TrainArgs;
 use crate::memory_plan::{cpu_target, plan_run, render::render, PlanOptions, Target};
-use crate::plugins::Registry;
+use tz_plugin_host::Registry;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AttentionKernel {

@@ -16,7 +16,7 @@ use tz_plan::{
 };
 use tz_sdk::{LossAggregation, LossSettings};
 
-use crate::config::RunConfig;
+use tz_config::RunConfig;
 
 /// Planner inputs that are not (yet) config keys, or that override them.
 #[derive(Debug, Clone, Default)]

@@ -10,9 +10,8 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use tz_plan::{advise, estimate, Change, Fit, Hardware, ModelShape, Plan, RunShape};
 
-use crate::cmd::train::AlgorithmChain;
-use crate::config::{Origin, Resolved, RunConfig};
-use crate::plugins::Registry;
+use tz_config::{Resolved, RunConfig};
+use tz_plugin_host::{Registry, TracingHost};
 pub use inputs::{model_shape, run_shape, PlanOptions};
 
 /// Which device a plan is checked against.
@@ -70,13 +69,14 @@ pub fn plan_run(
     target: &Target,
     opts: &PlanOptions,
 ) -> Result<PlanReport> {
-    let mut resolved = resolved.clone();
-    resolved.apply(Origin::Preset("the tiny model".into()), crate::train::apply_tiny_defaults);
+    // The tiny model's settings are already in `resolved` (its presets layer).
     let cfg = &resolved.config;
-    let chain = AlgorithmChain::build(registry, &cfg.algorithm.chain, &|n| {
-        RunConfig::plugin_json(&cfg.algorithm.plugins, n)
-    })?;
-    let loss = chain.estimator.1.loss_settings().into_result().map_err(anyhow::Error::msg)?;
+    let chain = registry.algorithm_chain(
+        &cfg.algorithm.chain,
+        &|n| RunConfig::plugin_json(&cfg.algorithm.plugins, n),
+        &TracingHost::handle,
+    )?;
+    let loss = chain.estimator.loss_settings()?;
     let source = model_shape(&cfg.model.path).context("model.path")?;
 
     let stated = match config_text {
@@ -86,8 +86,8 @@ pub fn plan_run(
     let (hardware, hardware_from) = match (target, &stated) {
         (Target::Given(hw), _) => (hw.clone(), "command line".to_string()),
         (Target::FromConfig, Some(s)) => (s.gpu.clone(), format!("the config's '{}'", s.line)),
-        (Target::FromConfig, None) => match crate::device::parse_device(&cfg.model.device) {
-            Ok(tch::Device::Cpu) => (cpu_target(None), "model.device (this machine's memory)".into()),
+        (Target::FromConfig, None) => match tz_core::device::parse_device(&cfg.model.device) {
+            Ok(tz_core::Device::Cpu) => (cpu_target(None), "model.device (this machine's memory)".into()),
             _ => (Hardware::h100(), "assumed; pass --gpu".into()),
         },
     };

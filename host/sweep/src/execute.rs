@@ -180,7 +180,7 @@ pub fn execute(plan: &Plan, runner: &dyn Runner, parallel: usize, out: &mut dyn 
     std::fs::create_dir_all(&plan.dir).with_context(|| format!("cannot create {}", plan.dir.display()))?;
     // Held until the sweep ends: a second sweep on this directory would move
     // this one's live runs aside and report duplicated steps.
-    let _lock = crate::run_lock::DirLock::acquire(&plan.dir)?;
+    let _lock = tz_run_dir::DirLock::acquire(&plan.dir)?;
     let decisions = decide(plan);
     Manifest::from_plan(plan).write(&plan.dir)?;
     let total = plan.runs.len();

@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Result};
 use toml::Value;
 
 use super::spec::SweepSpec;
-use tz_config::{Layers, Origin, Resolved};
+use tz_config::{flatten, Layers, Origin, Resolved};
 
 /// One run of a sweep.
 #[derive(Debug, Clone)]

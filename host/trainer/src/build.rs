@@ -7,15 +7,18 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use tz_config::RunConfig;
-use tz_core::device::{manual_seed, parse_device, parse_dtype};
+use tz_core::device::{manual_seed, parse_device, parse_device_or, parse_dtype};
 use tz_core::kl::KlController;
 use tz_core::optim::{AdamW, AdamWConfig, Decay};
-use tz_core::Policy;
-use tz_run_dir::{write_atomic, RunDir};
+use tz_core::{ModelConfig, Policy};
+use tz_run_dir::{write_atomic, DirLock, RunDir};
 
+use crate::checkpoint::check_readable;
 use crate::clock::RunClock;
 use crate::curricula::Curricula;
 use crate::data_source::{self, RunData};
+use crate::interrupt::StopRequest;
+use crate::memory_check;
 use crate::error::{Context, Result, TrainError};
 use crate::model_source::resolve_model_path;
 use crate::outputs::jsonl::MetricsJsonl;
@@ -26,7 +29,7 @@ use crate::prompts;
 use crate::stages::StageTracker;
 use crate::state::TrainerState;
 use crate::step::critic::CriticRun;
-use crate::stop::{Collapse, StepLimit, StopRule, TimeBudget};
+use crate::stop::{Collapse, Signal, StepLimit, StopRule, TimeBudget};
 use crate::validation::ValidationSchedule;
 use crate::Trainer;
 
@@ -60,45 +63,124 @@ pub fn saved_config(dir: &Path) -> Result<RunConfig> {
         .with_context(|| format!("{} is not a run directory", dir.display()))
 }
 
-/// The newest finished checkpoint of the run in `run`, checking the run can
-/// be resumed (it has a checkpoint and has not finished).
-pub fn resume_point(run: &RunDir) -> Result<(u64, PathBuf)> {
-    let Some((step, ckpt)) = run.list_checkpoints().pop() else {
-        return Err(TrainError::NoCheckpoint(run.root.clone()));
-    };
+/// Checks that the run in `run` can be resumed: it has not finished and it
+/// has a finished checkpoint.
+pub fn check_resumable(run: &RunDir) -> Result<()> {
     if run.summary().exists() {
-        let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.summary())?)?;
+        let text = std::fs::read_to_string(run.summary())
+            .with_context(|| format!("cannot read {}", run.summary().display()))?;
+        let s: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         if s["finished"] == true {
             return Err(TrainError::Finished(run.root.clone()));
         }
     }
-    Ok((step, ckpt))
+    if run.list_checkpoints().is_empty() {
+        return Err(TrainError::NoCheckpoint(run.root.clone()));
+    }
+    Ok(())
+}
+
+/// The newest checkpoint of `run` that reads whole. An unreadable one (a
+/// disk that filled up, a damaged file) is passed over with a warning and
+/// kept for inspection as `checkpoints/damaged_step_N`, so the run can save
+/// that step again; it is never deleted.
+pub fn resume_point(run: &RunDir) -> Result<(u64, PathBuf)> {
+    check_resumable(run)?;
+    let mut checkpoints = run.list_checkpoints();
+    let mut last_error = None;
+    while let Some((step, ckpt)) = checkpoints.pop() {
+        match check_readable(&ckpt) {
+            Ok(()) => return Ok((step, ckpt)),
+            Err(e) => {
+                let aside = run.checkpoints().join(format!("damaged_step_{step:06}"));
+                let moved = std::fs::rename(&ckpt, &aside)
+                    .map(|()| format!("moved to {}", aside.display()))
+                    .unwrap_or_else(|m| format!("cannot move it aside: {m}"));
+                tracing::warn!("{} ({moved}); trying an older checkpoint", e.chain());
+                eprintln!("warning: {} ({moved}); trying an older checkpoint", e.chain());
+                last_error = Some(e);
+            }
+        }
+    }
+    let last = Box::new(last_error.expect("check_resumable found a checkpoint"));
+    Err(TrainError::NoReadableCheckpoint { dir: run.root.clone(), last })
+}
+
+/// The memory check before any model is loaded, for a model directory on
+/// disk (a hub model is checked once it is downloaded); `with_reference`
+/// counts the reference model.
+fn check_memory(cfg: &RunConfig, model: &ModelConfig, with_reference: bool) -> Result<()> {
+    let need = memory_check::training(cfg, model, parse_dtype(&cfg.model.dtype)?, with_reference);
+    Ok(memory_check::ensure_fits(&need, parse_device(&cfg.model.device)?, "this run")?)
+}
+
+/// `trainer.lr_decay` as the core's schedule.
+fn decay(d: tz_config::Decay) -> Decay {
+    match d {
+        tz_config::Decay::Constant => Decay::Constant,
+        tz_config::Decay::Linear => Decay::Linear,
+        tz_config::Decay::Cosine => Decay::Cosine,
+    }
+}
+
+/// Optimizer updates in `trainer.total_steps` RL steps (the span of the
+/// learning-rate decay): each step takes `ppo_epochs` × mini-batches of them.
+fn optimizer_steps(cfg: &RunConfig) -> u64 {
+    let rows = (cfg.rollout.prompts_per_step * cfg.rollout.n).max(1);
+    let mini = match cfg.trainer.mini_batch_size {
+        0 => rows,
+        m => m.min(rows),
+    };
+    cfg.trainer.total_steps * (cfg.trainer.ppo_epochs.max(1) * rows.div_ceil(mini)) as u64
 }
 
 impl Trainer {
     /// A new run of `cfg` (a resolved config) in the run directory `root`,
-    /// which must not hold a run yet; writes the config there first.
-    pub fn start(cfg: RunConfig, plugins: RunPlugins, root: PathBuf) -> Result<Trainer> {
+    /// locked for the trainer's lifetime. A directory with another run's
+    /// output is refused unless `overwrite`, which deletes that output.
+    /// Writes the config there first.
+    pub fn start(cfg: RunConfig, plugins: RunPlugins, root: PathBuf, overwrite: bool) -> Result<Trainer> {
         data_source::check_paths(&cfg)?;
-        let run = RunDir::create(root)?;
-        if run.list_checkpoints().last().is_some() || run.summary().exists() {
-            return Err(TrainError::RunExists(run.root));
+        // Before the run directory exists; `build` checks again with the
+        // reference model counted and for hub models once they are downloaded.
+        if let Some(model) = memory_check::local_model_config(&cfg.model.path)? {
+            check_memory(&cfg, &model, false)?;
         }
+        let run = RunDir::create(root)?;
+        let lock = DirLock::acquire(&run.root)?;
+        let found = run.output_files();
+        if !found.is_empty() {
+            if !overwrite {
+                return Err(TrainError::RunExists { dir: run.root, found: found.join(", ") });
+            }
+            run.delete_output()?;
+        }
+        run.remove_stale_temporaries();
         write_atomic(&run.config(), cfg.to_toml_string().as_bytes())?;
-        Trainer::build(cfg, plugins, run, None)
+        Trainer::build(cfg, plugins, run, lock, None)
     }
 
-    /// Continues the run in `run` from its newest checkpoint; `cfg` is the
+    /// Continues the run in `run` from its newest readable checkpoint
+    /// ([`resume_point`]), locked for the trainer's lifetime; `cfg` is the
     /// run's saved config ([`saved_config`]) and `plugins` were created from it.
     pub fn resume(run: RunDir, cfg: RunConfig, plugins: RunPlugins) -> Result<Trainer> {
-        let (step, ckpt) = resume_point(&run)?;
+        let lock = DirLock::acquire(&run.root)?;
+        check_resumable(&run)?;
+        run.remove_stale_temporaries();
         tz_logging::log_to_file(&run.log_file())?;
+        let (step, ckpt) = resume_point(&run)?;
         tracing::info!("resuming {} from step {step}", run.root.display());
         run.truncate_metrics_after(step)?;
-        Trainer::build(cfg, plugins, run, Some(&ckpt))
+        Trainer::build(cfg, plugins, run, lock, Some(&ckpt))
     }
 
-    fn build(cfg: RunConfig, plugins: RunPlugins, run: RunDir, checkpoint: Option<&Path>) -> Result<Trainer> {
+    fn build(
+        cfg: RunConfig,
+        plugins: RunPlugins,
+        run: RunDir,
+        lock: DirLock,
+        checkpoint: Option<&Path>,
+    ) -> Result<Trainer> {
         let device = parse_device(&cfg.model.device)?;
         let kind = parse_dtype(&cfg.model.dtype)?;
         manual_seed(cfg.trainer.seed);
@@ -109,14 +191,21 @@ impl Trainer {
         tz_logging::log_to_file(&run.log_file())?;
         let data = RunData::load(&task, &cfg)?;
         if let Some(train) = &data.train {
-            train.check_plan(&curricula.plan)?;
+            train.check_plan(&curricula.plan, cfg.curriculum.chain.iter().any(|c| c == "random"))?;
         }
 
         let model_path =
             resolve_model_path(&cfg.model.path, &task, cfg.model.tiny_seed, cfg.model.tiny_sft_steps)?;
-        let policy = Policy::load(checkpoint.unwrap_or(&model_path), device, kind)?;
-        let reference =
-            if loss.needs_reference() { Some(Policy::load_frozen(&model_path, device, kind)?) } else { None };
+        let model_cfg = ModelConfig::from_file(&model_path.join("config.json"))?;
+        check_memory(&cfg, &model_cfg, loss.needs_reference())?;
+        let mut policy = Policy::load(checkpoint.unwrap_or(&model_path), device, kind)?;
+        policy.model.set_gradient_checkpointing(cfg.trainer.gradient_checkpointing);
+        let reference = if loss.needs_reference() {
+            let ref_device = parse_device_or("model.ref_device", &cfg.model.ref_device, device)?;
+            Some(Policy::load_frozen(&model_path, ref_device, kind)?)
+        } else {
+            None
+        };
         let critic = CriticRun::create(&loss, &cfg, &model_path, checkpoint, device, kind)?;
         let opt_cfg = AdamWConfig {
             lr: cfg.trainer.lr,
@@ -125,7 +214,9 @@ impl Trainer {
             weight_decay: cfg.trainer.weight_decay,
             max_grad_norm: (cfg.trainer.grad_clip > 0.0).then_some(cfg.trainer.grad_clip),
             warmup_steps: cfg.trainer.warmup_steps,
-            decay: Decay::Constant,
+            decay: decay(cfg.trainer.lr_decay),
+            min_lr_ratio: cfg.trainer.min_lr_ratio,
+            total_steps: optimizer_steps(&cfg),
             ..AdamWConfig::default()
         };
         let opt = AdamW::from_var_store(&policy.vs, opt_cfg);
@@ -166,6 +257,7 @@ impl Trainer {
             opt,
             kl,
             run,
+            _lock: lock,
             state: TrainerState::new(0),
             val_samples,
             groups,
@@ -209,6 +301,15 @@ impl Trainer {
     /// Adds a stop rule, checked after the built-in ones.
     pub fn add_stop_rule(&mut self, rule: Box<dyn StopRule>) {
         self.stops.push(rule);
+    }
+
+    /// Handles SIGINT and SIGTERM for this process: the first stops the run
+    /// after the step in flight (checkpoint, unfinished summary, an
+    /// [`TrainError::Interrupted`] error); a second exits at once.
+    pub fn stop_on_signals(&mut self) -> Result<()> {
+        let request = StopRequest::install().context("cannot install the signal handlers")?;
+        self.add_stop_rule(Box::new(Signal(request)));
+        Ok(())
     }
 
     /// The run directory.

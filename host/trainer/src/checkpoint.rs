@@ -6,12 +6,21 @@
 //!
 //! A checkpoint is written into a temporary directory and renamed into
 //! place, so a killed run never leaves half of one (`list_checkpoints`
-//! skips temporary names); the layout is the one written before the trainer
-//! became a library, so older run directories resume.
+//! skips temporary names; a failed save removes its temporary); the layout
+//! is the one written before the trainer became a library, so older run
+//! directories resume. Each checkpoint is complete on its own: its
+//! tokenizer and configs are copied from the newest saved one, so pruning
+//! the directory a run started or resumed from loses nothing.
+//! [`check_readable`] tells a whole checkpoint from one a full disk cut short.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Context, Result};
+use serde_json::{Map, Value};
+use tz_core::checkpoint::WeightFiles;
+use tz_core::ModelDir;
+
+use crate::error::{ensure, Context, Result};
 use crate::state::TrainerState;
 use crate::Trainer;
 
@@ -29,10 +38,30 @@ impl Trainer {
         }
         let tmp = self.run.checkpoints().join(format!(".step_{step:06}.tmp-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
-        self.policy.save_model_dir(&tmp)?;
-        self.opt.save(&tmp.join(OPTIMIZER_FILE))?;
+        let written = self.write_checkpoint(&tmp).and_then(|()| {
+            std::fs::rename(&tmp, &final_dir)
+                .with_context(|| format!("cannot rename {} to {}", tmp.display(), final_dir.display()))
+        });
+        if let Err(e) = written {
+            // A half-written checkpoint only takes space (on a full disk, the
+            // space the next attempt needs).
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e).with_context(|| format!("saving checkpoint {}", final_dir.display()));
+        }
+        tz_run_dir::sync_dir(&self.run.checkpoints())?;
+        // Later checkpoints copy their tokenizer and configs from this one:
+        // the directory the run started (or resumed) from may be pruned.
+        self.policy.dir = ModelDir::open(&final_dir)?;
+        self.run.prune(self.cfg.trainer.keep_checkpoints);
+        Ok(final_dir)
+    }
+
+    /// Everything a checkpoint holds, written into `dir`.
+    fn write_checkpoint(&mut self, dir: &Path) -> Result<()> {
+        self.policy.save_model_dir(dir)?;
+        self.opt.save(&dir.join(OPTIMIZER_FILE))?;
         if let Some(critic) = &self.critic {
-            critic.save(&tmp)?;
+            critic.save(dir)?;
         }
         self.state.kl = self.kl;
         self.state.curricula.clear();
@@ -40,12 +69,7 @@ impl Trainer {
             self.state.curricula.insert(c.name().to_string(), c.state()?);
         }
         self.state.task = Some(self.task.state()?);
-        self.state.save(&tmp)?;
-        std::fs::rename(&tmp, &final_dir)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), final_dir.display()))?;
-        tz_run_dir::sync_dir(&self.run.checkpoints())?;
-        self.run.prune(self.cfg.trainer.keep_checkpoints);
-        Ok(final_dir)
+        self.state.save(dir)
     }
 
     /// Restores what [`Trainer::save_checkpoint`] wrote into `ckpt` (the
@@ -63,5 +87,64 @@ impl Trainer {
             self.task.restore(s)?;
         }
         Ok(())
+    }
+}
+
+/// Whether a checkpoint's files parse: config, trainer state, and every
+/// safetensors file whole (its header read, its length checked, so a file
+/// cut short by a full disk fails here without reading gigabytes).
+pub fn check_readable(ckpt: &Path) -> Result<()> {
+    let bad = |what: &Path| format!("checkpoint {} is unreadable ({})", ckpt.display(), what.display());
+    ModelDir::open(ckpt).with_context(|| bad(&ckpt.join("config.json")))?;
+    TrainerState::load(ckpt).with_context(|| bad(&ckpt.join("trainer_state.json")))?;
+    let mut files = WeightFiles::discover(ckpt).with_context(|| bad(ckpt))?.files;
+    files.push(ckpt.join(OPTIMIZER_FILE));
+    for file in files {
+        safetensors_complete(&file).with_context(|| bad(&file))?;
+    }
+    Ok(())
+}
+
+/// A safetensors file is an 8-byte header length, a JSON header giving each
+/// tensor's byte range, then the data: complete when the data is all there.
+fn safetensors_complete(path: &Path) -> Result<()> {
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut n = [0u8; 8];
+    file.read_exact(&mut n)?;
+    let header_len = u64::from_le_bytes(n);
+    ensure!(header_len <= len.saturating_sub(8), "a header longer than the file");
+    let mut header = vec![0u8; header_len as usize];
+    file.read_exact(&mut header)?;
+    let header: Map<String, Value> = serde_json::from_slice(&header)?;
+    let end = header
+        .iter()
+        .filter(|(k, _)| k.as_str() != "__metadata__")
+        .filter_map(|(_, v)| v["data_offsets"][1].as_u64())
+        .max()
+        .unwrap_or(0);
+    ensure!(8 + header_len + end <= len, "{} bytes, {} expected", len, 8 + header_len + end);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_safetensors_file_cut_short_is_incomplete_and_a_whole_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let header = br#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#;
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header);
+        bytes.extend_from_slice(&[0u8; 8]);
+        let path = dir.path().join("model.safetensors");
+        std::fs::write(&path, &bytes).unwrap();
+        safetensors_complete(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+        let err = safetensors_complete(&path).unwrap_err().to_string();
+        assert!(err.contains("expected"), "{err}");
+        std::fs::write(&path, &bytes[..4]).unwrap();
+        assert!(safetensors_complete(&path).is_err());
     }
 }

@@ -17,19 +17,34 @@ use tz_sdk::handle::CallError;
 /// Why a run could not start or go on.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
-    /// `start` on a directory that already holds a run.
+    /// `start` on a directory that holds another run's output (without `overwrite`).
     #[error(
-        "run directory {} already holds a run: use `tzhost resume {}` or another logging.run_name",
-        .0.display(),
-        .0.display()
+        "{} already holds a run ({found}): `tzhost resume {}` continues it, --overwrite deletes it, \
+         or choose another --out",
+        .dir.display(),
+        .dir.display()
     )]
-    RunExists(PathBuf),
+    RunExists { dir: PathBuf, found: String },
     /// `resume` of a run that has finished.
     #[error("the run in {} has finished; nothing to resume", .0.display())]
     Finished(PathBuf),
-    /// `resume` of a run without a finished checkpoint.
-    #[error("{} has no finished checkpoint to resume from; start the run again", .0.display())]
+    /// `resume` of a run killed before its first checkpoint.
+    #[error(
+        "{} has no finished checkpoint to resume from (the run stopped before its first save): \
+         start it again with `tzhost --config {} --overwrite`",
+        .0.display(),
+        .0.join("config.toml").display()
+    )]
     NoCheckpoint(PathBuf),
+    /// Every checkpoint of a run failed [`crate::checkpoint::check_readable`].
+    #[error("no checkpoint of {} can be read: {last}", .dir.display())]
+    NoReadableCheckpoint { dir: PathBuf, last: Box<TrainError> },
+    /// SIGINT or SIGTERM stopped the run after a step (saved; it can resume).
+    #[error("stopped by a signal after step {step}; continue with `tzhost resume {}`", .dir.display())]
+    Interrupted { step: u64, dir: PathBuf },
+    /// Another process holds the run (or sweep) directory.
+    #[error(transparent)]
+    Lock(#[from] tz_run_dir::LockError),
     /// A plugin refused a call (its own one-line message).
     #[error(transparent)]
     Plugin(#[from] CallError),
@@ -87,6 +102,20 @@ impl From<serde_json::Error> for TrainError {
 impl From<tz_logging::LogFileError> for TrainError {
     fn from(e: tz_logging::LogFileError) -> Self {
         TrainError::Core(e.into())
+    }
+}
+
+impl TrainError {
+    /// The message and every cause, `: `-separated (as anyhow's `{:#}`).
+    pub fn chain(&self) -> String {
+        let mut line = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(e) = source {
+            line.push_str(": ");
+            line.push_str(&e.to_string());
+            source = e.source();
+        }
+        line
     }
 }
 

@@ -6,7 +6,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 /// Set by the first SIGINT or SIGTERM; read by the training loop between steps.
@@ -17,16 +16,14 @@ pub struct StopRequest {
 
 impl StopRequest {
     /// Installs the handlers for this process.
-    pub fn install() -> Result<StopRequest> {
+    pub fn install() -> std::io::Result<StopRequest> {
         let requested = Arc::new(AtomicBool::new(false));
         for signal in [SIGINT, SIGTERM] {
             // Registered first, so it runs before the flag is set: on the
             // second signal the flag is already true and the process exits
             // (128 + the signal, as a shell reports a signal death).
-            signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, Arc::clone(&requested))
-                .context("cannot install the signal handlers")?;
-            signal_hook::flag::register(signal, Arc::clone(&requested))
-                .context("cannot install the signal handlers")?;
+            signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, Arc::clone(&requested))?;
+            signal_hook::flag::register(signal, Arc::clone(&requested))?;
         }
         Ok(StopRequest { requested })
     }

@@ -29,6 +29,8 @@ mod clock;
 mod curricula;
 mod data_source;
 pub mod error;
+mod interrupt;
+pub mod memory_check;
 mod model_source;
 pub mod outputs;
 mod plugins;
@@ -51,11 +53,12 @@ use tz_core::kl::KlController;
 use tz_core::optim::AdamW;
 use tz_core::Policy;
 use tz_plugin_host::{AlgorithmChain, Registry};
-use tz_run_dir::RunDir;
+use tz_run_dir::{DirLock, RunDir};
 use tz_sdk::handle::Task;
 use tz_sdk::{LossSettings, Sample};
 
-pub use build::{resume_point, run_dir_of, saved_config};
+pub use build::{check_resumable, resume_point, run_dir_of, saved_config};
+pub use checkpoint::check_readable;
 pub use error::{Result, TrainError};
 pub use model_source::resolve_model_path;
 pub use outputs::tensorboard;
@@ -63,7 +66,8 @@ pub use outputs::{OutputSink, RunProgress};
 pub use plugins::RunPlugins;
 pub use prompts::generate as generate_samples;
 pub use reward_service::{host_for_run, RewardService};
-pub use rollout::{rollout_and_score, Scored};
+pub use prompts::PromptLimit;
+pub use rollout::{rollout_and_score, rollout_budget, RolloutSpec, Scored};
 pub use step::StepOutcome;
 pub use stop::{Stop, StopRule};
 pub use summary::Summary;
@@ -83,6 +87,8 @@ pub struct Trainer {
     opt: AdamW,
     kl: KlController,
     run: RunDir,
+    /// Held for the trainer's lifetime: no second process writes this run.
+    _lock: DirLock,
     state: state::TrainerState,
     /// Held-out problems of the validation.
     val_samples: Vec<Sample>,
@@ -99,18 +105,24 @@ pub struct Trainer {
     stage: Option<run::ActiveStage>,
 }
 
-/// Starts a new run of a resolved config with plugins from `registry` (`tzhost train`).
-pub fn run_config(cfg: &RunConfig, registry: &Registry) -> Result<Summary> {
+/// Starts a new run of a resolved config with plugins from `registry`
+/// (`tzhost train`); `overwrite` deletes another run's output in its
+/// directory. SIGINT/SIGTERM stop it after a step, saved.
+pub fn run_config(cfg: &RunConfig, registry: &Registry, overwrite: bool) -> Result<Summary> {
     data_source::check_paths(cfg)?;
     let plugins = RunPlugins::from_registry(registry, cfg)?;
-    Trainer::start(cfg.clone(), plugins, run_dir_of(cfg))?.run()
+    let mut trainer = Trainer::start(cfg.clone(), plugins, run_dir_of(cfg), overwrite)?;
+    trainer.stop_on_signals()?;
+    trainer.run()
 }
 
-/// Continues the run in `dir` from its newest checkpoint (`tzhost resume`).
+/// Continues the run in `dir` from its newest readable checkpoint (`tzhost
+/// resume`). SIGINT/SIGTERM stop it after a step, saved.
 pub fn resume(dir: &Path, registry: &Registry) -> Result<Summary> {
     let cfg = saved_config(dir)?;
     let run = RunDir { root: dir.to_path_buf() };
-    resume_point(&run)?;
     let plugins = RunPlugins::from_registry(registry, &cfg)?;
-    Trainer::resume(run, cfg, plugins)?.run()
+    let mut trainer = Trainer::resume(run, cfg, plugins)?;
+    trainer.stop_on_signals()?;
+    trainer.run()
 }

@@ -16,10 +16,8 @@
 //! check takes as available, e.g. to leave room for other jobs.
 
 use anyhow::{bail, Context, Result};
-use tch::{Device, Kind};
-use tz_core::Qwen2Config;
-
-use crate::config::RunConfig;
+use tz_config::RunConfig;
+use tz_core::{Device, Kind, Qwen2Config};
 
 /// What a command will allocate, by part: (what, bytes, the settings that drive it).
 #[derive(Debug, Clone, Default)]

@@ -3,14 +3,51 @@
 
 use std::time::Instant;
 
+use tz_config::{RolloutSection, RunConfig};
 use tz_core::rollout::{generate, Completion, FinishReason, StopCriteria};
+use tz_core::rollout_budget::RolloutBudget;
 use tz_core::sampling::SamplingParams;
 use tz_core::Policy;
 use tz_sdk::handle::Task;
 use tz_sdk::{Sample, Score, ScoreInput};
 
 use crate::error::Result;
-use crate::prompts::{render, Prompt};
+use crate::prompts::{render, Prompt, PromptLimit};
+
+/// How to render and sample a batch: the template, `n` responses per
+/// prompt, the sampling parameters, stop strings besides the task's, and
+/// the prompt length limit.
+#[derive(Debug, Clone)]
+pub struct RolloutSpec<'a> {
+    pub template: &'a str,
+    pub n: usize,
+    pub params: SamplingParams,
+    pub extra_stop: &'a [String],
+    pub prompt_limit: PromptLimit,
+}
+
+impl<'a> RolloutSpec<'a> {
+    /// A run's rollout of `n` responses per prompt with `params`: its
+    /// template, stop strings and prompt limit.
+    pub fn for_run(cfg: &'a RunConfig, n: usize, params: SamplingParams) -> Result<RolloutSpec<'a>> {
+        Ok(RolloutSpec {
+            template: &cfg.task.template,
+            n,
+            params,
+            extra_stop: &cfg.rollout.stop,
+            prompt_limit: PromptLimit::from_settings(cfg.task.max_prompt_length, &cfg.task.truncation)?,
+        })
+    }
+}
+
+/// The rollout engine's memory limits from `[rollout]`.
+pub fn rollout_budget(r: &RolloutSection) -> RolloutBudget {
+    RolloutBudget {
+        max_rows_in_flight: r.max_rows_in_flight,
+        kv_budget_tokens: r.kv_budget_tokens,
+        cuda_graphs: r.cuda_graphs,
+    }
+}
 
 /// Responses to a batch of samples with their scores, in prompt-major order
 /// (`n` consecutive completions per sample).
@@ -43,18 +80,11 @@ pub struct Rolled {
 }
 
 /// Renders and generates `n` responses per sample, without scoring them.
-pub fn rollout(
-    task: &Task,
-    policy: &Policy,
-    samples: Vec<Sample>,
-    template: &str,
-    n: usize,
-    params: &SamplingParams,
-    extra_stop: &[String],
-) -> Result<Rolled> {
+pub fn rollout(task: &Task, policy: &Policy, samples: Vec<Sample>, spec: &RolloutSpec) -> Result<Rolled> {
+    let RolloutSpec { template, n, ref params, extra_stop, prompt_limit } = *spec;
     let prompts = samples
         .iter()
-        .map(|s| render(task, &policy.tokenizer, s, template, policy.prompt_limit))
+        .map(|s| render(task, &policy.tokenizer, s, template, prompt_limit))
         .collect::<Result<Vec<_>>>()?;
     let mut stop: Vec<String> = prompts.first().map(|p| p.stop.clone()).unwrap_or_default();
     stop.extend(extra_stop.iter().cloned());
@@ -92,17 +122,8 @@ pub fn rollout(
 }
 
 /// Renders, generates `n` responses per sample and scores them.
-pub fn rollout_and_score(
-    task: &Task,
-    policy: &Policy,
-    samples: Vec<Sample>,
-    template: &str,
-    n: usize,
-    params: &SamplingParams,
-    extra_stop: &[String],
-) -> Result<Scored> {
-    let Rolled { samples, prompts, completions, texts, inputs, gen_seconds } =
-        rollout(task, policy, samples, template, n, params, extra_stop)?;
+pub fn rollout_and_score(task: &Task, policy: &Policy, samples: Vec<Sample>, spec: &RolloutSpec) -> Result<Scored> {
+    let Rolled { samples, prompts, completions, texts, inputs, gen_seconds } = rollout(task, policy, samples, spec)?;
     let start = Instant::now();
     let scores = task.score(&inputs)?;
     let reward_seconds = start.elapsed().as_secs_f64();

@@ -4,18 +4,20 @@
 //! at the end.
 
 use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::json;
 use tz_core::sampling::SamplingParams;
 use tz_run_dir::JsonlWriter;
+use tz_sdk::decimal::f32_precision;
 use tz_sdk::Stage;
 
 use crate::clock::RunClock;
 use crate::error::{bail, Result};
 use crate::outputs::RunProgress;
 use crate::prompts::{self, SamplePool};
-use crate::rollout::rollout_and_score;
+use crate::rollout::{rollout_and_score, rollout_budget, RolloutSpec};
 use crate::stages::BoundaryCtx;
 use crate::step::metrics::Metrics;
 use crate::step::phases::Phases;
@@ -28,6 +30,26 @@ use crate::Trainer;
 
 /// Seed offset of the validation's sampling.
 const VALIDATION_SAMPLING_SEED: u64 = 0xE7A1;
+
+/// Seed 001's per-stage log: `logs/ContinualCountdown_R{round}_{group}.log`
+/// (the task's name in place of Countdown for other tasks).
+fn stage_log_path(run: &Path, task: &str, round: u32, group: &str) -> PathBuf {
+    let mut chars = task.chars();
+    let task: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
+    run.join("logs").join(format!("Continual{task}_R{round}_{group}.log"))
+}
+
+/// The log's record of one step: what the progress bar shows.
+fn step_line(step: u64, m: &Metrics) -> String {
+    let g = |k: &str| m.get(k).copied().unwrap_or(f64::NAN);
+    format!(
+        "step {step}: score {:.3}, response length {:.1}, window {}, {:.2} s",
+        g("critic/score/mean"),
+        g("response_length/mean"),
+        g("train/window"),
+        g("timing_s/step")
+    )
+}
 
 /// The stage being trained: its problems and how many steps it has.
 pub(crate) struct ActiveStage {
@@ -49,6 +71,13 @@ impl Trainer {
             sink.start(&progress)?;
         }
         let stop = self.train_until_stop()?;
+        if stop.interrupted {
+            for sink in self.outputs.iter_mut() {
+                sink.finish()?;
+            }
+            self.sync_clock();
+            return self.stop_on_signal(&stop);
+        }
         if self.state.stage < self.curricula.plan.len() && self.state.stage_step > 0 {
             // Stopped inside a stage: its end is where the run stopped.
             self.stage_boundary(false, false)?;
@@ -101,6 +130,7 @@ impl Trainer {
                     self.schedule.validated(rl);
                 }
                 self.record(outcome.step, &m)?;
+                tracing::info!(target: tz_logging::STEP_TARGET, "{}", step_line(outcome.step, &m));
                 let progress = self.progress();
                 for sink in self.outputs.iter_mut() {
                     sink.step_done(&outcome, seconds, &progress)?;
@@ -143,17 +173,10 @@ impl Trainer {
             top_k: cfg.rollout.top_k,
             max_new_tokens: window,
             seed: cfg.trainer.seed.wrapping_mul(1_000_000_007).wrapping_add(step),
-            max_batch_rows: 0,
+            budget: rollout_budget(&cfg.rollout),
         };
-        let scored = rollout_and_score(
-            &self.task,
-            &self.policy,
-            samples,
-            &cfg.task.template,
-            cfg.rollout.n,
-            &params,
-            &cfg.rollout.stop,
-        )?;
+        let scored =
+            rollout_and_score(&self.task, &self.policy, samples, &RolloutSpec::for_run(cfg, cfg.rollout.n, params)?)?;
         let phases = Phases::with(&[("gen", scored.gen_seconds), ("reward", scored.reward_seconds)]);
         let batch = StepBatch::new(scored, &self.policy, window);
         let models = StepModels {
@@ -188,7 +211,7 @@ impl Trainer {
         let m = &mut outcome.metrics;
         m.insert("timing_s/step".into(), step_s);
         m.insert("perf/throughput".into(), outcome.tokens as f64 / step_s.max(1e-9));
-        m.insert("train/cumulative_reward".into(), s.cumulative_reward);
+        m.insert("train/cumulative_reward".into(), f32_precision(s.cumulative_reward));
         m.insert("tokens/cumulative_total".into(), s.tokens as f64);
         m.insert("time/elapsed_s".into(), self.clock.elapsed());
         m.insert("train/stage".into(), s.stage as f64);
@@ -255,9 +278,14 @@ impl Trainer {
         let ctx =
             BoundaryCtx { task: &self.task, policy: &self.policy, cfg: &self.cfg, step: self.state.step };
         if start {
+            let stage = &self.curricula.plan[index];
+            let log = stage_log_path(&self.run.root, &self.cfg.task.name, stage.round, stage.group.as_str());
+            tz_logging::log_stage_to(Some(&log))?;
             tracker.begin(index, self.state.stage_step > 0, &ctx)
         } else {
-            tracker.end(index, complete, &ctx)
+            let ended = tracker.end(index, complete, &ctx);
+            tz_logging::log_stage_to(None)?;
+            ended
         }
     }
 

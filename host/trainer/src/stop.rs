@@ -4,8 +4,10 @@
 //! A run always has [`StepLimit`] (`trainer.total_steps`), [`TimeBudget`]
 //! (`trainer.max_minutes` of RL time: validation is not counted) and
 //! [`Collapse`] (`trainer.collapse_patience`), checked in that order; more
-//! can be added with `Trainer::add_stop_rule`.
+//! can be added with `Trainer::add_stop_rule`. `tzhost` adds [`Signal`]
+//! (SIGINT/SIGTERM: finish the step, save, exit non-zero).
 
+use crate::interrupt::StopRequest;
 use crate::outputs::RunProgress;
 use crate::step::StepOutcome;
 
@@ -16,11 +18,13 @@ pub struct Stop {
     pub reason: String,
     /// The run stopped because learning collapsed (recorded in the summary).
     pub collapsed: bool,
+    /// A signal asked the process to stop: save and exit, not finish the run.
+    pub interrupted: bool,
 }
 
 impl Stop {
     pub fn new(reason: impl Into<String>) -> Stop {
-        Stop { reason: reason.into(), collapsed: false }
+        Stop { reason: reason.into(), collapsed: false, interrupted: false }
     }
 }
 
@@ -72,7 +76,18 @@ impl StopRule for Collapse {
                 p.flat_steps
             ),
             collapsed: true,
+            interrupted: false,
         })
+    }
+}
+
+/// Stops before the next step once SIGINT or SIGTERM arrived (the step in
+/// flight finishes first).
+pub struct Signal(pub StopRequest);
+
+impl StopRule for Signal {
+    fn before_step(&mut self, _p: &RunProgress) -> Option<Stop> {
+        self.0.requested().then(|| Stop { interrupted: true, ..Stop::new("stopped by a signal") })
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use tz_run_dir::write_atomic;
 
-use crate::error::Result;
+use crate::error::{Result, TrainError};
 use crate::stop::Stop;
 use crate::Trainer;
 
@@ -113,6 +113,27 @@ impl Trainer {
             run_dir: self.run.root.clone(),
             curve,
         })
+    }
+}
+
+impl Trainer {
+    /// After SIGINT/SIGTERM between two steps: a checkpoint of the last
+    /// finished step and an unfinished summary, then an error that says how
+    /// to continue (so the process exits non-zero).
+    pub(crate) fn stop_on_signal(&mut self, stop: &Stop) -> Result<Summary> {
+        let step = self.state.step;
+        eprintln!("stopping at step {step} on a signal: saving a checkpoint (a second signal exits at once)");
+        self.save_checkpoint()?;
+        let summary = json!({
+            "finished": false,
+            "stop_reason": stop.reason,
+            "steps": step,
+            "tokens": self.state.tokens,
+            "wall_s": self.state.elapsed_s,
+            "model": self.model_path,
+        });
+        write_atomic(&self.run.summary(), serde_json::to_string_pretty(&summary)?.as_bytes())?;
+        Err(TrainError::Interrupted { step, dir: self.run.root.clone() })
     }
 }
 

@@ -14,7 +14,7 @@ use tz_sdk::handle::Task;
 use tz_sdk::Sample;
 
 use crate::error::Result;
-use crate::rollout::{rollout_and_score, Scored};
+use crate::rollout::{rollout_and_score, rollout_budget, RolloutSpec, Scored};
 
 /// When to validate during training. The clock is the run's RL time (time
 /// spent validating is not counted), so a validation every few minutes
@@ -80,10 +80,9 @@ pub fn validate(
         top_k: cfg.rollout.top_k,
         max_new_tokens: cfg.rollout.max_response_length,
         seed,
-        budget: cfg.rollout.budget(),
+        budget: rollout_budget(&cfg.rollout),
     };
-    let sampled =
-        rollout_and_score(task, policy, samples.to_vec(), &cfg.task.template, k, &params, &cfg.rollout.stop)?;
+    let sampled = rollout_and_score(task, policy, samples.to_vec(), &RolloutSpec::for_run(cfg, k, params.clone())?)?;
     let acc = accuracy(&sampled);
     metrics.insert("val/acc".into(), acc);
     metrics.insert(format!("val/acc/mean@{k}"), acc);
@@ -101,15 +100,7 @@ pub fn validate(
     }
     if cfg.eval.greedy {
         let greedy = SamplingParams { temperature: 0.0, ..params };
-        let g = rollout_and_score(
-            task,
-            policy,
-            samples.to_vec(),
-            &cfg.task.template,
-            1,
-            &greedy,
-            &cfg.rollout.stop,
-        )?;
+        let g = rollout_and_score(task, policy, samples.to_vec(), &RolloutSpec::for_run(cfg, 1, greedy)?)?;
         metrics.insert("val/acc_greedy".into(), accuracy(&g));
     }
     let examples = sampled

@@ -13,7 +13,7 @@ use tz_sdk::handle::Task;
 
 use crate::error::{ensure, Result};
 use crate::prompts::SamplePool;
-use crate::rollout::rollout;
+use crate::rollout::{rollout, rollout_budget, RolloutSpec};
 
 /// Seed offset of the warm-up's prompt order and sampling (apart from training's).
 const WARM_UP_SEED: u64 = 0x3A8F_11C0;
@@ -45,9 +45,9 @@ pub fn warm_up(
         top_k: cfg.rollout.top_k,
         max_new_tokens: window,
         seed,
-        budget: cfg.rollout.budget(),
+        budget: rollout_budget(&cfg.rollout),
     };
-    let rolled = rollout(task, policy, samples, &cfg.task.template, n, &params, &cfg.rollout.stop)?;
+    let rolled = rollout(task, policy, samples, &RolloutSpec::for_run(cfg, n, params)?)?;
     let metrics: BTreeMap<String, f64> =
         task.warm_up(&rolled.inputs)?.into_iter().map(|m| (m.name, m.value)).collect();
     let shown: Vec<String> = metrics.iter().map(|(k, v)| format!("{k}={v:.4}")).collect();

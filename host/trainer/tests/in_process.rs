@@ -74,7 +74,7 @@ fn plugins(cfg: &RunConfig) -> RunPlugins {
 
 fn start(cfg: &RunConfig, dir: &Path) -> Trainer {
     use_test_cache();
-    Trainer::start(cfg.clone(), plugins(cfg), dir.join("run")).unwrap()
+    Trainer::start(cfg.clone(), plugins(cfg), dir.join("run"), false).unwrap()
 }
 
 fn has(m: &BTreeMap<String, f64>, key: &str) -> bool {

@@ -22,22 +22,30 @@ pub struct ActorStep<'a> {
     pub window: usize,
 }
 
+impl ActorStep<'_> {
+    /// The core's update settings for this step.
+    pub fn update_config(&self) -> ActorUpdateConfig {
+        let cfg = self.cfg;
+        ActorUpdateConfig {
+            ppo_epochs: cfg.trainer.ppo_epochs,
+            mini_batch_size: cfg.trainer.mini_batch_size,
+            micro_batch_size: cfg.trainer.micro_batch_size,
+            logit_chunk: cfg.trainer.logit_chunk,
+            norm_len: self.window as f64,
+            seed: cfg.trainer.seed.wrapping_mul(1_000_003).wrapping_add(self.step),
+        }
+    }
+}
+
 /// Updates the policy on the batch's advantages; the update's metrics.
+/// Without old log-probs in the batch (an on-policy update) the core takes
+/// them from its own forward.
 pub fn update(batch: &RlBatch, policy: &Policy, opt: &mut AdamW, s: &ActorStep) -> Result<ActorMetrics> {
-    let cfg = s.cfg;
-    let update_cfg = ActorUpdateConfig {
-        ppo_epochs: cfg.trainer.ppo_epochs,
-        mini_batch_size: cfg.trainer.mini_batch_size,
-        micro_batch_size: cfg.trainer.micro_batch_size,
-        logit_chunk: cfg.trainer.logit_chunk,
-        norm_len: s.window as f64,
-        seed: cfg.trainer.seed.wrapping_mul(1_000_003).wrapping_add(s.step),
-    };
     let inputs = ActorInputs {
         batch: &batch.seq,
-        old_logp: batch.old_logprobs()?,
+        old_logp: batch.old_logprobs_if_computed(),
         advantages: batch.advantages()?,
         ref_logp: if s.loss.kl.placement == KlPlacement::Loss { batch.ref_logprobs() } else { None },
     };
-    Ok(update_actor(&policy.model, opt, &inputs, s.loss, s.kl_coef, &update_cfg))
+    Ok(update_actor(&policy.model, opt, &inputs, s.loss, s.kl_coef, &s.update_config()))
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use tz_core::critic::CriticMetrics;
 use tz_core::rl_update::ActorMetrics;
+use tz_sdk::decimal::f32_precision;
 use tz_sdk::AdvantageOutput;
 
 use super::phases::Phases;
@@ -18,6 +19,8 @@ pub type Metrics = BTreeMap<String, f64>;
 
 /// What the update stages reported.
 pub struct Updates<'a> {
+    /// The update was on-policy: no old-log-prob pass ran.
+    pub old_log_prob_skipped: bool,
     pub kl_in_reward: Option<KlInReward>,
     /// β, when the KL is in the actor loss.
     pub kl_coef_in_loss: Option<f64>,
@@ -54,8 +57,24 @@ fn put_stats(m: &mut Metrics, name: &str, v: &[f64]) {
     m.insert(format!("{name}/min"), v.iter().copied().fold(f64::MAX, f64::min));
 }
 
-fn f64s(v: &[f32]) -> Vec<f64> {
-    v.iter().map(|&x| f64::from(x)).collect()
+/// [`put_stats`] of f32 data, at f32 precision (0.1, not 0.10000000149011612).
+fn put_f32_stats(m: &mut Metrics, name: &str, v: &[f32]) {
+    put_stats(m, name, &v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>());
+    for stat in ["mean", "max", "min"] {
+        if let Some(x) = m.get_mut(&format!("{name}/{stat}")) {
+            *x = f32_precision(*x);
+        }
+    }
+}
+
+/// An update's figure: losses, entropy and norms of f32 tensors at f32
+/// precision; learning rates as set.
+fn update_figure(name: &str, v: f64) -> f64 {
+    if name.ends_with("/lr") {
+        v
+    } else {
+        f32_precision(v)
+    }
 }
 
 /// The step's metrics from the batch record, the stages' reports and the phase times.
@@ -64,6 +83,7 @@ pub fn step_metrics(batch: &StepBatch, u: &Updates, phases: &Phases) -> Result<S
     for (name, seconds) in phases.iter() {
         m.insert(format!("timing_s/{name}"), seconds);
     }
+    m.insert("actor/old_log_prob_skipped".into(), f64::from(u8::from(u.old_log_prob_skipped)));
     if let Some(k) = u.kl_in_reward {
         m.insert("actor/reward_kl_penalty".into(), k.kl);
         m.insert("actor/reward_kl_penalty_coeff".into(), k.coef);
@@ -73,14 +93,14 @@ pub fn step_metrics(batch: &StepBatch, u: &Updates, phases: &Phases) -> Result<S
     }
     if let Some(c) = u.critic {
         for (k, v) in c.named() {
-            m.insert(k.into(), v);
+            m.insert(k.into(), update_figure(k, v));
         }
-        put_stats(&mut m, "critic/values", &f64s(&batch.tensors.flat_values()?));
-        put_stats(&mut m, "critic/returns", &f64s(&u.estimate.returns));
+        put_f32_stats(&mut m, "critic/values", &batch.tensors.flat_values()?);
+        put_f32_stats(&mut m, "critic/returns", &u.estimate.returns);
     }
     if let Some(a) = u.actor {
         for (k, v) in a.named() {
-            m.insert(k.into(), v);
+            m.insert(k.into(), update_figure(k, v));
         }
     }
     if let Some(coef) = u.kl_coef_in_loss {
@@ -88,9 +108,9 @@ pub fn step_metrics(batch: &StepBatch, u: &Updates, phases: &Phases) -> Result<S
     }
 
     // Batch metrics (veRL names where they exist).
-    put_stats(&mut m, "critic/score", &f64s(&batch.task_rewards));
-    put_stats(&mut m, "critic/rewards", &f64s(&batch.rewards));
-    put_stats(&mut m, "critic/advantages", &f64s(&u.estimate.advantages));
+    put_f32_stats(&mut m, "critic/score", &batch.task_rewards);
+    put_f32_stats(&mut m, "critic/rewards", &batch.rewards);
+    put_f32_stats(&mut m, "critic/advantages", &u.estimate.advantages);
     let lens: Vec<f64> = batch.lengths.iter().map(|&l| f64::from(l)).collect();
     put_stats(&mut m, "response_length", &lens);
     let trunc_frac = mean(batch.truncated.iter().map(|&t| t as u8 as f64));

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! scored rollout ─► shape rewards (shapers, in chain order)      rewards::shape
-//!                ─► old log-probs, reference log-probs           (core batch)
+//!                ─► old log-probs (unless on-policy), reference  (core batch)
 //!                ─► token rewards (+ KL in reward)               rewards::token_rewards
 //!                ─► critic values                                critic::CriticRun
 //!                ─► advantages (the estimator)                   advantages::estimate
@@ -132,11 +132,23 @@ pub fn run(mut batch: StepBatch, m: StepModels, step: u64, mut phases: Phases) -
     let chunk = cfg.trainer.logit_chunk;
 
     rewards::shape(&mut batch, &m.algorithms.shapers)?;
-    phases.time("old_log_prob", || batch.tensors.compute_old_logprobs(&m.policy.model, micro, chunk));
+    let actor_step = actor::ActorStep { cfg, loss: m.loss, kl_coef: m.kl.coef(), step, window: batch.window };
+    // One on-policy optimizer step: the old log-probs are the current ones
+    // (ratio 1), so the update takes them from its own forward. The KL in
+    // the reward still needs them.
+    let kl_in_reward = m.loss.kl.placement == KlPlacement::Reward && m.reference.is_some();
+    let skip_old = actor_step.update_config().is_on_policy(batch.rows()) && !kl_in_reward;
+    phases.time("old_log_prob", || {
+        if !skip_old {
+            batch.tensors.compute_old_logprobs(&m.policy.model, micro, chunk)
+        }
+    });
     if let Some(reference) = m.reference {
         phases.time("ref", || batch.tensors.compute_ref_logprobs(&reference.model, micro, chunk));
     }
     let kl_in_reward = rewards::token_rewards(&mut batch, &m.loss.kl, m.kl)?;
+    // β now: the KL in the reward may have moved the controller.
+    let actor_step = actor::ActorStep { kl_coef: m.kl.coef(), ..actor_step };
 
     let mut critic = m.critic;
     match critic.as_deref() {
@@ -154,13 +166,13 @@ pub fn run(mut batch: StepBatch, m: StepModels, step: u64, mut phases: Phases) -
     };
     let actor_trains = critic.as_deref().is_none_or(|c| !c.warming_up(step));
     let actor_update = if actor_trains {
-        let inputs = actor::ActorStep { cfg, loss: m.loss, kl_coef: m.kl.coef(), step, window: batch.window };
-        Some(phases.time("update_actor", || actor::update(&batch.tensors, m.policy, m.opt, &inputs))?)
+        Some(phases.time("update_actor", || actor::update(&batch.tensors, m.policy, m.opt, &actor_step))?)
     } else {
         None
     };
 
     let updates = metrics::Updates {
+        old_log_prob_skipped: skip_old,
         kl_in_reward,
         kl_coef_in_loss: (m.loss.kl.placement == KlPlacement::Loss).then(|| m.kl.coef()),
         estimate: &estimate,
