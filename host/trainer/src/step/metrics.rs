@@ -153,7 +153,8 @@ pub fn step_metrics(batch: &StepBatch, u: &Updates, phases: &Phases) -> Result<S
     m.insert("critic/frac_reward_zero_std".into(), frac_flat_groups(&batch.rewards, scored.n()));
 
     Ok(StepMetrics {
-        score_mean: mean(batch.task_rewards.iter().map(|&r| f64::from(r))),
+        // As `critic/score/mean`: f32 data at f32 precision.
+        score_mean: f32_precision(mean(batch.task_rewards.iter().map(|&r| f64::from(r)))),
         success,
         response_length: mean(lens.iter().copied()),
         tokens,
