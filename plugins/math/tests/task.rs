@@ -83,10 +83,10 @@ fn verl_rows_and_round_trip() {
 fn ground_truth_alone_is_enough_to_score_but_not_to_prompt() {
     let task = task();
     let row = serde_json::json!({"reward_model": {"style": "rule", "ground_truth": "8"}});
-    let sample = task.sample_from_row(row.to_string().as_str().into()).into_result().unwrap();
+    let sample = task.sample_from_row(&row).unwrap();
     assert_eq!(score(&task, &sample, "chat", "<answer>8</answer>").reward, 1.0);
     assert_eq!(score(&task, &sample, "chat", "<answer>9</answer>").reward, 0.0);
-    let err = task.prompt(&sample, "chat".into()).into_result().unwrap_err();
+    let err = task.prompt(&sample, "chat").unwrap_err().message;
     assert!(err.contains("has no question"), "{err}");
 }
 
@@ -96,13 +96,13 @@ fn system_prompt_and_instruction_are_settings() {
     let config = r#"{"system_prompt": "", "instruction": "\nPut the answer in \\boxed{}."}"#;
     let task = tz_sdk::export::in_process::task("math", config, host).unwrap();
     let sample = example_samples(&task).remove(0);
-    let chat = task.prompt(&sample, "chat".into()).into_result().unwrap();
+    let chat = task.prompt(&sample, "chat").unwrap();
     assert_eq!(chat.messages.len(), 1, "no system message");
-    assert_eq!(chat.messages[0].content.as_str(), "What is 5 + 3?\nPut the answer in \\boxed{}.");
-    let chatml = task.prompt(&sample, "qwen-instruct".into()).into_result().unwrap().text;
+    assert_eq!(chat.messages[0].content, "What is 5 + 3?\nPut the answer in \\boxed{}.");
+    let chatml = task.prompt(&sample, "qwen-instruct").unwrap().text;
     assert!(chatml.starts_with("<|im_start|>user\nWhat is 5 + 3?\nPut"), "{chatml}");
-    let default = self::task().prompt(&sample, "chat".into()).into_result().unwrap();
-    assert_eq!(default.messages[0].role.as_str(), "system");
+    let default = self::task().prompt(&sample, "chat").unwrap();
+    assert_eq!(default.messages[0].role, "system");
     assert!(default.messages[1].content.ends_with("in <answer> </answer> tags."));
 }
 
