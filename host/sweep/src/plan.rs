@@ -108,13 +108,24 @@ pub struct KeyDiff {
 
 /// The resolved config keys that differ between the sweep's arms (its runs
 /// without the seed), i.e. everything a comparison of the arms confounds.
+/// Values a preset filled in follow from the keys that chose the preset
+/// (PPO's critic lr on the tiny model follows from `algorithm.chain`), so
+/// they are not arms of their own; nor is an empty table.
 pub fn differing_keys(plan: &Plan) -> Vec<KeyDiff> {
     let mut arms: Vec<(&str, BTreeMap<String, String>)> = Vec::new();
     for run in &plan.runs {
         if arms.iter().any(|(g, _)| *g == run.group) {
             continue;
         }
-        let leaves = flatten(&run.resolved.table()).into_iter().map(|(k, v)| (k, v.to_string())).collect();
+        let origins = &run.resolved.origins;
+        let leaves = flatten(&run.resolved.table())
+            .into_iter()
+            .filter(|(k, v)| {
+                !matches!(v, toml::Value::Table(t) if t.is_empty())
+                    && !matches!(origins.get(k), Some(Origin::Preset(_)))
+            })
+            .map(|(k, v)| (k, v.to_string()))
+            .collect();
         arms.push((run.group.as_str(), leaves));
     }
     let ignored = ["logging.run_name", plan.spec.seed_key.as_str()];
