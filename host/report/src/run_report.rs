@@ -85,9 +85,7 @@ pub fn load_run(dir: &Path) -> Result<ReportRun> {
         None => (None, None),
     };
     let size = file_size
-        .or_else(|| {
-            tz_config::RunConfig::from_file(&dir.join("config.toml")).ok().map(|c| c.size_label())
-        })
+        .or_else(|| tz_config::RunConfig::from_file(&dir.join("config.toml")).ok().map(|c| c.size_label()))
         .unwrap_or_else(|| "model".into());
     let name = dir
         .canonicalize()

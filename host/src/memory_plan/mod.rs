@@ -10,9 +10,9 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use tz_plan::{advise, estimate, Change, Fit, Hardware, ModelShape, Plan, RunShape};
 
+pub use inputs::{model_shape, run_shape, PlanOptions};
 use tz_config::{Resolved, RunConfig};
 use tz_plugin_host::{Registry, TracingHost};
-pub use inputs::{model_shape, run_shape, PlanOptions};
 
 /// Which device a plan is checked against.
 #[derive(Debug, Clone, PartialEq)]

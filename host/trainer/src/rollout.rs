@@ -122,8 +122,14 @@ pub fn rollout(task: &Task, policy: &Policy, samples: Vec<Sample>, spec: &Rollou
 }
 
 /// Renders, generates `n` responses per sample and scores them.
-pub fn rollout_and_score(task: &Task, policy: &Policy, samples: Vec<Sample>, spec: &RolloutSpec) -> Result<Scored> {
-    let Rolled { samples, prompts, completions, texts, inputs, gen_seconds } = rollout(task, policy, samples, spec)?;
+pub fn rollout_and_score(
+    task: &Task,
+    policy: &Policy,
+    samples: Vec<Sample>,
+    spec: &RolloutSpec,
+) -> Result<Scored> {
+    let Rolled { samples, prompts, completions, texts, inputs, gen_seconds } =
+        rollout(task, policy, samples, spec)?;
     let start = Instant::now();
     let scores = task.score(&inputs)?;
     let reward_seconds = start.elapsed().as_secs_f64();

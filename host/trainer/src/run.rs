@@ -175,8 +175,12 @@ impl Trainer {
             seed: cfg.trainer.seed.wrapping_mul(1_000_000_007).wrapping_add(step),
             budget: rollout_budget(&cfg.rollout),
         };
-        let scored =
-            rollout_and_score(&self.task, &self.policy, samples, &RolloutSpec::for_run(cfg, cfg.rollout.n, params)?)?;
+        let scored = rollout_and_score(
+            &self.task,
+            &self.policy,
+            samples,
+            &RolloutSpec::for_run(cfg, cfg.rollout.n, params)?,
+        )?;
         let phases = Phases::with(&[("gen", scored.gen_seconds), ("reward", scored.reward_seconds)]);
         let batch = StepBatch::new(scored, &self.policy, window);
         let models = StepModels {

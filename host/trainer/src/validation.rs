@@ -82,7 +82,8 @@ pub fn validate(
         seed,
         budget: rollout_budget(&cfg.rollout),
     };
-    let sampled = rollout_and_score(task, policy, samples.to_vec(), &RolloutSpec::for_run(cfg, k, params.clone())?)?;
+    let sampled =
+        rollout_and_score(task, policy, samples.to_vec(), &RolloutSpec::for_run(cfg, k, params.clone())?)?;
     let acc = accuracy(&sampled);
     metrics.insert("val/acc".into(), acc);
     metrics.insert(format!("val/acc/mean@{k}"), acc);
