@@ -121,6 +121,13 @@ impl RunDir {
     pub fn log_file(&self) -> PathBuf {
         self.root.join("train.log")
     }
+    /// Seed 001's per-stage log: `logs/ContinualCountdown_R{round}_{group}.log`
+    /// (the task's name in place of Countdown for other tasks).
+    pub fn stage_log(&self, task: &str, round: u32, group: &str) -> PathBuf {
+        let mut chars = task.chars();
+        let task: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
+        self.root.join("logs").join(format!("Continual{task}_R{round}_{group}.log"))
+    }
     /// TensorBoard event files (one per session of the run).
     pub fn tensorboard(&self) -> PathBuf {
         self.root.join("tensorboard")

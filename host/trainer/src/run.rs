@@ -4,7 +4,6 @@
 //! at the end.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::json;
@@ -30,14 +29,6 @@ use crate::Trainer;
 
 /// Seed offset of the validation's sampling.
 const VALIDATION_SAMPLING_SEED: u64 = 0xE7A1;
-
-/// Seed 001's per-stage log: `logs/ContinualCountdown_R{round}_{group}.log`
-/// (the task's name in place of Countdown for other tasks).
-fn stage_log_path(run: &Path, task: &str, round: u32, group: &str) -> PathBuf {
-    let mut chars = task.chars();
-    let task: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
-    run.join("logs").join(format!("Continual{task}_R{round}_{group}.log"))
-}
 
 /// The log's record of one step: what the progress bar shows.
 fn step_line(step: u64, m: &Metrics) -> String {
@@ -283,7 +274,7 @@ impl Trainer {
             BoundaryCtx { task: &self.task, policy: &self.policy, cfg: &self.cfg, step: self.state.step };
         if start {
             let stage = &self.curricula.plan[index];
-            let log = stage_log_path(&self.run.root, &self.cfg.task.name, stage.round, stage.group.as_str());
+            let log = self.run.stage_log(&self.cfg.task.name, stage.round, stage.group.as_str());
             tz_logging::log_stage_to(Some(&log))?;
             tracker.begin(index, self.state.stage_step > 0, &ctx)
         } else {
