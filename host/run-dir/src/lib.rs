@@ -298,6 +298,15 @@ mod tests {
     }
 
     #[test]
+    fn stage_logs_are_named_as_seed_001_names_them() {
+        let run = RunDir { root: PathBuf::from("runs/x") };
+        assert_eq!(
+            run.stage_log("countdown", 2, "plus"),
+            Path::new("runs/x/logs/ContinualCountdown_R2_plus.log")
+        );
+    }
+
+    #[test]
     fn a_torn_last_metrics_line_is_dropped_on_resume() {
         let dir = tempfile::tempdir().unwrap();
         let run = RunDir::create(dir.path().to_path_buf()).unwrap();

@@ -28,6 +28,12 @@ impl StopRequest {
         Ok(StopRequest { requested })
     }
 
+    /// A request set by `flag` instead of a signal handler (tests).
+    #[cfg(test)]
+    pub(crate) fn from_flag(requested: Arc<AtomicBool>) -> StopRequest {
+        StopRequest { requested }
+    }
+
     /// True once a stop was asked for.
     pub fn requested(&self) -> bool {
         self.requested.load(Ordering::Relaxed)

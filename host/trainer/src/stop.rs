@@ -113,6 +113,18 @@ mod tests {
     }
 
     #[test]
+    fn a_signal_stops_before_the_next_step_as_an_interruption() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let flag = Arc::new(AtomicBool::new(false));
+        let mut rule = Signal(StopRequest::from_flag(Arc::clone(&flag)));
+        assert_eq!(rule.before_step(&at(3, 0.0, 0)), None);
+        flag.store(true, Ordering::Relaxed);
+        let stop = rule.before_step(&at(3, 0.0, 0)).unwrap();
+        assert!(stop.interrupted && !stop.collapsed && stop.reason == "stopped by a signal", "{stop:?}");
+    }
+
+    #[test]
     fn collapse_stops_after_patience_flat_steps_naming_the_reward() {
         let outcome = StepOutcome {
             step: 5,
