@@ -161,6 +161,9 @@ pub struct TrainerSection {
     pub save_freq: u64,
     /// Validation every N steps (0 = only before and after).
     pub test_freq: u64,
+    /// Also validate when this many minutes of training passed since the last
+    /// validation (0 = only `test_freq`); validation time is not RL time.
+    pub test_every_minutes: f64,
     /// Checkpoints kept (the newest K).
     pub keep_checkpoints: usize,
     /// Stop when every reward of this many consecutive steps is identical
@@ -213,6 +216,9 @@ pub struct LoggingSection {
     pub tensorboard: bool,
     /// Show a progress bar with live reward and success (only when stderr is a terminal).
     pub progress: bool,
+    /// Without the bar (not a terminal, or `progress = false`): a log line with
+    /// step, reward, success, length, window, s/step and ETA every this many seconds; 0 = none.
+    pub progress_every_s: f64,
     /// Prompt/response samples written to samples.jsonl per validation.
     pub samples_to_log: usize,
 }
@@ -346,6 +352,7 @@ impl Default for TrainerSection {
             gradient_checkpointing: false,
             save_freq: 50,
             test_freq: 0,
+            test_every_minutes: 2.0,
             keep_checkpoints: 2,
             collapse_patience: 10,
         }
@@ -365,6 +372,7 @@ impl Default for LoggingSection {
             run_name: String::new(),
             tensorboard: true,
             progress: true,
+            progress_every_s: 30.0,
             samples_to_log: 16,
         }
     }

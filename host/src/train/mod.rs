@@ -609,8 +609,15 @@ impl<'r> Trainer<'r> {
             self.log(0, &m)?;
         }
         let budget_s = cfg.trainer.max_minutes * 60.0;
-        let mut bar =
-            progress::TrainProgress::start(cfg.logging.progress, cfg.trainer.total_steps, self.state.step);
+        let mut bar = progress::TrainProgress::start(
+            cfg.logging.progress,
+            cfg.trainer.total_steps,
+            self.state.step,
+            cfg.logging.progress_every_s,
+        );
+        // In-loop validation time of this session: not counted as RL time.
+        let mut validating_s = 0.0;
+        let mut last_validation = Instant::now();
         let plan = self.curricula.plan.clone();
         let mut stop_reason = "plan finished".to_string();
         'stages: while self.state.stage < plan.len() {
@@ -636,7 +643,7 @@ impl<'r> Trainer<'r> {
                     stop_reason = format!("{} steps done", cfg.trainer.total_steps);
                     break 'stages;
                 }
-                let elapsed = elapsed_before + started.elapsed().as_secs_f64();
+                let elapsed = elapsed_before + started.elapsed().as_secs_f64() - validating_s;
                 if budget_s > 0.0 && elapsed >= budget_s {
                     stop_reason = format!("time budget of {} min reached", cfg.trainer.max_minutes);
                     break 'stages;
@@ -707,8 +714,14 @@ impl<'r> Trainer<'r> {
                 m.insert("time/elapsed_s".into(), elapsed_before + started.elapsed().as_secs_f64());
                 m.insert("train/stage".into(), self.state.stage as f64);
                 m.insert("train/window".into(), window as f64);
-                if cfg.trainer.test_freq > 0 && step % cfg.trainer.test_freq == 0 {
+                let by_steps = cfg.trainer.test_freq > 0 && step % cfg.trainer.test_freq == 0;
+                let by_time = cfg.trainer.test_every_minutes > 0.0
+                    && last_validation.elapsed().as_secs_f64() >= cfg.trainer.test_every_minutes * 60.0;
+                if by_steps || by_time {
+                    let t0 = Instant::now();
                     m.extend(self.validate(step)?);
+                    validating_s += t0.elapsed().as_secs_f64();
+                    last_validation = Instant::now();
                 }
                 self.log(step, &m)?;
                 tracing::info!(target: crate::logging::STEP_TARGET, "{}", step_line(step, &m));
