@@ -6,7 +6,7 @@
 #
 #   scripts/device_check.sh                # on the GPU machine; writes to $OUT (else device-check-out/)
 #   scripts/device_check.sh --smoke        # the same steps on the CPU with tiny sizes (a CI test runs it)
-#   options: --bundle DIR (default .device) | --from-target (this checkout's target/release),
+#   options: --bundle DIR (default .device) | --from-target (this checkout's target/release, or $CARGO_TARGET_DIR/release),
 #            --out DIR, --device cuda|cpu (default: cuda, --smoke: cpu)
 #
 # Steps, in order, each under its own time limit (30 + 90 + 100 + 90 + 170 s:
@@ -56,10 +56,11 @@ case "$device" in cpu|cuda) ;; *) echo "device_check: --device must be cpu or cu
 
 # What to run: a bundle, or this checkout's release build.
 if [ $from_target = 1 ]; then
-    bin=target/release
-    bench_bin=target/release/examples/bench_gpu
+    # Cargo's target directory: ./target unless CARGO_TARGET_DIR moves it.
+    bin=${CARGO_TARGET_DIR:-target}/release
+    bench_bin=$bin/examples/bench_gpu
     # The newest build of the parity test (cargo names it parity_transformers-<hash>).
-    parity_bin=$(ls -t target/release/deps/parity_transformers-* 2>/dev/null | grep -v '\.d$' | head -n 1 || true)
+    parity_bin=$(ls -t "$bin"/deps/parity_transformers-* 2>/dev/null | grep -v '\.d$' | head -n 1 || true)
 else
     bin=$bundle/bin
     bench_bin=$bundle/bin/bench_gpu

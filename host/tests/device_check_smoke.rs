@@ -32,16 +32,19 @@ fn positive(v: &Value, what: &str) -> f64 {
 fn device_check_smoke_runs_every_step_on_the_cpu() {
     let python = repo().join(".venv/bin/python");
     assert!(python.exists(), "{} is missing: run scripts/setup.sh first", python.display());
-    let release = repo().join("target/release");
+    // The release directory this test was built into (CARGO_TARGET_DIR may move it).
+    let release = Path::new(env!("CARGO_BIN_EXE_tzhost")).parent().unwrap().to_path_buf();
     assert!(
         release.join("examples/bench_gpu").is_file(),
-        "target/release/examples/bench_gpu is missing: cargo test --release --workspace builds it \
-         (or cargo build --release -p tz-core --example bench_gpu)"
+        "{}/examples/bench_gpu is missing: cargo test --release --workspace builds it \
+         (or cargo build --release -p tz-core --example bench_gpu)",
+        release.display()
     );
     let out = tempfile::tempdir().unwrap();
     let o = Command::new(repo().join("scripts/device_check.sh"))
         .args(["--smoke", "--from-target", "--out"])
         .arg(out.path())
+        .env("CARGO_TARGET_DIR", release.parent().unwrap())
         .env("PYTHON", &python)
         .env_remove("OUT")
         .output()

@@ -159,6 +159,7 @@ fn train_llama(out: &Path, checkpointing: bool) -> std::process::Output {
         "eval.samples=1".into(),
         "eval.greedy=false".into(),
         "logging.progress=false".into(),
+        "trainer.test_every_minutes=0".into(),
     ];
     for s in &sets {
         cmd.args(["--set", s]);

@@ -79,6 +79,7 @@ fn train(out: &Path, rm_path: &Path, extra: &[&str]) -> std::process::Output {
     for s in &sets {
         cmd.args(["--set", s]);
     }
+    cmd.args(["--set", "trainer.test_every_minutes=0"]);
     cmd.env_remove("TZ_PLUGIN_PATH").output().unwrap()
 }
 

@@ -125,6 +125,7 @@ pub fn check(c: &RunConfig) -> Result<(), RangeError> {
     number("trainer.betas[1]", t.betas.1, End::Closed(0.0), End::Open(1.0))?;
     non_negative("trainer.grad_clip", t.grad_clip)?;
     non_negative("trainer.max_minutes", t.max_minutes)?;
+    non_negative("trainer.test_every_minutes", t.test_every_minutes)?;
     count("trainer.ppo_epochs", t.ppo_epochs as u64, 1, MAX_STEPS)?;
     count("trainer.mini_batch_size", t.mini_batch_size as u64, 0, MAX_COUNT)?;
     count("trainer.micro_batch_size", t.micro_batch_size as u64, 1, MAX_COUNT)?;
@@ -143,6 +144,7 @@ pub fn check(c: &RunConfig) -> Result<(), RangeError> {
     count("stages.eval_size", c.stages.eval_size as u64, 0, MAX_COUNT)?;
     count("task.train_size", c.task.train_size as u64, 0, MAX_COUNT)?;
     count("logging.samples_to_log", c.logging.samples_to_log as u64, 0, MAX_COUNT)?;
+    non_negative("logging.progress_every_s", c.logging.progress_every_s)?;
     count("model.tiny_sft_steps", c.model.tiny_sft_steps as u64, 0, MAX_STEPS)?;
     count("reward_model.batch_size", c.reward_model.batch_size as u64, 1, MAX_COUNT)?;
     count("reward_model.max_length", c.reward_model.max_length as u64, 1, MAX_TOKENS)?;

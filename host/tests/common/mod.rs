@@ -79,6 +79,7 @@ pub fn tiny_train_cmd(out: &Path, algo: &str, curriculum: &str) -> Command {
     cmd.args(["--task", "countdown", "--algo", algo, "--curriculum", curriculum, "--device", "cpu", "--out"])
         .arg(out)
         .args(["--set", "model.tiny_sft_steps=30", "--set", "logging.progress=false"])
+        // Validation by wall time would make runs' metrics depend on the machine's speed.
         .args(["--set", "trainer.test_every_minutes=0"])
         .env("TZ_CACHE_DIR", tiny_cache_dir())
         .env_remove("TZ_PLUGIN_PATH")
