@@ -210,39 +210,3 @@ fn unknown_config_key_is_a_one_line_error() {
     let line = assert_one_line_error(&o);
     assert!(line.contains("lrr"), "{line}");
 }
-
-/// Off a terminal (stderr is a pipe here) there is no bar: a log line with the
-/// step, the figures and an ETA comes every `logging.progress_every_s`; and
-/// time-based validation puts validation points into metrics.jsonl during
-/// training, not only before and after.
-#[test]
-fn a_redirected_run_reports_progress_lines_and_validates_during_training() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("run");
-    let o = train_cmd(
-        &run,
-        &[
-            "--set",
-            "trainer.total_steps=6",
-            "--set",
-            "logging.progress_every_s=0.000001",
-            "--set",
-            "trainer.test_every_minutes=0.000001",
-        ],
-    )
-    .output()
-    .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let err = stderr(&o);
-    let lines: Vec<&str> =
-        err.lines().filter(|l| l.contains("s/step, ETA") || l.contains("step 6/6:")).collect();
-    assert!(lines.len() >= 5, "a progress line per step at this period:\n{err}");
-    assert!(lines[0].contains("step 1/6: reward ") && lines[0].contains("window "), "{}", lines[0]);
-    let m = metrics(&run);
-    let validated: Vec<u64> = m
-        .iter()
-        .filter(|l| l["val/acc"].is_number() && l.get("actor/pg_loss").is_some())
-        .map(|l| l["step"].as_u64().unwrap())
-        .collect();
-    assert_eq!(validated, [1, 2, 3, 4, 5, 6], "validation points during training");
-}
