@@ -44,6 +44,12 @@ pub fn manual_seed(seed: u64) {
     tch::manual_seed(seed as i64);
 }
 
+/// libtorch's intra-op threads for this process (a data-parallel rank on
+/// the CPU gets its share of the cores).
+pub fn set_threads(n: usize) {
+    tch::set_num_threads(n.max(1) as i32);
+}
+
 /// A second model's device (`model.ref_device`, ...): `spec`, or `default`
 /// when `spec` is empty. Errors name `key`.
 pub fn parse_device_or(key: &str, spec: &str, default: Device) -> Result<Device> {

@@ -395,6 +395,23 @@ impl RlBatch {
         Ok(())
     }
 
+    /// Rows `rows` with every per-token tensor computed so far, at the
+    /// same width (a data-parallel rank's part of the update).
+    pub fn select_rows(&self, rows: std::ops::Range<usize>) -> RlBatch {
+        let index = Tensor::arange_start(rows.start as i64, rows.end as i64, (Kind::Int64, Device::Cpu));
+        let pick = |t: &Option<Tensor>| t.as_ref().map(|t| t.index_select(0, &index.to_device(t.device())));
+        RlBatch {
+            seq: self.seq.select(&index),
+            lengths: self.lengths[rows].to_vec(),
+            old_logp: pick(&self.old_logp),
+            ref_logp: pick(&self.ref_logp),
+            token_rewards: pick(&self.token_rewards),
+            values: pick(&self.values),
+            advantages: pick(&self.advantages),
+            returns: pick(&self.returns),
+        }
+    }
+
     pub fn old_logprobs(&self) -> Result<&Tensor, BatchError> {
         self.old_logp.as_ref().ok_or(BatchError::Missing("old log-probs"))
     }

@@ -369,7 +369,9 @@ pub fn update_actor_parallel(
         }
     }
     totals.reduce(shard)?;
-    out.rows_run_frac = rows_run as f64 / (n * cfg.ppo_epochs.max(1)).max(1) as f64;
+    let mut rows_run = [rows_run as f64];
+    shard.sum(&mut rows_run)?;
+    out.rows_run_frac = rows_run[0] / (n * cfg.ppo_epochs.max(1)).max(1) as f64;
     let steps = out.steps.max(1) as f64;
     out.pg_loss = pg_sum / steps;
     out.grad_norm = grad_sum / steps;

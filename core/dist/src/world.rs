@@ -12,8 +12,9 @@
 //! instead of a hang.
 
 use std::ffi::CString;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tch::{Device, Kind, Tensor};
 
@@ -113,6 +114,9 @@ pub struct World {
     device: Device,
     bucket_bytes: usize,
     timeout: std::time::Duration,
+    /// Nanoseconds spent inside collectives (waiting for peers included),
+    /// shared by clones.
+    busy_ns: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for World {
@@ -140,6 +144,7 @@ impl World {
             device: Device::Cpu,
             bucket_bytes: DEFAULT_BUCKET_BYTES,
             timeout: InitOptions::default().timeout,
+            busy_ns: Arc::default(),
         }
     }
 
@@ -212,6 +217,7 @@ impl World {
             device: options.device,
             bucket_bytes: options.bucket_bytes.max(1),
             timeout: options.timeout,
+            busy_ns: Arc::default(),
         })
     }
 
@@ -250,6 +256,19 @@ impl World {
         self.device
     }
 
+    /// Seconds this process has spent inside collectives so far (the
+    /// communication share of a step, waiting for slower peers included).
+    pub fn collective_seconds(&self) -> f64 {
+        self.busy_ns.load(Ordering::Relaxed) as f64 * 1e-9
+    }
+
+    fn timed<R>(&self, f: impl FnOnce() -> R) -> R {
+        let t0 = Instant::now();
+        let out = f();
+        self.busy_ns.fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        out
+    }
+
     fn failed(&self, op: &'static str) -> impl Fn(String) -> DistError + '_ {
         move |mut message| {
             if message.to_lowercase().contains("timed out") {
@@ -271,10 +290,10 @@ impl World {
         let _no_grad = tch::no_grad_guard();
         for bucket in buckets(tensors, self.bucket_bytes) {
             match bucket.as_slice() {
-                [only] if only.is_contiguous() => group.all_reduce(&[only], op.raw()),
+                [only] if only.is_contiguous() => self.timed(|| group.all_reduce(&[only], op.raw())),
                 _ => {
                     let flat = flatten(&bucket);
-                    group.all_reduce(&[&flat], op.raw()).map(|()| unflatten(&flat, &bucket))
+                    self.timed(|| group.all_reduce(&[&flat], op.raw())).map(|()| unflatten(&flat, &bucket))
                 }
             }
             .map_err(self.failed("all_reduce"))?;
@@ -304,10 +323,10 @@ impl World {
         let _no_grad = tch::no_grad_guard();
         for bucket in buckets(tensors, self.bucket_bytes) {
             match bucket.as_slice() {
-                [only] if only.is_contiguous() => group.broadcast(&[only], root),
+                [only] if only.is_contiguous() => self.timed(|| group.broadcast(&[only], root)),
                 _ => {
                     let flat = flatten(&bucket);
-                    group.broadcast(&[&flat], root).map(|()| {
+                    self.timed(|| group.broadcast(&[&flat], root)).map(|()| {
                         if self.rank != root {
                             unflatten(&flat, &bucket)
                         }
@@ -340,7 +359,9 @@ impl World {
                 output.shallow_clone().copy_(input);
                 Ok(())
             }
-            Some(group) => group.all_gather_flat(output, input).map_err(self.failed("all_gather_flat")),
+            Some(group) => {
+                self.timed(|| group.all_gather_flat(output, input)).map_err(self.failed("all_gather_flat"))
+            }
         }
     }
 
@@ -361,7 +382,8 @@ impl World {
                 Ok(())
             }
             Some(group) => {
-                group.reduce_scatter_flat(output, input, op.raw()).map_err(self.failed("reduce_scatter_flat"))
+                self.timed(|| group.reduce_scatter_flat(output, input, op.raw()))
+                    .map_err(self.failed("reduce_scatter_flat"))
             }
         }
     }
@@ -390,7 +412,7 @@ impl World {
     pub fn barrier(&self) -> Result<(), DistError> {
         match &self.group {
             None => Ok(()),
-            Some(group) => group.barrier().map_err(self.failed("barrier")),
+            Some(group) => self.timed(|| group.barrier()).map_err(self.failed("barrier")),
         }
     }
 }

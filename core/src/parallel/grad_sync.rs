@@ -70,3 +70,22 @@ pub fn broadcast_parameters(world: &World, vs: &VarStore, root: usize) -> Result
     let tensors: Vec<Tensor> = named.into_iter().map(|(_, t)| t).collect();
     world.broadcast(&tensors, root)
 }
+
+/// A digest of every variable of `vs` (name order, raw bytes): equal on two
+/// ranks exactly when their weights are bit-identical. Cheap enough to log
+/// at the end of a run.
+pub fn parameters_digest(vs: &VarStore) -> u64 {
+    use std::hash::Hasher;
+    let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    // SipHash with fixed keys: the same on every process of one build.
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for (name, t) in named {
+        hasher.write(name.as_bytes());
+        let t = t.detach().to_device(tch::Device::Cpu).contiguous();
+        let mut bytes = vec![0u8; t.numel() * t.kind().elt_size_in_bytes()];
+        t.copy_data_u8(&mut bytes, t.numel());
+        hasher.write(&bytes);
+    }
+    hasher.finish()
+}

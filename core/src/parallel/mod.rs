@@ -24,7 +24,7 @@ mod reduce;
 mod zero;
 
 pub use batch::BatchShard;
-pub use grad_sync::{broadcast_parameters, GradSync};
+pub use grad_sync::{broadcast_parameters, parameters_digest, GradSync};
 pub use optimizer::{optimizer_for, Optimizer, ReplicatedAdamW, StateSharding};
 pub use reduce::{all_gather_vec, explained_variance, masked_moments, moments, reduce_stats, Moments, Stat};
 pub use tz_dist::{Backend, DistError, InitOptions, LaunchEnv, ReduceOp, World};

@@ -23,13 +23,15 @@ use super::{Completion, StopCriteria};
 use crate::model::Qwen2;
 use crate::sampling::{draw_uniform, row_rng, SamplingParams};
 
-/// Generates every (prompt, sample) row; output ordered by prompt, then sample.
+/// Generates every (prompt, sample) row; output ordered by prompt, then
+/// sample. Row `r`'s random stream is keyed by `first_row + r`.
 pub(super) fn run(
     model: &Qwen2,
     prompts: &[Vec<u32>],
     n: usize,
     params: &SamplingParams,
     stop: &StopCriteria,
+    first_row: u64,
 ) -> anyhow::Result<Vec<Completion>> {
     let rows = prompts.len() * n;
     let max_new = params.max_new_tokens;
@@ -43,6 +45,7 @@ pub(super) fn run(
         prompts,
         n,
         params,
+        first_row,
         stopper: Stopper::new(stop, max_new),
         sequences: (0..rows).map(|r| Sequence::new(r / n, r % n)).collect(),
         waiting: waiting_order(prompts, n),
@@ -67,6 +70,8 @@ struct Engine<'a> {
     prompts: &'a [Vec<u32>],
     n: usize,
     params: &'a SamplingParams,
+    /// The global index of row 0 (a data-parallel rank's part of a batch).
+    first_row: u64,
     stopper: Stopper<'a>,
     sequences: Vec<Sequence>,
     waiting: VecDeque<usize>,
@@ -138,7 +143,7 @@ impl Engine<'_> {
             let uniforms = if self.params.is_greedy() {
                 Vec::new()
             } else {
-                let mut rng = row_rng(self.params.seed, row as u64);
+                let mut rng = row_rng(self.params.seed, self.first_row + row as u64);
                 (0..self.params.max_new_tokens).map(|_| draw_uniform(&mut rng)).collect()
             };
             entries.push(Admission {

@@ -122,6 +122,22 @@ pub fn generate(
     params: &SamplingParams,
     stop: &StopCriteria,
 ) -> anyhow::Result<Vec<Completion>> {
+    generate_part(model, prompts, n_per_prompt, params, stop, 0)
+}
+
+/// [`generate`] for prompts `first_prompt..` of a larger batch (a
+/// data-parallel rank's part): each row draws from the random stream of its
+/// row in the whole batch and `prompt_index` counts in the whole batch, so
+/// the parts of all ranks together are what one process samples, up to the
+/// float rounding of different decode batches.
+pub fn generate_part(
+    model: &Qwen2,
+    prompts: &[Vec<u32>],
+    n_per_prompt: usize,
+    params: &SamplingParams,
+    stop: &StopCriteria,
+    first_prompt: usize,
+) -> anyhow::Result<Vec<Completion>> {
     params.validate()?;
     ensure!(n_per_prompt > 0, "n_per_prompt must be at least 1");
     let vocab = model.config().vocab_size;
@@ -131,5 +147,10 @@ pub fn generate(
             anyhow::bail!("prompt {i} has token id {bad}, outside the model's vocabulary of {vocab}");
         }
     }
-    engine::run(model, prompts, n_per_prompt, params, stop)
+    let first_row = (first_prompt * n_per_prompt) as u64;
+    let mut completions = engine::run(model, prompts, n_per_prompt, params, stop, first_row)?;
+    for c in &mut completions {
+        c.prompt_index += first_prompt;
+    }
+    Ok(completions)
 }

@@ -148,6 +148,7 @@ pub fn check(c: &RunConfig) -> Result<(), RangeError> {
     count("model.tiny_sft_steps", c.model.tiny_sft_steps as u64, 0, MAX_STEPS)?;
     count("reward_model.batch_size", c.reward_model.batch_size as u64, 1, MAX_COUNT)?;
     count("reward_model.max_length", c.reward_model.max_length as u64, 1, MAX_TOKENS)?;
+    number("dist.timeout_s", c.dist.timeout_s, End::Open(0.0), End::Closed(7.0 * 24.0 * 3600.0))?;
     Ok(())
 }
 

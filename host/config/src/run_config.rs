@@ -33,6 +33,7 @@ pub struct RunConfig {
     pub stages: StagesSection,
     pub logging: LoggingSection,
     pub reward_model: RewardModelSection,
+    pub dist: DistSection,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -255,6 +256,24 @@ impl Default for RewardModelSection {
     }
 }
 
+/// Data-parallel training when launched by torchrun (ignored in a single
+/// process): see the README's data-parallel section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DistSection {
+    /// Shard the optimizer state across ranks (ZeRO-1) instead of replicating it.
+    pub zero1: bool,
+    /// Seconds a rank waits for its peers (joining, every collective) before
+    /// the job ends with an error naming the rank.
+    pub timeout_s: f64,
+}
+
+impl Default for DistSection {
+    fn default() -> Self {
+        DistSection { zero1: false, timeout_s: 600.0 }
+    }
+}
+
 impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
@@ -268,6 +287,7 @@ impl Default for RunConfig {
             stages: StagesSection::default(),
             logging: LoggingSection::default(),
             reward_model: RewardModelSection::default(),
+            dist: DistSection::default(),
         }
     }
 }

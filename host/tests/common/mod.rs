@@ -75,7 +75,12 @@ pub fn tiny_cache_dir() -> PathBuf {
 /// progress bar, log filters or plugins from the environment, and without
 /// the time-based validation (its steps would depend on the machine's speed).
 pub fn tiny_train_cmd(out: &Path, algo: &str, curriculum: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tzhost"));
+    tiny_train_cmd_via(Command::new(env!("CARGO_BIN_EXE_tzhost")), out, algo, curriculum)
+}
+
+/// [`tiny_train_cmd`]'s arguments after `cmd`'s own: `tzhost` itself,
+/// or a launcher such as torchrun whose arguments end with tzhost's path.
+pub fn tiny_train_cmd_via(mut cmd: Command, out: &Path, algo: &str, curriculum: &str) -> Command {
     cmd.args(["--task", "countdown", "--algo", algo, "--curriculum", curriculum, "--device", "cpu", "--out"])
         .arg(out)
         .args(["--set", "model.tiny_sft_steps=30", "--set", "logging.progress=false"])

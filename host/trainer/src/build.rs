@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use tz_config::RunConfig;
 use tz_core::device::{manual_seed, parse_device, parse_device_or, parse_dtype};
 use tz_core::kl::KlController;
-use tz_core::optim::{AdamW, AdamWConfig, Decay};
+use tz_core::optim::{AdamWConfig, Decay};
+use tz_core::parallel::{broadcast_parameters, optimizer_for, parameters_digest, StateSharding, World};
 use tz_core::{ModelConfig, Policy};
 use tz_run_dir::{write_atomic, DirLock, RunDir};
 
@@ -17,6 +18,7 @@ use crate::checkpoint::check_readable;
 use crate::clock::RunClock;
 use crate::curricula::Curricula;
 use crate::data_source::{self, RunData};
+use crate::dist;
 use crate::error::{Context, Result, TrainError};
 use crate::interrupt::StopRequest;
 use crate::memory_check;
@@ -140,7 +142,23 @@ impl Trainer {
     /// output is refused unless `overwrite`, which deletes that output.
     /// Writes the config there first.
     pub fn start(cfg: RunConfig, plugins: RunPlugins, root: PathBuf, overwrite: bool) -> Result<Trainer> {
+        Trainer::start_on(World::single(), cfg, plugins, root, overwrite)
+    }
+
+    /// [`Trainer::start`] as one rank of a data-parallel job: rank 0 creates,
+    /// locks and writes the run directory; the others wait for it.
+    pub fn start_on(
+        world: World,
+        cfg: RunConfig,
+        plugins: RunPlugins,
+        root: PathBuf,
+        overwrite: bool,
+    ) -> Result<Trainer> {
         data_source::check_paths(&cfg)?;
+        if !world.is_main() {
+            world.barrier()?;
+            return Trainer::build(world, cfg, plugins, RunDir { root }, None, None);
+        }
         // Before the run directory exists; `build` checks again with the
         // reference model counted and for hub models once they are downloaded.
         if let Some(model) = memory_check::local_model_config(&cfg.model.path)? {
@@ -157,56 +175,91 @@ impl Trainer {
         }
         run.remove_stale_temporaries();
         write_atomic(&run.config(), cfg.to_toml_string().as_bytes())?;
-        Trainer::build(cfg, plugins, run, lock, None)
+        world.barrier()?;
+        Trainer::build(world, cfg, plugins, run, Some(lock), None)
     }
 
     /// Continues the run in `run` from its newest readable checkpoint
     /// ([`resume_point`]), locked for the trainer's lifetime; `cfg` is the
     /// run's saved config ([`saved_config`]) and `plugins` were created from it.
     pub fn resume(run: RunDir, cfg: RunConfig, plugins: RunPlugins) -> Result<Trainer> {
-        let lock = DirLock::acquire(&run.root)?;
-        check_resumable(&run)?;
-        run.remove_stale_temporaries();
-        tz_logging::log_to_file(&run.log_file())?;
-        let (step, ckpt) = resume_point(&run)?;
-        tracing::info!("resuming {} from step {step}", run.root.display());
-        run.truncate_metrics_after(step)?;
-        Trainer::build(cfg, plugins, run, lock, Some(&ckpt))
+        Trainer::resume_on(World::single(), run, cfg, plugins)
+    }
+
+    /// [`Trainer::resume`] as one rank of a data-parallel job: rank 0 picks
+    /// the checkpoint (and sets damaged ones aside); every rank loads it.
+    pub fn resume_on(world: World, run: RunDir, cfg: RunConfig, plugins: RunPlugins) -> Result<Trainer> {
+        let mut lock = None;
+        let mut picked = String::new();
+        if world.is_main() {
+            lock = Some(DirLock::acquire(&run.root)?);
+            check_resumable(&run)?;
+            run.remove_stale_temporaries();
+            tz_logging::log_to_file(&run.log_file())?;
+            let (step, ckpt) = resume_point(&run)?;
+            let saved = TrainerState::load(&ckpt)?.world_size;
+            if saved != world.size() {
+                return Err(TrainError::WorldSize { dir: ckpt, saved, now: world.size() });
+            }
+            tracing::info!("resuming {} from step {step}", run.root.display());
+            run.truncate_metrics_after(step)?;
+            picked = ckpt.to_string_lossy().into_owned();
+        }
+        let ckpt = PathBuf::from(dist::from_main(&world, &picked)?);
+        Trainer::build(world, cfg, plugins, run, lock, Some(&ckpt))
     }
 
     fn build(
+        world: World,
         cfg: RunConfig,
         plugins: RunPlugins,
         run: RunDir,
-        lock: DirLock,
+        lock: Option<DirLock>,
         checkpoint: Option<&Path>,
     ) -> Result<Trainer> {
-        let device = parse_device(&cfg.model.device)?;
+        let device = dist::device(&world, &cfg)?;
         let kind = parse_dtype(&cfg.model.dtype)?;
         manual_seed(cfg.trainer.seed);
         let RunPlugins { task, algorithms, curricula } = plugins;
         let loss = algorithms.estimator.loss_settings()?;
         let groups = task.groups()?;
         let curricula = Curricula::new(curricula, &groups)?;
-        tz_logging::log_to_file(&run.log_file())?;
+        if curricula.planned && world.is_distributed() {
+            return Err(TrainError::Invalid(format!(
+                "curriculum '{}' plans stages (snapshots, evaluations, records), which do not run data-parallel yet: train it in one process",
+                cfg.curriculum.chain.join("+")
+            )));
+        }
+        if world.is_main() {
+            tz_logging::log_to_file(&run.log_file())?;
+        }
         let data = RunData::load(&task, &cfg)?;
         if let Some(train) = &data.train {
             train.check_plan(&curricula.plan, cfg.curriculum.chain.iter().any(|c| c == "random"))?;
         }
 
-        let model_path =
-            resolve_model_path(&cfg.model.path, &task, cfg.model.tiny_seed, cfg.model.tiny_sft_steps)?;
+        // Rank 0 first: it may create (download, warm-start) the model the others then find cached.
+        let resolve = || resolve_model_path(&cfg.model.path, &task, cfg.model.tiny_seed, cfg.model.tiny_sft_steps);
+        let first = if world.is_main() { Some(resolve()?) } else { None };
+        world.barrier()?;
+        let model_path = match first {
+            Some(path) => path,
+            None => resolve()?,
+        };
         let model_cfg = ModelConfig::from_file(&model_path.join("config.json"))?;
         check_memory(&cfg, &model_cfg, loss.needs_reference())?;
         let mut policy = Policy::load(checkpoint.unwrap_or(&model_path), device, kind)?;
         policy.model.set_gradient_checkpointing(cfg.trainer.gradient_checkpointing);
+        // Every replica starts from rank 0's weights.
+        broadcast_parameters(&world, &policy.vs, 0)?;
+        let sharding = if cfg.dist.zero1 { StateSharding::Zero1 } else { StateSharding::Replicated };
         let reference = if loss.needs_reference() {
             let ref_device = parse_device_or("model.ref_device", &cfg.model.ref_device, device)?;
             Some(Policy::load_frozen(&model_path, ref_device, kind)?)
         } else {
             None
         };
-        let critic = CriticRun::create(&loss, &cfg, &model_path, checkpoint, device, kind)?;
+        let critic = CriticRun::create(&world, sharding, &loss, &cfg, &model_path, checkpoint, device, kind)?;
         let opt_cfg = AdamWConfig {
             lr: cfg.trainer.lr,
             beta1: cfg.trainer.betas.0,
@@ -219,7 +272,7 @@ impl Trainer {
             total_steps: optimizer_steps(&cfg),
             ..AdamWConfig::default()
         };
-        let opt = AdamW::from_var_store(&policy.vs, opt_cfg);
+        let opt = optimizer_for(&world, &policy.vs, opt_cfg, sharding)?;
         let kl = KlController::from_settings(&loss.kl);
 
         // Held-out problems: from val_data, or generated with another seed; none seen in training.
@@ -257,6 +310,7 @@ impl Trainer {
             opt,
             kl,
             run,
+            world,
             _lock: lock,
             state: TrainerState::new(0),
             val_samples,
@@ -271,6 +325,7 @@ impl Trainer {
         if let Some(ckpt) = checkpoint {
             trainer.restore(ckpt)?;
         }
+        trainer.state.world_size = trainer.world.size();
         trainer.add_standard_outputs_and_stops(checkpoint.is_some())?;
         Ok(trainer)
     }
@@ -279,6 +334,12 @@ impl Trainer {
     /// step limit, the time budget and the collapse rule.
     fn add_standard_outputs_and_stops(&mut self, resumed: bool) -> Result<()> {
         let cfg = &self.cfg;
+        self.stops.push(Box::new(StepLimit(cfg.trainer.total_steps)));
+        self.stops.push(Box::new(TimeBudget(cfg.trainer.max_minutes)));
+        self.stops.push(Box::new(Collapse(cfg.trainer.collapse_patience)));
+        if !self.world.is_main() {
+            return Ok(());
+        }
         if cfg.logging.tensorboard {
             // A resumed session marks its first step, so TensorBoard drops
             // what the killed one logged from there on.
@@ -287,9 +348,6 @@ impl Trainer {
         }
         self.outputs.push(Box::new(MetricsJsonl::append(&self.run.metrics())?));
         self.outputs.push(progress::for_run(cfg.logging.progress, cfg.logging.progress_every_s));
-        self.stops.push(Box::new(StepLimit(cfg.trainer.total_steps)));
-        self.stops.push(Box::new(TimeBudget(cfg.trainer.max_minutes)));
-        self.stops.push(Box::new(Collapse(cfg.trainer.collapse_patience)));
         Ok(())
     }
 
@@ -325,5 +383,16 @@ impl Trainer {
     /// Steps done.
     pub fn steps_done(&self) -> u64 {
         self.state.step
+    }
+
+    /// This process's place in the data-parallel job.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// A digest of the policy's weights: equal on all ranks exactly when
+    /// their replicas are bit-identical.
+    pub fn weights_digest(&self) -> u64 {
+        parameters_digest(&self.policy.vs)
     }
 }

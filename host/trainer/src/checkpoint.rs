@@ -20,7 +20,8 @@ use serde_json::{Map, Value};
 use tz_core::checkpoint::WeightFiles;
 use tz_core::ModelDir;
 
-use crate::error::{ensure, Context, Result};
+use crate::dist;
+use crate::error::{ensure, Context, Result, TrainError};
 use crate::state::TrainerState;
 use crate::Trainer;
 
@@ -29,39 +30,71 @@ pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 
 impl Trainer {
     /// Writes `checkpoints/step_N` for the current step (nothing when it
-    /// exists), then keeps the newest `trainer.keep_checkpoints`.
+    /// exists), then keeps the newest `trainer.keep_checkpoints`. Every rank
+    /// of a data-parallel job calls it: rank 0 writes the checkpoint, each
+    /// rank adds what its optimizer keeps (ZeRO-1 shards), and rank 0
+    /// renames it into place once all have written.
     pub fn save_checkpoint(&mut self) -> Result<PathBuf> {
         let step = self.state.step;
+        let main = self.world.is_main();
         let final_dir = self.run.checkpoint(step);
-        if final_dir.exists() {
+        if dist::any(&self.world, main && final_dir.exists())? {
             return Ok(final_dir);
         }
-        let tmp = self.run.checkpoints().join(format!(".step_{step:06}.tmp-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
-        let written = self.write_checkpoint(&tmp).and_then(|()| {
+        // One temporary for all ranks; a single process keeps its pid in the name.
+        let owner = if self.world.is_distributed() { "ranks".to_string() } else { std::process::id().to_string() };
+        let tmp = self.run.checkpoints().join(format!(".step_{step:06}.tmp-{owner}"));
+        if main {
+            let _ = std::fs::remove_dir_all(&tmp);
+            std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        }
+        self.world.barrier()?;
+        let written = self.write_checkpoint(&tmp);
+        let failed_somewhere = dist::any(&self.world, written.is_err())?;
+        let written = match (written, failed_somewhere) {
+            (Ok(()), true) => Err(TrainError::Invalid("another rank failed to write its part".into())),
+            (result, _) => result,
+        };
+        let written = written.and_then(|()| {
+            if !main {
+                return Ok(());
+            }
             std::fs::rename(&tmp, &final_dir)
                 .with_context(|| format!("cannot rename {} to {}", tmp.display(), final_dir.display()))
         });
         if let Err(e) = written {
             // A half-written checkpoint only takes space (on a full disk, the
             // space the next attempt needs).
-            let _ = std::fs::remove_dir_all(&tmp);
+            if main {
+                let _ = std::fs::remove_dir_all(&tmp);
+            }
             return Err(e).with_context(|| format!("saving checkpoint {}", final_dir.display()));
         }
-        tz_run_dir::sync_dir(&self.run.checkpoints())?;
-        // Later checkpoints copy their tokenizer and configs from this one:
-        // the directory the run started (or resumed) from may be pruned.
-        self.policy.dir = ModelDir::open(&final_dir)?;
-        self.run.prune(self.cfg.trainer.keep_checkpoints);
+        if main {
+            tz_run_dir::sync_dir(&self.run.checkpoints())?;
+            // Later checkpoints copy their tokenizer and configs from this one:
+            // the directory the run started (or resumed) from may be pruned.
+            self.policy.dir = ModelDir::open(&final_dir)?;
+            self.run.prune(self.cfg.trainer.keep_checkpoints);
+        }
+        // No rank reads the new checkpoint before rank 0 has renamed it.
+        self.world.barrier()?;
         Ok(final_dir)
     }
 
-    /// Everything a checkpoint holds, written into `dir`.
+    /// Everything a checkpoint holds, written into `dir` (rank 0; the
+    /// other ranks write only their optimizers' parts).
     fn write_checkpoint(&mut self, dir: &Path) -> Result<()> {
-        self.policy.save_model_dir(dir)?;
+        let main = self.world.is_main();
+        if main {
+            self.policy.save_model_dir(dir)?;
+        }
         self.opt.save(&dir.join(OPTIMIZER_FILE))?;
         if let Some(critic) = &self.critic {
-            critic.save(dir)?;
+            critic.save(dir, main)?;
+        }
+        if !main {
+            return Ok(());
         }
         self.state.kl = self.kl;
         self.state.curricula.clear();
@@ -98,11 +131,34 @@ pub fn check_readable(ckpt: &Path) -> Result<()> {
     ModelDir::open(ckpt).with_context(|| bad(&ckpt.join("config.json")))?;
     TrainerState::load(ckpt).with_context(|| bad(&ckpt.join("trainer_state.json")))?;
     let mut files = WeightFiles::discover(ckpt).with_context(|| bad(ckpt))?.files;
-    files.push(ckpt.join(OPTIMIZER_FILE));
+    files.extend(optimizer_files(ckpt));
     for file in files {
         safetensors_complete(&file).with_context(|| bad(&file))?;
     }
     Ok(())
+}
+
+/// The optimizer state of a checkpoint: one replicated file, or the
+/// ZeRO-1 shards of every rank (`optimizer.zero1-rank<r>-of-<W>.safetensors`).
+fn optimizer_files(ckpt: &Path) -> Vec<PathBuf> {
+    let replicated = ckpt.join(OPTIMIZER_FILE);
+    let stem = OPTIMIZER_FILE.trim_end_matches(".safetensors");
+    let mut shards: Vec<PathBuf> = std::fs::read_dir(ckpt)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("{stem}.zero1-rank")) && n.ends_with(".safetensors"))
+        })
+        .collect();
+    if shards.is_empty() || replicated.exists() {
+        return vec![replicated];
+    }
+    shards.sort();
+    shards
 }
 
 /// A safetensors file is an 8-byte header length, a JSON header giving each

@@ -66,6 +66,12 @@ pub enum TrainError {
     /// The core's step batch was driven out of order (a bug).
     #[error(transparent)]
     Batch(#[from] tz_core::rl_batch::BatchError),
+    /// A collective of a data-parallel job failed (names the rank).
+    #[error(transparent)]
+    Dist(#[from] tz_core::parallel::DistError),
+    /// `tzhost resume` on another world size than the run was saved with.
+    #[error("{} was saved by {saved} data-parallel rank(s), this job has {now}: resume with the same world size", .dir.display())]
+    WorldSize { dir: PathBuf, saved: usize, now: usize },
     /// Bad input or state, described in the message.
     #[error("{0}")]
     Invalid(String),

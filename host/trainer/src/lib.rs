@@ -28,6 +28,7 @@ pub mod checkpoint;
 mod clock;
 mod curricula;
 mod data_source;
+pub mod dist;
 pub mod error;
 mod interrupt;
 pub mod memory_check;
@@ -50,7 +51,7 @@ use std::path::{Path, PathBuf};
 
 use tz_config::RunConfig;
 use tz_core::kl::KlController;
-use tz_core::optim::AdamW;
+use tz_core::parallel::{Optimizer, World};
 use tz_core::Policy;
 use tz_plugin_host::{AlgorithmChain, Registry};
 use tz_run_dir::{DirLock, RunDir};
@@ -67,7 +68,7 @@ pub use plugins::RunPlugins;
 pub use prompts::generate as generate_samples;
 pub use prompts::PromptLimit;
 pub use reward_service::{host_for_run, RewardService};
-pub use rollout::{rollout_and_score, rollout_budget, RolloutSpec, Scored};
+pub use rollout::{rollout_and_score, rollout_and_score_on, rollout_budget, RolloutSpec, Scored};
 pub use step::StepOutcome;
 pub use stop::{Stop, StopRule};
 pub use summary::Summary;
@@ -84,11 +85,14 @@ pub struct Trainer {
     reference: Option<Policy>,
     critic: Option<step::critic::CriticRun>,
     model_path: PathBuf,
-    opt: AdamW,
+    opt: Box<dyn Optimizer>,
     kl: KlController,
     run: RunDir,
-    /// Held for the trainer's lifetime: no second process writes this run.
-    _lock: DirLock,
+    /// This process's place in a data-parallel job ([`dist`]); rank 0 alone
+    /// writes the run directory.
+    world: World,
+    /// Held by rank 0 for the trainer's lifetime: no second job writes this run.
+    _lock: Option<DirLock>,
     state: state::TrainerState,
     /// Held-out problems of the validation.
     val_samples: Vec<Sample>,
@@ -107,11 +111,15 @@ pub struct Trainer {
 
 /// Starts a new run of a resolved config with plugins from `registry`
 /// (`tzhost train`); `overwrite` deletes another run's output in its
-/// directory. SIGINT/SIGTERM stop it after a step, saved.
+/// directory. SIGINT/SIGTERM stop it after a step, saved. Under torchrun
+/// every rank calls it and they train one run together ([`dist`]).
 pub fn run_config(cfg: &RunConfig, registry: &Registry, overwrite: bool) -> Result<Summary> {
     data_source::check_paths(cfg)?;
+    let world = dist::join(cfg)?;
     let plugins = RunPlugins::from_registry(registry, cfg)?;
-    let mut trainer = Trainer::start(cfg.clone(), plugins, run_dir_of(cfg), overwrite)?;
+    // A run name made from the clock must be rank 0's on every rank.
+    let root = PathBuf::from(dist::from_main(&world, &run_dir_of(cfg).to_string_lossy())?);
+    let mut trainer = Trainer::start_on(world, cfg.clone(), plugins, root, overwrite)?;
     trainer.stop_on_signals()?;
     trainer.run()
 }
@@ -120,9 +128,10 @@ pub fn run_config(cfg: &RunConfig, registry: &Registry, overwrite: bool) -> Resu
 /// resume`). SIGINT/SIGTERM stop it after a step, saved.
 pub fn resume(dir: &Path, registry: &Registry) -> Result<Summary> {
     let cfg = saved_config(dir)?;
+    let world = dist::join(&cfg)?;
     let run = RunDir { root: dir.to_path_buf() };
     let plugins = RunPlugins::from_registry(registry, &cfg)?;
-    let mut trainer = Trainer::resume(run, cfg, plugins)?;
+    let mut trainer = Trainer::resume_on(world, run, cfg, plugins)?;
     trainer.stop_on_signals()?;
     trainer.run()
 }

@@ -4,7 +4,8 @@
 use std::time::Instant;
 
 use tz_config::{RolloutSection, RunConfig};
-use tz_core::rollout::{generate, Completion, FinishReason, StopCriteria};
+use tz_core::parallel::World;
+use tz_core::rollout::{generate_part, Completion, FinishReason, StopCriteria};
 use tz_core::rollout_budget::RolloutBudget;
 use tz_core::sampling::SamplingParams;
 use tz_core::Policy;
@@ -81,6 +82,19 @@ pub struct Rolled {
 
 /// Renders and generates `n` responses per sample, without scoring them.
 pub fn rollout(task: &Task, policy: &Policy, samples: Vec<Sample>, spec: &RolloutSpec) -> Result<Rolled> {
+    rollout_on(&World::single(), task, policy, samples, spec)
+}
+
+/// [`rollout`] in a data-parallel job: each rank generates the responses
+/// to its own prompts ([`crate::dist::my_prompts`]), then every rank
+/// receives all of them, so the result is the whole batch everywhere.
+pub fn rollout_on(
+    world: &World,
+    task: &Task,
+    policy: &Policy,
+    samples: Vec<Sample>,
+    spec: &RolloutSpec,
+) -> Result<Rolled> {
     let RolloutSpec { template, n, ref params, extra_stop, prompt_limit } = *spec;
     let prompts = samples
         .iter()
@@ -91,7 +105,9 @@ pub fn rollout(task: &Task, policy: &Policy, samples: Vec<Sample>, spec: &Rollou
     let ids: Vec<Vec<u32>> = prompts.iter().map(|p| p.ids.clone()).collect();
     let start = Instant::now();
     let criteria = StopCriteria::new(&policy.tokenizer, stop);
-    let completions = generate(&policy.model, &ids, n, params, &criteria)?;
+    let mine = crate::dist::my_prompts(world, ids.len());
+    let local = generate_part(&policy.model, &ids[mine.clone()], n, params, &criteria, mine.start)?;
+    let completions = crate::dist::gather_completions(world, local)?;
     let gen_seconds = start.elapsed().as_secs_f64();
 
     // TinyZero scores the decode with special tokens kept; the compact
@@ -128,8 +144,21 @@ pub fn rollout_and_score(
     samples: Vec<Sample>,
     spec: &RolloutSpec,
 ) -> Result<Scored> {
+    rollout_and_score_on(&World::single(), task, policy, samples, spec)
+}
+
+/// [`rollout_and_score`] in a data-parallel job ([`rollout_on`]): every
+/// rank scores the whole batch, so a stateful task sees what one process
+/// would.
+pub fn rollout_and_score_on(
+    world: &World,
+    task: &Task,
+    policy: &Policy,
+    samples: Vec<Sample>,
+    spec: &RolloutSpec,
+) -> Result<Scored> {
     let Rolled { samples, prompts, completions, texts, inputs, gen_seconds } =
-        rollout(task, policy, samples, spec)?;
+        rollout_on(world, task, policy, samples, spec)?;
     let start = Instant::now();
     let scores = task.score(&inputs)?;
     let reward_seconds = start.elapsed().as_secs_f64();

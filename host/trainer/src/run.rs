@@ -16,7 +16,8 @@ use crate::clock::RunClock;
 use crate::error::{bail, Result};
 use crate::outputs::RunProgress;
 use crate::prompts::{self, SamplePool};
-use crate::rollout::{rollout_and_score, rollout_budget, RolloutSpec};
+use crate::dist;
+use crate::rollout::{rollout_and_score_on, rollout_budget, RolloutSpec};
 use crate::stages::BoundaryCtx;
 use crate::step::metrics::Metrics;
 use crate::step::phases::Phases;
@@ -80,7 +81,21 @@ impl Trainer {
         let after = self.validate()?;
         self.record(self.state.step, &after)?;
         self.save_checkpoint()?;
+        self.log_weights_digest();
         self.finish(&after, stop)
+    }
+
+    /// Each rank's digest of its weights (equal digests: identical replicas).
+    fn log_weights_digest(&self) {
+        if self.world.is_distributed() {
+            tracing::info!(
+                "rank {}/{}: weights digest {:016x} after step {}",
+                self.world.rank(),
+                self.world.size(),
+                self.weights_digest(),
+                self.state.step
+            );
+        }
     }
 
     /// Warm-up of a stateful task, then the validation before training (step 0).
@@ -93,6 +108,9 @@ impl Trainer {
         let mut m = self.validate()?;
         self.state.before = m.clone();
         m.extend(warm);
+        if !self.world.is_main() {
+            return Ok(());
+        }
         tracing::info!(
             "before training: val/acc {:.3}, val/acc_greedy {:.3} on {} held-out problems",
             m.get("val/acc").copied().unwrap_or(0.0),
@@ -108,7 +126,8 @@ impl Trainer {
             self.enter_stage()?;
             while self.state.stage_step < self.stage.as_ref().map_or(0, |s| s.steps) {
                 let progress = self.progress();
-                if let Some(stop) = self.stops.iter_mut().find_map(|r| r.before_step(&progress)) {
+                let local = self.stops.iter_mut().find_map(|r| r.before_step(&progress));
+                if let Some(stop) = dist::agree_stop(&self.world, local)? {
                     return Ok(stop);
                 }
                 let t_step = Instant::now();
@@ -116,12 +135,15 @@ impl Trainer {
                 let seconds = t_step.elapsed().as_secs_f64();
                 let mut m = outcome.metrics.clone();
                 let rl = self.clock.rl_elapsed();
-                if self.schedule.due(outcome.step, rl) {
+                // Rank 0's clock decides for all.
+                if dist::any(&self.world, self.world.is_main() && self.schedule.due(outcome.step, rl))? {
                     m.extend(self.validate()?);
                     self.schedule.validated(rl);
                 }
                 self.record(outcome.step, &m)?;
-                tracing::info!(target: tz_logging::STEP_TARGET, "{}", step_line(outcome.step, &m));
+                if self.world.is_main() {
+                    tracing::info!(target: tz_logging::STEP_TARGET, "{}", step_line(outcome.step, &m));
+                }
                 let progress = self.progress();
                 for sink in self.outputs.iter_mut() {
                     sink.step_done(&outcome, seconds, &progress)?;
@@ -130,7 +152,8 @@ impl Trainer {
                 if self.cfg.trainer.save_freq > 0 && outcome.step % self.cfg.trainer.save_freq == 0 {
                     self.save_checkpoint()?;
                 }
-                if let Some(stop) = self.stops.iter_mut().find_map(|r| r.after_step(&outcome, &progress)) {
+                let local = self.stops.iter_mut().find_map(|r| r.after_step(&outcome, &progress));
+                if let Some(stop) = dist::agree_stop(&self.world, local)? {
                     if stop.collapsed {
                         tracing::warn!("{}", stop.reason);
                         self.state.collapsed = true;
@@ -153,6 +176,7 @@ impl Trainer {
     pub fn step(&mut self) -> Result<StepOutcome> {
         self.enter_stage()?;
         let t_step = Instant::now();
+        let collective_s = self.world.collective_seconds();
         let cfg = &self.cfg;
         let step = self.state.step + 1;
         let window = self.curricula.window(cfg.rollout.max_response_length)?;
@@ -166,7 +190,8 @@ impl Trainer {
             seed: cfg.trainer.seed.wrapping_mul(1_000_000_007).wrapping_add(step),
             budget: rollout_budget(&cfg.rollout),
         };
-        let scored = rollout_and_score(
+        let scored = rollout_and_score_on(
+            &self.world,
             &self.task,
             &self.policy,
             samples,
@@ -180,7 +205,8 @@ impl Trainer {
             loss: &self.loss,
             policy: &self.policy,
             reference: self.reference.as_ref(),
-            opt: &mut self.opt,
+            opt: self.opt.as_mut(),
+            world: &self.world,
             kl: &mut self.kl,
             critic: self.critic.as_mut(),
         };
@@ -205,6 +231,11 @@ impl Trainer {
         let step_s = t_step.elapsed().as_secs_f64();
         let m = &mut outcome.metrics;
         m.insert("timing_s/step".into(), step_s);
+        if self.world.is_distributed() {
+            // Every collective of the step: gradient all-reduces, the rollout's
+            // gathers, decisions, and the wait for slower ranks inside them.
+            m.insert("timing_s/allreduce".into(), self.world.collective_seconds() - collective_s);
+        }
         m.insert("perf/throughput".into(), outcome.tokens as f64 / step_s.max(1e-9));
         m.insert("train/cumulative_reward".into(), f32_precision(s.cumulative_reward));
         m.insert("tokens/cumulative_total".into(), s.tokens as f64);
@@ -289,10 +320,12 @@ impl Trainer {
     fn validate(&mut self) -> Result<Metrics> {
         let t0 = Instant::now();
         let seed = self.cfg.trainer.seed ^ VALIDATION_SAMPLING_SEED;
-        let v = validate(&self.task, &self.policy, &self.val_samples, &self.cfg, seed)?;
-        let mut samples = JsonlWriter::append(&self.run.samples())?;
-        for e in &v.examples {
-            samples.write(&json!({"step": self.state.step, "example": e}))?;
+        let v = validate(&self.world, &self.task, &self.policy, &self.val_samples, &self.cfg, seed)?;
+        if self.world.is_main() {
+            let mut samples = JsonlWriter::append(&self.run.samples())?;
+            for e in &v.examples {
+                samples.write(&json!({"step": self.state.step, "example": e}))?;
+            }
         }
         let mut m = v.metrics;
         let seconds = t0.elapsed().as_secs_f64();

@@ -40,6 +40,14 @@ pub struct TrainerState {
     /// Validation before training.
     pub before: BTreeMap<String, f64>,
     pub seed: u64,
+    /// Data-parallel ranks that trained it (absent in older states: 1); a
+    /// resume must have as many.
+    #[serde(default = "one")]
+    pub world_size: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl TrainerState {
@@ -67,6 +75,7 @@ impl TrainerState {
             collapsed: false,
             before: BTreeMap::new(),
             seed,
+            world_size: 1,
         }
     }
 

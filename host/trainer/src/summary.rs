@@ -80,6 +80,16 @@ impl Trainer {
                 .map(|p| json!({"step": p.step, "val/acc": p.acc, "val/acc_greedy": p.acc_greedy}))
                 .collect::<Vec<_>>(),
         });
+        if !self.world.is_main() {
+            return Ok(Summary {
+                stop,
+                steps: self.state.step,
+                tokens: self.state.tokens,
+                wall_seconds: self.state.elapsed_s,
+                run_dir: self.run.root.clone(),
+                curve,
+            });
+        }
         write_atomic(&self.run.summary(), serde_json::to_string_pretty(&summary)?.as_bytes())?;
         println!(
             "run finished ({}) after {} steps, {} tokens, {:.0} s",
@@ -132,7 +142,9 @@ impl Trainer {
             "wall_s": self.state.elapsed_s,
             "model": self.model_path,
         });
-        write_atomic(&self.run.summary(), serde_json::to_string_pretty(&summary)?.as_bytes())?;
+        if self.world.is_main() {
+            write_atomic(&self.run.summary(), serde_json::to_string_pretty(&summary)?.as_bytes())?;
+        }
         Err(TrainError::Interrupted { step, dir: self.run.root.clone() })
     }
 }

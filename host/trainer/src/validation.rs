@@ -14,7 +14,8 @@ use tz_sdk::handle::Task;
 use tz_sdk::Sample;
 
 use crate::error::Result;
-use crate::rollout::{rollout_and_score, rollout_budget, RolloutSpec, Scored};
+use crate::rollout::{rollout_and_score_on, rollout_budget, RolloutSpec, Scored};
+use tz_core::parallel::World;
 
 /// When to validate during training. The clock is the run's RL time (time
 /// spent validating is not counted), so a validation every few minutes
@@ -64,8 +65,11 @@ fn accuracy(s: &Scored) -> f64 {
     s.scores.iter().filter(|x| x.correct).count() as f64 / s.scores.len().max(1) as f64
 }
 
-/// Evaluates `samples` (k sampled responses each, plus greedy when asked).
+/// Evaluates `samples` (k sampled responses each, plus greedy when asked),
+/// the prompts split across the ranks of `world` and the results shared,
+/// so every rank returns the same figures.
 pub fn validate(
+    world: &World,
     task: &Task,
     policy: &Policy,
     samples: &[Sample],
@@ -83,7 +87,7 @@ pub fn validate(
         budget: rollout_budget(&cfg.rollout),
     };
     let sampled =
-        rollout_and_score(task, policy, samples.to_vec(), &RolloutSpec::for_run(cfg, k, params.clone())?)?;
+        rollout_and_score_on(world, task, policy, samples.to_vec(), &RolloutSpec::for_run(cfg, k, params.clone())?)?;
     let acc = accuracy(&sampled);
     metrics.insert("val/acc".into(), acc);
     metrics.insert(format!("val/acc/mean@{k}"), acc);
@@ -101,7 +105,7 @@ pub fn validate(
     }
     if cfg.eval.greedy {
         let greedy = SamplingParams { temperature: 0.0, ..params };
-        let g = rollout_and_score(task, policy, samples.to_vec(), &RolloutSpec::for_run(cfg, 1, greedy)?)?;
+        let g = rollout_and_score_on(world, task, policy, samples.to_vec(), &RolloutSpec::for_run(cfg, 1, greedy)?)?;
         metrics.insert("val/acc_greedy".into(), accuracy(&g));
     }
     let examples = sampled

@@ -41,7 +41,8 @@ pub fn evaluate_groups(
         if samples.is_empty() {
             continue;
         }
-        let v = validate(task, policy, samples, cfg, seed)?;
+        // Planned runs are single-process (see crate::dist).
+        let v = validate(&tz_core::parallel::World::single(), task, policy, samples, cfg, seed)?;
         let get = |k: &str| v.metrics.get(k).copied();
         out.insert(
             group.clone(),

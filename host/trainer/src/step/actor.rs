@@ -3,9 +3,9 @@
 //! in the loss when the estimator places it there.
 
 use tz_config::RunConfig;
-use tz_core::optim::AdamW;
+use tz_core::parallel::{BatchShard, Optimizer};
 use tz_core::rl_batch::RlBatch;
-use tz_core::rl_update::{update_actor, ActorInputs, ActorMetrics, ActorUpdateConfig};
+use tz_core::rl_update::{update_actor_parallel, ActorInputs, ActorMetrics, ActorUpdateConfig};
 use tz_core::Policy;
 use tz_sdk::{KlPlacement, LossSettings};
 
@@ -39,13 +39,21 @@ impl ActorStep<'_> {
 
 /// Updates the policy on the batch's advantages; the update's metrics.
 /// Without old log-probs in the batch (an on-policy update) the core takes
-/// them from its own forward.
-pub fn update(batch: &RlBatch, policy: &Policy, opt: &mut AdamW, s: &ActorStep) -> Result<ActorMetrics> {
+/// them from its own forward. In a data-parallel job `batch` is the whole
+/// batch and this rank trains on `shard`'s rows (gradients summed by `opt`).
+pub fn update(
+    batch: &RlBatch,
+    policy: &Policy,
+    opt: &mut dyn Optimizer,
+    s: &ActorStep,
+    shard: &BatchShard,
+) -> Result<ActorMetrics> {
+    let mine = batch.select_rows(shard.rows());
     let inputs = ActorInputs {
-        batch: &batch.seq,
-        old_logp: batch.old_logprobs_if_computed(),
-        advantages: batch.advantages()?,
-        ref_logp: if s.loss.kl.placement == KlPlacement::Loss { batch.ref_logprobs() } else { None },
+        batch: &mine.seq,
+        old_logp: mine.old_logprobs_if_computed(),
+        advantages: mine.advantages()?,
+        ref_logp: if s.loss.kl.placement == KlPlacement::Loss { mine.ref_logprobs() } else { None },
     };
-    Ok(update_actor(&policy.model, opt, &inputs, s.loss, s.kl_coef, &s.update_config()))
+    Ok(update_actor_parallel(&policy.model, opt, &inputs, s.loss, s.kl_coef, &s.update_config(), shard)?)
 }

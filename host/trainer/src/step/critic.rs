@@ -14,8 +14,9 @@
 use std::path::Path;
 
 use tz_config::RunConfig;
-use tz_core::critic::{update_critic, Critic, CriticInputs, CriticMetrics, CriticUpdateConfig};
-use tz_core::optim::{AdamW, AdamWConfig, Decay};
+use tz_core::critic::{update_critic_parallel, Critic, CriticInputs, CriticMetrics, CriticUpdateConfig};
+use tz_core::optim::{AdamWConfig, Decay};
+use tz_core::parallel::{broadcast_parameters, optimizer_for, BatchShard, Optimizer, StateSharding, World};
 use tz_core::rl_batch::RlBatch;
 use tz_core::{Device, Kind, ModelDir};
 use tz_sdk::{CriticSettings, LossSettings};
@@ -30,7 +31,7 @@ pub const CRITIC_OPTIMIZER: &str = "critic_optimizer.safetensors";
 /// The critic of a run and its optimizer.
 pub struct CriticRun {
     critic: Critic,
-    opt: AdamW,
+    opt: Box<dyn Optimizer>,
     settings: CriticSettings,
     /// The base model's directory: its config and tokenizer files go into saves.
     base: ModelDir,
@@ -38,8 +39,12 @@ pub struct CriticRun {
 
 impl CriticRun {
     /// The critic when `loss` asks for one: from the base model at
-    /// `model_path` for a new run, from `checkpoint/critic` on resume.
+    /// `model_path` for a new run, from `checkpoint/critic` on resume; in a
+    /// data-parallel job rank 0's weights on every rank, its optimizer
+    /// sharded as `sharding` says.
     pub fn create(
+        world: &World,
+        sharding: StateSharding,
         loss: &LossSettings,
         cfg: &RunConfig,
         model_path: &Path,
@@ -64,7 +69,8 @@ impl CriticRun {
         let (mut critic, opt) = match checkpoint {
             None => {
                 let critic = Critic::from_base(&base, device, kind)?;
-                let opt = AdamW::from_var_store(&critic.vs, opt_cfg);
+                broadcast_parameters(world, &critic.vs, 0)?;
+                let opt = optimizer_for(world, &critic.vs, opt_cfg, sharding)?;
                 (critic, opt)
             }
             Some(ckpt) => {
@@ -75,7 +81,7 @@ impl CriticRun {
                     ckpt.display()
                 );
                 let critic = Critic::from_checkpoint(&ModelDir::open(&dir)?, device, kind)?;
-                let mut opt = AdamW::from_var_store(&critic.vs, opt_cfg);
+                let mut opt = optimizer_for(world, &critic.vs, opt_cfg, sharding)?;
                 opt.load(&dir.join(CRITIC_OPTIMIZER))?;
                 (critic, opt)
             }
@@ -84,12 +90,16 @@ impl CriticRun {
         Ok(Some(CriticRun { critic, opt, settings, base }))
     }
 
-    /// Writes `checkpoint_dir/critic/` (weights, config, tokenizer, optimizer).
-    pub fn save(&self, checkpoint_dir: &Path) -> Result<()> {
+    /// Writes `checkpoint_dir/critic/` (weights, config, tokenizer; on rank
+    /// 0 only when `main` is false) and the optimizer state (what each rank
+    /// writes is the optimizer's rule).
+    pub fn save(&self, checkpoint_dir: &Path, main: bool) -> Result<()> {
         let dir = checkpoint_dir.join(CRITIC_DIR);
-        self.critic
-            .save(&self.base, &dir)
-            .with_context(|| format!("saving the critic to {}", dir.display()))?;
+        if main {
+            self.critic
+                .save(&self.base, &dir)
+                .with_context(|| format!("saving the critic to {}", dir.display()))?;
+        }
         Ok(self.opt.save(&dir.join(CRITIC_OPTIMIZER))?)
     }
 
@@ -105,7 +115,13 @@ impl CriticRun {
 
     /// One critic update from the values it gave towards the estimator's
     /// value targets (both in `batch`).
-    pub fn update(&mut self, batch: &RlBatch, cfg: &RunConfig, step: u64) -> Result<CriticMetrics> {
+    pub fn update(
+        &mut self,
+        batch: &RlBatch,
+        cfg: &RunConfig,
+        step: u64,
+        shard: &BatchShard,
+    ) -> Result<CriticMetrics> {
         let update_cfg = CriticUpdateConfig {
             ppo_epochs: cfg.trainer.ppo_epochs,
             mini_batch_size: cfg.trainer.mini_batch_size,
@@ -114,8 +130,8 @@ impl CriticRun {
             // Another shuffle than the actor's.
             seed: cfg.trainer.seed.wrapping_mul(2_000_003).wrapping_add(step) ^ 0x00C4_171C,
         };
-        let inputs =
-            CriticInputs { batch: &batch.seq, old_values: batch.values()?, returns: batch.returns()? };
-        Ok(update_critic(&self.critic, &mut self.opt, &inputs, &update_cfg))
+        let mine = batch.select_rows(shard.rows());
+        let inputs = CriticInputs { batch: &mine.seq, old_values: mine.values()?, returns: mine.returns()? };
+        Ok(update_critic_parallel(&self.critic, self.opt.as_mut(), &inputs, &update_cfg, shard)?)
     }
 }

@@ -27,7 +27,7 @@ mod tests;
 
 use tz_config::RunConfig;
 use tz_core::kl::KlController;
-use tz_core::optim::AdamW;
+use tz_core::parallel::{Optimizer, World};
 use tz_core::rl_batch::RlBatch;
 use tz_core::rollout::FinishReason;
 use tz_core::Policy;
@@ -95,7 +95,9 @@ pub struct StepModels<'a> {
     pub loss: &'a LossSettings,
     pub policy: &'a Policy,
     pub reference: Option<&'a Policy>,
-    pub opt: &'a mut AdamW,
+    pub opt: &'a mut dyn Optimizer,
+    /// The data-parallel job: this rank updates on its rows of the batch.
+    pub world: &'a World,
     pub kl: &'a mut KlController,
     /// The PPO critic, when the estimator asks for one.
     pub critic: Option<&'a mut CriticRun>,
@@ -160,13 +162,14 @@ pub fn run(mut batch: StepBatch, m: StepModels, step: u64, mut phases: Phases) -
     }
     let estimate = phases.time("adv", || advantages::estimate(&mut batch, &m.algorithms.estimator))?;
 
+    let shard = crate::dist::my_rows(m.world, batch.scored.samples.len(), batch.scored.n());
     let critic_update = match critic.as_deref_mut() {
-        Some(c) => Some(phases.time("update_critic", || c.update(&batch.tensors, cfg, step))?),
+        Some(c) => Some(phases.time("update_critic", || c.update(&batch.tensors, cfg, step, &shard))?),
         None => None,
     };
     let actor_trains = critic.as_deref().is_none_or(|c| !c.warming_up(step));
     let actor_update = if actor_trains {
-        Some(phases.time("update_actor", || actor::update(&batch.tensors, m.policy, m.opt, &actor_step))?)
+        Some(phases.time("update_actor", || actor::update(&batch.tensors, m.policy, m.opt, &actor_step, &shard))?)
     } else {
         None
     };

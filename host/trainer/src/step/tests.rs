@@ -6,6 +6,7 @@ use tch::nn::VarStore;
 use tz_config::RunConfig;
 use tz_core::kl::KlController;
 use tz_core::optim::{AdamW, AdamWConfig};
+use tz_core::parallel::{BatchShard, StateSharding, World};
 use tz_core::presets::{tiny_config, tiny_tokenizer, write_model_dir};
 use tz_core::rollout::{Completion, FinishReason};
 use tz_core::weight_change::weight_change;
@@ -212,7 +213,10 @@ fn the_critic_learns_from_the_estimators_returns_and_the_actor_update_moves_the_
     let chain = chain(&[("ppo", "{}")]);
     let loss = chain.estimator.loss_settings().unwrap();
     let mut critic =
-        CriticRun::create(&loss, &cfg, &model_dir, None, Device::Cpu, Kind::Float).unwrap().unwrap();
+        CriticRun::create(&World::single(), StateSharding::Replicated, &loss, &cfg, &model_dir, None, Device::Cpu, Kind::Float)
+            .unwrap()
+            .unwrap();
+    let shard = BatchShard::single(REWARDS.len());
 
     let mut b = batch(&policy);
     b.tensors.compute_old_logprobs(&policy.model, 2, 1024);
@@ -220,19 +224,19 @@ fn the_critic_learns_from_the_estimators_returns_and_the_actor_update_moves_the_
     critic.compute_values(&mut b.tensors, 2);
     let out = advantages::estimate(&mut b, &chain.estimator).unwrap();
     assert_eq!(out.returns.len(), out.advantages.len(), "PPO returns a value target per token");
-    let c = critic.update(&b.tensors, &cfg, 1).unwrap();
+    let c = critic.update(&b.tensors, &cfg, 1, &shard).unwrap();
     assert!(c.vf_loss.is_finite() && c.grad_norm > 0.0, "{c:?}");
 
     let mut opt = AdamW::from_var_store(&policy.vs, AdamWConfig { lr: 1e-3, ..AdamWConfig::default() });
     let before = policy.weights();
     let inputs = actor::ActorStep { cfg: &cfg, loss: &loss, kl_coef: 0.0, step: 1, window: WINDOW };
-    let a = actor::update(&b.tensors, &policy, &mut opt, &inputs).unwrap();
+    let a = actor::update(&b.tensors, &policy, &mut opt, &inputs, &shard).unwrap();
     assert!(a.pg_loss.is_finite() && a.grad_norm > 0.0, "{a:?}");
     assert!(weight_change(&before, &policy.weights()).unwrap().overall > 0.0, "the weights did not move");
 
     let fresh = batch(&policy);
     assert!(
-        actor::update(&fresh.tensors, &policy, &mut opt, &inputs).is_err(),
+        actor::update(&fresh.tensors, &policy, &mut opt, &inputs, &shard).is_err(),
         "no old log-probs, no update"
     );
 }
