@@ -271,9 +271,15 @@ impl World {
 
     fn failed(&self, op: &'static str) -> impl Fn(String) -> DistError + '_ {
         move |mut message| {
-            if message.to_lowercase().contains("timed out") {
+            let lower = message.to_lowercase();
+            if lower.contains("timed out") {
                 message +=
                     &format!(" (no progress within the {:?} timeout: a peer stalled or died)", self.timeout);
+            } else if ["connection reset", "connection closed", "broken pipe"]
+                .iter()
+                .any(|m| lower.contains(m))
+            {
+                message += " (a peer process died; the launcher's report names its rank)";
             }
             DistError::Collective { op, rank: self.rank, world: self.size, message }
         }
@@ -381,10 +387,9 @@ impl World {
                 output.shallow_clone().copy_(input);
                 Ok(())
             }
-            Some(group) => {
-                self.timed(|| group.reduce_scatter_flat(output, input, op.raw()))
-                    .map_err(self.failed("reduce_scatter_flat"))
-            }
+            Some(group) => self
+                .timed(|| group.reduce_scatter_flat(output, input, op.raw()))
+                .map_err(self.failed("reduce_scatter_flat")),
         }
     }
 

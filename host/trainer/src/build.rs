@@ -239,7 +239,8 @@ impl Trainer {
         }
 
         // Rank 0 first: it may create (download, warm-start) the model the others then find cached.
-        let resolve = || resolve_model_path(&cfg.model.path, &task, cfg.model.tiny_seed, cfg.model.tiny_sft_steps);
+        let resolve =
+            || resolve_model_path(&cfg.model.path, &task, cfg.model.tiny_seed, cfg.model.tiny_sft_steps);
         let first = if world.is_main() { Some(resolve()?) } else { None };
         world.barrier()?;
         let model_path = match first {

@@ -42,14 +42,19 @@ impl Trainer {
             return Ok(final_dir);
         }
         // One temporary for all ranks; a single process keeps its pid in the name.
-        let owner = if self.world.is_distributed() { "ranks".to_string() } else { std::process::id().to_string() };
+        let owner =
+            if self.world.is_distributed() { "ranks".to_string() } else { std::process::id().to_string() };
         let tmp = self.run.checkpoints().join(format!(".step_{step:06}.tmp-{owner}"));
-        if main {
+        // Rank 0 writes the model directories first (each replaces its
+        // directory whole); then every rank adds its optimizer part.
+        let models = if main {
             let _ = std::fs::remove_dir_all(&tmp);
-            std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        }
+            self.write_models(&tmp)
+        } else {
+            Ok(())
+        };
         self.world.barrier()?;
-        let written = self.write_checkpoint(&tmp);
+        let written = models.and_then(|()| self.write_states(&tmp));
         let failed_somewhere = dist::any(&self.world, written.is_err())?;
         let written = match (written, failed_somewhere) {
             (Ok(()), true) => Err(TrainError::Invalid("another rank failed to write its part".into())),
@@ -82,18 +87,23 @@ impl Trainer {
         Ok(final_dir)
     }
 
-    /// Everything a checkpoint holds, written into `dir` (rank 0; the
-    /// other ranks write only their optimizers' parts).
-    fn write_checkpoint(&mut self, dir: &Path) -> Result<()> {
-        let main = self.world.is_main();
-        if main {
-            self.policy.save_model_dir(dir)?;
+    /// The policy (and the critic) in the Hugging Face layout, into `dir` (rank 0).
+    fn write_models(&self, dir: &Path) -> Result<()> {
+        self.policy.save_model_dir(dir)?;
+        if let Some(critic) = &self.critic {
+            critic.save_weights(dir)?;
         }
+        Ok(())
+    }
+
+    /// The optimizer states (every rank: its part) and the trainer state
+    /// (rank 0), into `dir` after [`Trainer::write_models`].
+    fn write_states(&mut self, dir: &Path) -> Result<()> {
         self.opt.save(&dir.join(OPTIMIZER_FILE))?;
         if let Some(critic) = &self.critic {
-            critic.save(dir, main)?;
+            critic.save_optimizer(dir)?;
         }
-        if !main {
+        if !self.world.is_main() {
             return Ok(());
         }
         self.state.kl = self.kl;

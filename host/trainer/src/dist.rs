@@ -135,16 +135,63 @@ pub fn agree_stop(world: &World, local: Option<Stop>) -> Result<Option<Stop>> {
     if !world.is_distributed() {
         return Ok(local);
     }
-    let code = |s: &Stop| if s.interrupted { 3.0 } else if s.collapsed { 2.0 } else { 1.0 };
+    let code = |s: &Stop| {
+        if s.interrupted {
+            3.0
+        } else if s.collapsed {
+            2.0
+        } else {
+            1.0
+        }
+    };
     let mut v = [local.as_ref().map_or(0.0, code)];
     world.all_reduce_f64(&mut v, ReduceOp::Max)?;
     Ok(match (v[0], local) {
         (c, _) if c == 0.0 => None,
         (c, Some(s)) if code(&s) == c => Some(s),
         (c, _) => Some(Stop {
-            reason: format!("another rank stopped the run ({})", if c == 3.0 { "signal" } else if c == 2.0 { "collapse" } else { "stop rule" }),
+            reason: format!(
+                "another rank stopped the run ({})",
+                if c == 3.0 {
+                    "signal"
+                } else if c == 2.0 {
+                    "collapse"
+                } else {
+                    "stop rule"
+                }
+            ),
             collapsed: c == 2.0,
             interrupted: c == 3.0,
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn completion(prompt: usize) -> Completion {
+        Completion {
+            prompt_index: prompt,
+            sample_index: 0,
+            token_ids: vec![1, 2],
+            text: "ab".into(),
+            logprobs: vec![-0.5, -1.0],
+            finish: FinishReason::Stop,
+        }
+    }
+
+    #[test]
+    fn a_single_process_holds_every_prompt_and_decides_alone() {
+        let w = World::single();
+        assert_eq!(my_prompts(&w, 5), 0..5);
+        assert_eq!(my_rows(&w, 5, 4).rows(), 0..20);
+        let batch = vec![completion(0), completion(1)];
+        assert_eq!(gather_completions(&w, batch.clone()).unwrap(), batch);
+        assert!(!any(&w, false).unwrap() && any(&w, true).unwrap());
+        assert_eq!(from_main(&w, "runs/x").unwrap(), "runs/x");
+        assert_eq!(agree_stop(&w, None).unwrap(), None);
+        let stop = Stop::new("3 steps done");
+        assert_eq!(agree_stop(&w, Some(stop.clone())).unwrap(), Some(stop));
+    }
 }

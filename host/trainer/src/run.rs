@@ -13,10 +13,10 @@ use tz_sdk::decimal::f32_precision;
 use tz_sdk::Stage;
 
 use crate::clock::RunClock;
+use crate::dist;
 use crate::error::{bail, Result};
 use crate::outputs::RunProgress;
 use crate::prompts::{self, SamplePool};
-use crate::dist;
 use crate::rollout::{rollout_and_score_on, rollout_budget, RolloutSpec};
 use crate::stages::BoundaryCtx;
 use crate::step::metrics::Metrics;

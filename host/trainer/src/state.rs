@@ -109,14 +109,17 @@ mod tests {
             (2, 2, state.tokens, 0.0)
         );
         assert!(state.curricula.contains_key("adaptive") && state.pool.is_some());
+        assert_eq!(state.world_size, 1, "an old run was trained by one process");
         state.save(dir.path()).unwrap();
         let old: serde_json::Value = serde_json::from_str(OLD_STATE).unwrap();
         let new: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.path().join("trainer_state.json")).unwrap())
                 .unwrap();
-        // Every old field is written back unchanged; the one new field is the validation clock.
+        // Every old field is written back unchanged; the new fields are the
+        // validation clock and the world size.
         let (old, mut new) = (old.as_object().unwrap().clone(), new.as_object().unwrap().clone());
         assert_eq!(new.remove("validation_s"), Some(serde_json::json!(0.0)));
+        assert_eq!(new.remove("world_size"), Some(serde_json::json!(1)));
         assert_eq!(new, old);
     }
 }

@@ -86,8 +86,13 @@ pub fn validate(
         seed,
         budget: rollout_budget(&cfg.rollout),
     };
-    let sampled =
-        rollout_and_score_on(world, task, policy, samples.to_vec(), &RolloutSpec::for_run(cfg, k, params.clone())?)?;
+    let sampled = rollout_and_score_on(
+        world,
+        task,
+        policy,
+        samples.to_vec(),
+        &RolloutSpec::for_run(cfg, k, params.clone())?,
+    )?;
     let acc = accuracy(&sampled);
     metrics.insert("val/acc".into(), acc);
     metrics.insert(format!("val/acc/mean@{k}"), acc);
@@ -105,7 +110,13 @@ pub fn validate(
     }
     if cfg.eval.greedy {
         let greedy = SamplingParams { temperature: 0.0, ..params };
-        let g = rollout_and_score_on(world, task, policy, samples.to_vec(), &RolloutSpec::for_run(cfg, 1, greedy)?)?;
+        let g = rollout_and_score_on(
+            world,
+            task,
+            policy,
+            samples.to_vec(),
+            &RolloutSpec::for_run(cfg, 1, greedy)?,
+        )?;
         metrics.insert("val/acc_greedy".into(), accuracy(&g));
     }
     let examples = sampled

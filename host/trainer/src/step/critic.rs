@@ -90,17 +90,17 @@ impl CriticRun {
         Ok(Some(CriticRun { critic, opt, settings, base }))
     }
 
-    /// Writes `checkpoint_dir/critic/` (weights, config, tokenizer; on rank
-    /// 0 only when `main` is false) and the optimizer state (what each rank
-    /// writes is the optimizer's rule).
-    pub fn save(&self, checkpoint_dir: &Path, main: bool) -> Result<()> {
+    /// Writes `checkpoint_dir/critic/` (weights, config, tokenizer), replacing
+    /// that directory whole: before [`CriticRun::save_optimizer`].
+    pub fn save_weights(&self, checkpoint_dir: &Path) -> Result<()> {
         let dir = checkpoint_dir.join(CRITIC_DIR);
-        if main {
-            self.critic
-                .save(&self.base, &dir)
-                .with_context(|| format!("saving the critic to {}", dir.display()))?;
-        }
-        Ok(self.opt.save(&dir.join(CRITIC_OPTIMIZER))?)
+        self.critic.save(&self.base, &dir).with_context(|| format!("saving the critic to {}", dir.display()))
+    }
+
+    /// Writes the critic's optimizer state into `checkpoint_dir/critic/`
+    /// (which file each rank writes is the optimizer's rule).
+    pub fn save_optimizer(&self, checkpoint_dir: &Path) -> Result<()> {
+        Ok(self.opt.save(&checkpoint_dir.join(CRITIC_DIR).join(CRITIC_OPTIMIZER))?)
     }
 
     /// True while only the critic trains (steps are 1-based).

@@ -168,11 +168,14 @@ pub fn run(mut batch: StepBatch, m: StepModels, step: u64, mut phases: Phases) -
         None => None,
     };
     let actor_trains = critic.as_deref().is_none_or(|c| !c.warming_up(step));
-    let actor_update = if actor_trains {
-        Some(phases.time("update_actor", || actor::update(&batch.tensors, m.policy, m.opt, &actor_step, &shard))?)
-    } else {
-        None
-    };
+    let actor_update =
+        if actor_trains {
+            Some(phases.time("update_actor", || {
+                actor::update(&batch.tensors, m.policy, m.opt, &actor_step, &shard)
+            })?)
+        } else {
+            None
+        };
 
     let updates = metrics::Updates {
         old_log_prob_skipped: skip_old,

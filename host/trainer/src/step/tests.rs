@@ -212,10 +212,18 @@ fn the_critic_learns_from_the_estimators_returns_and_the_actor_update_moves_the_
     let cfg = config();
     let chain = chain(&[("ppo", "{}")]);
     let loss = chain.estimator.loss_settings().unwrap();
-    let mut critic =
-        CriticRun::create(&World::single(), StateSharding::Replicated, &loss, &cfg, &model_dir, None, Device::Cpu, Kind::Float)
-            .unwrap()
-            .unwrap();
+    let mut critic = CriticRun::create(
+        &World::single(),
+        StateSharding::Replicated,
+        &loss,
+        &cfg,
+        &model_dir,
+        None,
+        Device::Cpu,
+        Kind::Float,
+    )
+    .unwrap()
+    .unwrap();
     let shard = BatchShard::single(REWARDS.len());
 
     let mut b = batch(&policy);
