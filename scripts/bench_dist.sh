@@ -17,6 +17,9 @@ cd "$(dirname "$0")/.."
 STEPS=${STEPS:-20}
 PROMPTS=${PROMPTS:-32}
 N=${N:-8}
+# Idle OpenMP threads sleep instead of spinning: on a shared machine spinning
+# threads steal the cores the other layout's processes need.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 py=.venv/bin/python
 torchrun=.venv/bin/torchrun
 [ -x "$torchrun" ] || { echo "bench: $torchrun missing; run scripts/setup.sh first" >&2; exit 1; }

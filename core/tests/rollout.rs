@@ -7,7 +7,7 @@ use common::{assert_tensors_close, forward_tol, random_model, small_config, Tol}
 use tch::{Kind, Tensor};
 use tz_core::model::Qwen2;
 use tz_core::presets::{tiny_tokenizer, TINY_EOS_ID};
-use tz_core::rollout::{generate, Completion, FinishReason, StopCriteria, TokenDecoder};
+use tz_core::rollout::{generate, generate_part, Completion, FinishReason, StopCriteria, TokenDecoder};
 use tz_core::rollout_budget::RolloutBudget;
 use tz_core::sampling::SamplingParams;
 
@@ -171,6 +171,26 @@ fn batch_grouping_does_not_change_samples() {
         let scale = reference_logits(&model, prompt, &a.token_ids).abs().max().double_value(&[]);
         let tol = Tol::new(0.0, logprob_tol(&cfg, prompt.len() + a.token_ids.len()).bound(scale));
         tz_testkit::assert_all_close("log-probs of the grouped batch", &b.logprobs, &a.logprobs, tol);
+    }
+}
+
+#[test]
+fn parts_of_a_batch_sample_what_the_whole_batch_samples() {
+    // Two data-parallel ranks: prompts [0] and [1, 2] of the batch.
+    let cfg = small_config(true);
+    let (_vs, model) = random_model(&cfg, 14);
+    let tok = tiny_tokenizer().unwrap();
+    let stop = StopCriteria { eos_token_ids: vec![TINY_EOS_ID], stop_strings: vec![], decoder: &tok };
+    let params = sampling(6, 16);
+    let whole = generate(&model, &prompts(), 3, &params, &stop).unwrap();
+    let mut parts = generate_part(&model, &prompts()[..1], 3, &params, &stop, 0).unwrap();
+    parts.extend(generate_part(&model, &prompts()[1..], 3, &params, &stop, 1).unwrap());
+    assert_eq!(whole.len(), parts.len());
+    for (a, b) in whole.iter().zip(&parts) {
+        // Identical tokens (see batch_grouping_does_not_change_samples), and
+        // prompt indices counted in the whole batch.
+        assert_eq!((a.prompt_index, a.sample_index), (b.prompt_index, b.sample_index));
+        assert_eq!((&a.token_ids, &a.text, a.finish), (&b.token_ids, &b.text, b.finish));
     }
 }
 

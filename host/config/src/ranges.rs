@@ -194,6 +194,13 @@ mod tests {
     }
 
     #[test]
+    fn a_data_parallel_timeout_must_be_positive_and_finite() {
+        for bad in [0.0, -1.0, f64::NAN] {
+            assert!(err(|c| c.dist.timeout_s = bad).starts_with("key 'dist.timeout_s' must be"), "{bad}");
+        }
+    }
+
+    #[test]
     fn zero_and_absurd_counts_name_the_key() {
         assert_eq!(err(|c| c.rollout.n = 0), "key 'rollout.n' must be an integer in [1, 16777216], got 0");
         assert_eq!(

@@ -10,7 +10,7 @@ use tz_config::RunConfig;
 use tz_core::device::{manual_seed, parse_device, parse_device_or, parse_dtype};
 use tz_core::kl::KlController;
 use tz_core::optim::{AdamWConfig, Decay};
-use tz_core::parallel::{broadcast_parameters, optimizer_for, parameters_digest, StateSharding, World};
+use tz_core::parallel::{broadcast_parameters, optimizer_for, parameters_digest, World};
 use tz_core::{ModelConfig, Policy};
 use tz_run_dir::{write_atomic, DirLock, RunDir};
 
@@ -253,14 +253,13 @@ impl Trainer {
         policy.model.set_gradient_checkpointing(cfg.trainer.gradient_checkpointing);
         // Every replica starts from rank 0's weights.
         broadcast_parameters(&world, &policy.vs, 0)?;
-        let sharding = if cfg.dist.zero1 { StateSharding::Zero1 } else { StateSharding::Replicated };
         let reference = if loss.needs_reference() {
             let ref_device = parse_device_or("model.ref_device", &cfg.model.ref_device, device)?;
             Some(Policy::load_frozen(&model_path, ref_device, kind)?)
         } else {
             None
         };
-        let critic = CriticRun::create(&world, sharding, &loss, &cfg, &model_path, checkpoint, device, kind)?;
+        let critic = CriticRun::create(&world, &loss, &cfg, &model_path, checkpoint, device, kind)?;
         let opt_cfg = AdamWConfig {
             lr: cfg.trainer.lr,
             beta1: cfg.trainer.betas.0,
@@ -273,7 +272,7 @@ impl Trainer {
             total_steps: optimizer_steps(&cfg),
             ..AdamWConfig::default()
         };
-        let opt = optimizer_for(&world, &policy.vs, opt_cfg, sharding)?;
+        let opt = optimizer_for(&world, &policy.vs, opt_cfg, dist::sharding(&cfg))?;
         let kl = KlController::from_settings(&loss.kl);
 
         // Held-out problems: from val_data, or generated with another seed; none seen in training.

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use tz_config::RunConfig;
 use tz_core::device::{parse_device, set_threads};
-use tz_core::parallel::{all_gather_vec, BatchShard, InitOptions, LaunchEnv, ReduceOp, World};
+use tz_core::parallel::{all_gather_vec, BatchShard, InitOptions, LaunchEnv, ReduceOp, StateSharding, World};
 use tz_core::rollout::{Completion, FinishReason};
 use tz_core::Device;
 
@@ -45,6 +45,15 @@ pub fn join(cfg: &RunConfig) -> Result<World> {
     let backend = world.backend().map_or("no", |b| b.name());
     tracing::info!("rank {}/{} joined the {backend} process group on {device:?}", world.rank(), world.size());
     Ok(world)
+}
+
+/// How the optimizer state is laid out across ranks (`dist.zero1`).
+pub fn sharding(cfg: &RunConfig) -> StateSharding {
+    if cfg.dist.zero1 {
+        StateSharding::Zero1
+    } else {
+        StateSharding::Replicated
+    }
 }
 
 /// The model device of this rank: the world's in a launched job, else the config's.
@@ -146,24 +155,23 @@ pub fn agree_stop(world: &World, local: Option<Stop>) -> Result<Option<Stop>> {
     };
     let mut v = [local.as_ref().map_or(0.0, code)];
     world.all_reduce_f64(&mut v, ReduceOp::Max)?;
-    Ok(match (v[0], local) {
-        (c, _) if c == 0.0 => None,
-        (c, Some(s)) if code(&s) == c => Some(s),
-        (c, _) => Some(Stop {
-            reason: format!(
-                "another rank stopped the run ({})",
-                if c == 3.0 {
-                    "signal"
-                } else if c == 2.0 {
-                    "collapse"
-                } else {
-                    "stop rule"
-                }
-            ),
-            collapsed: c == 2.0,
-            interrupted: c == 3.0,
-        }),
-    })
+    let strongest = v[0];
+    if strongest == 0.0 {
+        return Ok(None);
+    }
+    if let Some(stop) = local.filter(|s| code(s) == strongest) {
+        return Ok(Some(stop));
+    }
+    let kind = match strongest as u8 {
+        3 => "a signal",
+        2 => "a reward collapse",
+        _ => "a stop rule",
+    };
+    Ok(Some(Stop {
+        reason: format!("another rank stopped the run ({kind})"),
+        collapsed: strongest == 2.0,
+        interrupted: strongest == 3.0,
+    }))
 }
 
 #[cfg(test)]

@@ -80,41 +80,34 @@ impl Trainer {
                 .map(|p| json!({"step": p.step, "val/acc": p.acc, "val/acc_greedy": p.acc_greedy}))
                 .collect::<Vec<_>>(),
         });
-        if !self.world.is_main() {
-            return Ok(Summary {
-                stop,
-                steps: self.state.step,
-                tokens: self.state.tokens,
-                wall_seconds: self.state.elapsed_s,
-                run_dir: self.run.root.clone(),
-                curve,
-            });
-        }
-        write_atomic(&self.run.summary(), serde_json::to_string_pretty(&summary)?.as_bytes())?;
-        println!(
-            "run finished ({}) after {} steps, {} tokens, {:.0} s",
-            stop.reason, self.state.step, self.state.tokens, self.state.elapsed_s
-        );
-        println!(
-            "  val/acc        {:.3} -> {:.3}   (mean over {} samples per problem, {} held-out problems)",
-            g(&before, "val/acc"),
-            g(after, "val/acc"),
-            self.cfg.eval.samples,
-            self.val_samples.len()
-        );
-        if self.cfg.eval.greedy {
+        // Rank 0 alone writes and prints; every rank returns the summary.
+        if self.world.is_main() {
+            write_atomic(&self.run.summary(), serde_json::to_string_pretty(&summary)?.as_bytes())?;
             println!(
-                "  val/acc_greedy {:.3} -> {:.3}",
-                g(&before, "val/acc_greedy"),
-                g(after, "val/acc_greedy")
+                "run finished ({}) after {} steps, {} tokens, {:.0} s",
+                stop.reason, self.state.step, self.state.tokens, self.state.elapsed_s
             );
+            println!(
+                "  val/acc        {:.3} -> {:.3}   (mean over {} samples per problem, {} held-out problems)",
+                g(&before, "val/acc"),
+                g(after, "val/acc"),
+                self.cfg.eval.samples,
+                self.val_samples.len()
+            );
+            if self.cfg.eval.greedy {
+                println!(
+                    "  val/acc_greedy {:.3} -> {:.3}",
+                    g(&before, "val/acc_greedy"),
+                    g(after, "val/acc_greedy")
+                );
+            }
+            if curve.len() > 2 {
+                let points: Vec<String> =
+                    thin(&curve, 12).iter().map(|p| format!("{}:{:.3}", p.step, p.acc)).collect();
+                println!("  val/acc curve  {} (step:acc)", points.join(" "));
+            }
+            println!("  run directory  {}", self.run.root.display());
         }
-        if curve.len() > 2 {
-            let points: Vec<String> =
-                thin(&curve, 12).iter().map(|p| format!("{}:{:.3}", p.step, p.acc)).collect();
-            println!("  val/acc curve  {} (step:acc)", points.join(" "));
-        }
-        println!("  run directory  {}", self.run.root.display());
         Ok(Summary {
             stop,
             steps: self.state.step,

@@ -16,7 +16,7 @@ use std::path::Path;
 use tz_config::RunConfig;
 use tz_core::critic::{update_critic_parallel, Critic, CriticInputs, CriticMetrics, CriticUpdateConfig};
 use tz_core::optim::{AdamWConfig, Decay};
-use tz_core::parallel::{broadcast_parameters, optimizer_for, BatchShard, Optimizer, StateSharding, World};
+use tz_core::parallel::{broadcast_parameters, optimizer_for, BatchShard, Optimizer, World};
 use tz_core::rl_batch::RlBatch;
 use tz_core::{Device, Kind, ModelDir};
 use tz_sdk::{CriticSettings, LossSettings};
@@ -41,10 +41,9 @@ impl CriticRun {
     /// The critic when `loss` asks for one: from the base model at
     /// `model_path` for a new run, from `checkpoint/critic` on resume; in a
     /// data-parallel job rank 0's weights on every rank, its optimizer
-    /// sharded as `sharding` says.
+    /// laid out as `dist.zero1` says.
     pub fn create(
         world: &World,
-        sharding: StateSharding,
         loss: &LossSettings,
         cfg: &RunConfig,
         model_path: &Path,
@@ -70,7 +69,7 @@ impl CriticRun {
             None => {
                 let critic = Critic::from_base(&base, device, kind)?;
                 broadcast_parameters(world, &critic.vs, 0)?;
-                let opt = optimizer_for(world, &critic.vs, opt_cfg, sharding)?;
+                let opt = optimizer_for(world, &critic.vs, opt_cfg, crate::dist::sharding(cfg))?;
                 (critic, opt)
             }
             Some(ckpt) => {
@@ -81,7 +80,7 @@ impl CriticRun {
                     ckpt.display()
                 );
                 let critic = Critic::from_checkpoint(&ModelDir::open(&dir)?, device, kind)?;
-                let mut opt = optimizer_for(world, &critic.vs, opt_cfg, sharding)?;
+                let mut opt = optimizer_for(world, &critic.vs, opt_cfg, crate::dist::sharding(cfg))?;
                 opt.load(&dir.join(CRITIC_OPTIMIZER))?;
                 (critic, opt)
             }

@@ -6,7 +6,7 @@ use tch::nn::VarStore;
 use tz_config::RunConfig;
 use tz_core::kl::KlController;
 use tz_core::optim::{AdamW, AdamWConfig};
-use tz_core::parallel::{BatchShard, StateSharding, World};
+use tz_core::parallel::{BatchShard, World};
 use tz_core::presets::{tiny_config, tiny_tokenizer, write_model_dir};
 use tz_core::rollout::{Completion, FinishReason};
 use tz_core::weight_change::weight_change;
@@ -212,18 +212,10 @@ fn the_critic_learns_from_the_estimators_returns_and_the_actor_update_moves_the_
     let cfg = config();
     let chain = chain(&[("ppo", "{}")]);
     let loss = chain.estimator.loss_settings().unwrap();
-    let mut critic = CriticRun::create(
-        &World::single(),
-        StateSharding::Replicated,
-        &loss,
-        &cfg,
-        &model_dir,
-        None,
-        Device::Cpu,
-        Kind::Float,
-    )
-    .unwrap()
-    .unwrap();
+    let mut critic =
+        CriticRun::create(&World::single(), &loss, &cfg, &model_dir, None, Device::Cpu, Kind::Float)
+            .unwrap()
+            .unwrap();
     let shard = BatchShard::single(REWARDS.len());
 
     let mut b = batch(&policy);
