@@ -73,7 +73,7 @@ max_response_length = $response
 micro_batch_size = $micro
 logit_chunk = $chunk
 [eval]
-samples = 0
+samples = 1
 greedy = false
 EOF
   target/release/tzhost plan --config "$work/run.toml" --cpu --prompt-len "$prompt_len" "${plan_flags[@]}" --json \
