@@ -20,6 +20,9 @@ pub enum EvalError {
     /// A data file that is missing, empty, or unreadable.
     #[error("data file {} {problem}", path.display())]
     DataFile { path: PathBuf, problem: String },
+    /// A data file that does not read as rows.
+    #[error(transparent)]
+    Data(#[from] tz_data::DataError),
     /// A data row the task cannot read.
     #[error("{}: row {index}", path.display())]
     Row {

@@ -57,7 +57,7 @@ pub enum TrainError {
     Core(anyhow::Error),
     /// Reading a data file failed.
     #[error(transparent)]
-    Data(anyhow::Error),
+    Data(#[from] tz_data::DataError),
     /// A setting or a saved config is unusable.
     #[error(transparent)]
     Config(#[from] tz_config::ConfigError),
