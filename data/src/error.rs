@@ -69,7 +69,10 @@ pub(crate) fn at<E: Into<DataError>>(context: impl Into<String>) -> impl FnOnce(
 }
 
 /// `map_err` for I/O: the action and the path.
-pub(crate) fn file(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> DataError {
+pub(crate) fn file(
+    action: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> DataError {
     let path = path.into();
     move |source| DataError::File { action, path, source }
 }

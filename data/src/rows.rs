@@ -55,9 +55,8 @@ pub fn read_batches(path: &Path, limit: Option<usize>) -> Result<(SchemaRef, Vec
     }
     let schema = builder.schema().clone();
     let reader = builder.build().map_err(at(format!("{}: cannot read", path.display())))?;
-    let batches = reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(at(format!("{}: cannot decode", path.display())))?;
+    let batches =
+        reader.collect::<Result<Vec<_>, _>>().map_err(at(format!("{}: cannot decode", path.display())))?;
     Ok((schema, batches))
 }
 
@@ -92,13 +91,19 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<Value>> {
     let mut rows = Vec::new();
     for (n, line) in BufReader::new(input).split(b'\n').enumerate() {
         let line = line.map_err(file("read", path))?;
-        let text =
-            std::str::from_utf8(&line).map_err(at(format!("{}:{}: not valid UTF-8", path.display(), n + 1)))?;
+        let text = std::str::from_utf8(&line).map_err(at(format!(
+            "{}:{}: not valid UTF-8",
+            path.display(),
+            n + 1
+        )))?;
         if text.trim().is_empty() {
             continue;
         }
-        let value: Value =
-            serde_json::from_str(text).map_err(at(format!("{}:{}: not valid JSON", path.display(), n + 1)))?;
+        let value: Value = serde_json::from_str(text).map_err(at(format!(
+            "{}:{}: not valid JSON",
+            path.display(),
+            n + 1
+        )))?;
         if !value.is_object() {
             return Err(DataError::NotObject { path: path.into(), line: n + 1, got: value.to_string() });
         }
@@ -157,8 +162,11 @@ pub fn atomic_write(path: &Path, write: impl FnOnce(File) -> Result<()>) -> Resu
         .and_then(|()| Ok(out.sync_all()?))
         .map_err(at(format!("writing {}", path.display())))
         .and_then(|()| {
-            std::fs::rename(&tmp, path)
-                .map_err(at(format!("cannot move {} to {}", tmp.display(), path.display())))
+            std::fs::rename(&tmp, path).map_err(at(format!(
+                "cannot move {} to {}",
+                tmp.display(),
+                path.display()
+            )))
         });
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

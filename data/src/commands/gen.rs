@@ -78,7 +78,11 @@ pub fn generate(task: &Task, opts: &GenOptions) -> Result<Vec<WrittenFile>> {
     let template = match &opts.template {
         Some(t) if templates.contains(t) => t.clone(),
         Some(t) => {
-            return Err(input!("task '{}' has no template '{t}'; it has: {}", opts.task_name, templates.join(", ")))
+            return Err(input!(
+                "task '{}' has no template '{t}'; it has: {}",
+                opts.task_name,
+                templates.join(", ")
+            ))
         }
         None => templates.first().cloned().ok_or_else(|| input!("the task lists no templates"))?,
     };

@@ -97,7 +97,10 @@ pub fn score_lines(
             })?;
             (row.clone(), row_prompt(row))
         } else {
-            return Err(input!("{line_at}: no 'ground_truth', and no --parquet to take row {} from", inputs.len()));
+            return Err(input!(
+                "{line_at}: no 'ground_truth', and no --parquet to take row {} from",
+                inputs.len()
+            ));
         };
         let sample = task.sample_from_row(&row).map_err(at(format!("{line_at}: ground truth")))?;
         let prompt = match fields.get("prompt") {

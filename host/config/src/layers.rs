@@ -198,7 +198,9 @@ impl Layers {
                 Some(Value::Table(t)) => node = t,
                 Some(_) => {
                     let value = parts[..=i].join(".");
-                    return Err(error(format!("'{value}' is a value, not a section, so '{key}' cannot be set")));
+                    return Err(error(format!(
+                        "'{value}' is a value, not a section, so '{key}' cannot be set"
+                    )));
                 }
                 None => return Ok(()),
             }

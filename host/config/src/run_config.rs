@@ -400,8 +400,8 @@ impl RunConfig {
     }
 
     pub fn from_toml_str(text: &str) -> Result<RunConfig> {
-        let value: toml::Table =
-            toml::from_str(text).map_err(|e| ConfigError::Syntax { file: None, message: one_line(&e.to_string()) })?;
+        let value: toml::Table = toml::from_str(text)
+            .map_err(|e| ConfigError::Syntax { file: None, message: one_line(&e.to_string()) })?;
         Self::from_table(value)
     }
 

@@ -79,8 +79,11 @@ pub fn check(path: &Path, task: &str, template: Option<&str>, registry: &Registr
 pub fn read_head(path: &Path, n: usize) -> Result<(u64, Vec<String>, Vec<Value>)> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     if ext == "jsonl" || ext == "json" {
-        let text = std::fs::read_to_string(path)
-            .map_err(|error| DoctorError::File { action: "read", path: path.into(), error })?;
+        let text = std::fs::read_to_string(path).map_err(|error| DoctorError::File {
+            action: "read",
+            path: path.into(),
+            error,
+        })?;
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
         let rows = lines
             .iter()
@@ -95,8 +98,11 @@ pub fn read_head(path: &Path, n: usize) -> Result<(u64, Vec<String>, Vec<Value>)
         return Ok((lines.len() as u64, columns, rows));
     }
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let file = std::fs::File::open(path)
-        .map_err(|error| DoctorError::File { action: "open", path: path.into(), error })?;
+    let file = std::fs::File::open(path).map_err(|error| DoctorError::File {
+        action: "open",
+        path: path.into(),
+        error,
+    })?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| DoctorError::NotParquet { path: path.into(), message: e.to_string() })?;
     let total = builder.metadata().file_metadata().num_rows().max(0) as u64;

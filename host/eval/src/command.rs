@@ -211,7 +211,10 @@ fn check_args(args: &EvalArgs) -> Result<()> {
     }
     for (flag, path) in [("--out", &args.out), ("--responses", &args.responses)] {
         if let Some(path) = path.as_ref().filter(|p| p.is_dir()) {
-            return Err(EvalError::Flag(format!("{flag} {} is a directory: give a file path", path.display())));
+            return Err(EvalError::Flag(format!(
+                "{flag} {} is a directory: give a file path",
+                path.display()
+            )));
         }
     }
     Ok(())
@@ -265,7 +268,9 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Result<()> {
     };
     if !templates.contains(&template) {
         let known = templates.join(", ");
-        return Err(EvalError::Flag(format!("--template '{template}' is not one of the task's templates: {known}")));
+        return Err(EvalError::Flag(format!(
+            "--template '{template}' is not one of the task's templates: {known}"
+        )));
     }
 
     let samples = match &args.data {
@@ -352,8 +357,11 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Result<()> {
             text.push_str(&serde_json::to_string(r).expect("a response serialises to JSON"));
             text.push('\n');
         }
-        write_atomic(path, text.as_bytes())
-            .map_err(|source| EvalError::Output { flag: "--responses", path: path.clone(), source })?;
+        write_atomic(path, text.as_bytes()).map_err(|source| EvalError::Output {
+            flag: "--responses",
+            path: path.clone(),
+            source,
+        })?;
         eprintln!("wrote {}", path.display());
     }
     if let Some(out) = &args.out {
@@ -386,8 +394,11 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Result<()> {
             r.extend(f);
         }
         let text = serde_json::to_string_pretty(&report).expect("a JSON value serialises");
-        write_atomic(out, text.as_bytes())
-            .map_err(|source| EvalError::Output { flag: "--out", path: out.clone(), source })?;
+        write_atomic(out, text.as_bytes()).map_err(|source| EvalError::Output {
+            flag: "--out",
+            path: out.clone(),
+            source,
+        })?;
         eprintln!("wrote {}", out.display());
     }
     Ok(())

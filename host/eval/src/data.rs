@@ -21,9 +21,11 @@ pub fn samples_from_file(task: &Task, path: &Path, limit: Option<usize>) -> Resu
         .take(take)
         .enumerate()
         .map(|(i, row)| {
-            let mut sample = task
-                .sample_from_row(row)
-                .map_err(|source| EvalError::Row { path: path.into(), index: i, source })?;
+            let mut sample = task.sample_from_row(row).map_err(|source| EvalError::Row {
+                path: path.into(),
+                index: i,
+                source,
+            })?;
             sample.index = i as u64;
             Ok(sample)
         })

@@ -13,8 +13,8 @@
 //! the rollout engine, to look at what a checkpoint produces.
 
 pub mod command;
-mod error;
 pub mod data;
+mod error;
 pub mod generate;
 pub mod metrics;
 pub mod report;

@@ -48,7 +48,10 @@ pub enum ReportError {
 pub type Result<T, E = ReportError> = std::result::Result<T, E>;
 
 /// `map_err` for I/O: the action and the path.
-pub(crate) fn file(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> ReportError {
+pub(crate) fn file(
+    action: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> ReportError {
     let path = path.into();
     move |source| ReportError::File { action, path, source }
 }

@@ -171,9 +171,7 @@ fn draw_line_plot(root: &DrawingArea<BitMapBackend, Shift>, plot: &LinePlot) -> 
         // Three label rows so that neighbouring stages do not overwrite each other.
         let y = y1 - (y1 - y0) * (0.03 + 0.05 * (i % 3) as f64);
         let style = ("sans-serif", 11).into_font().color(&c.mix(0.9));
-        chart
-            .draw_series(std::iter::once(Text::new(m.label.clone(), (m.x, y), style)))
-            .map_err(plotting)?;
+        chart.draw_series(std::iter::once(Text::new(m.label.clone(), (m.x, y), style))).map_err(plotting)?;
     }
     for (i, s) in plot.series.iter().enumerate() {
         let c = color(i);
@@ -193,9 +191,7 @@ fn draw_line_plot(root: &DrawingArea<BitMapBackend, Shift>, plot: &LinePlot) -> 
         line.label(s.label.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
         if s.points.len() == 1 {
-            chart
-                .draw_series(std::iter::once(Circle::new(s.points[0], 4, c.filled())))
-                .map_err(plotting)?;
+            chart.draw_series(std::iter::once(Circle::new(s.points[0], 4, c.filled()))).map_err(plotting)?;
         }
     }
     chart

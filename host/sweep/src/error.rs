@@ -93,7 +93,10 @@ impl SweepError {
 }
 
 /// `map_err` for I/O: the action and the path.
-pub(crate) fn file(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> SweepError {
+pub(crate) fn file(
+    action: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> SweepError {
     let path = path.into();
     move |source| SweepError::File { action, path, source }
 }

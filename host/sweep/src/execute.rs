@@ -12,11 +12,10 @@ use std::process::{Command, Stdio};
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
-
 use super::manifest::Manifest;
-use crate::error::{file, Result, SweepError};
 use super::plan::{Plan, PlannedRun};
 use super::state::{self, RunState};
+use crate::error::{file, Result, SweepError};
 use tz_config::{flatten, RunConfig};
 
 /// What the sweep does with one run.

@@ -292,7 +292,9 @@ fn parse_axis(axis: RawAxis) -> Result<Dimension, Problem> {
                     .ok_or_else(|| "a value has no 'name'".to_string())?
                     .to_string();
                 if let Some(other) = t.keys().find(|k| *k != "name" && *k != "set") {
-                    return Err(format!("option '{label}': unknown key '{other}' (expected 'name' and 'set')"));
+                    return Err(format!(
+                        "option '{label}': unknown key '{other}' (expected 'name' and 'set')"
+                    ));
                 }
                 let set = match t.get("set") {
                     Some(Value::Table(s)) => flatten(s),
