@@ -32,7 +32,7 @@ pub enum SweepError {
     Config(#[from] ConfigError),
     /// One run's resolved config is wrong.
     #[error("run '{run}': {error}")]
-    RunConfig { run: String, error: ConfigError },
+    RunConfig { run: String, error: Box<ConfigError> },
     /// Two combinations of labels give the same run name.
     #[error("two runs are both named '{0}'; give the variants or axis values distinct labels")]
     DuplicateRun(String),

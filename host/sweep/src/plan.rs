@@ -84,8 +84,9 @@ pub fn expand(spec: &SweepSpec, sets: &[String], out: Option<&Path>) -> Result<P
         layers.set_value("logging.progress", Value::Boolean(false), here)?;
         // Resolution applies the presets (origin-dependent defaults): the
         // child trains from the fully written config, where every key looks user-set.
-        let resolved =
-            layers.resolve().map_err(|error| SweepError::RunConfig { run: name.clone(), error })?;
+        let resolved = layers
+            .resolve()
+            .map_err(|error| SweepError::RunConfig { run: name.clone(), error: Box::new(error) })?;
         if let Some(other) = runs.iter().find(|r| r.name == name) {
             return Err(SweepError::DuplicateRun(other.name.clone()));
         }
