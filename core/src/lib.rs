@@ -60,6 +60,12 @@ pub mod slot_cache;
 pub mod tokenizer;
 pub mod weight_change;
 
+/// The core's error: still `anyhow::Error`, whose `{:#}` is the whole
+/// context chain on one line. Named here so the crates above can wrap it in
+/// their own typed errors without an `anyhow` dependency; a typed error
+/// enum for the core is a follow-up.
+pub use anyhow::Error as CoreError;
+
 pub use chat_template::{ChatMessage, ChatTemplate};
 pub use checkpoint::{save_pretrained, ModelDir, SaveOptions};
 pub use config::{Family, ModelConfig, Qwen2Config};

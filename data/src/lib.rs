@@ -11,8 +11,10 @@
 //! task ([`tz_sdk::handle::Task`]), so the CLI only parses arguments.
 
 pub mod commands;
+mod error;
 pub mod progress;
 pub mod rows;
 pub mod schema;
 
+pub use error::{DataError, Result};
 pub use rows::{read_jsonl, read_parquet, read_rows, write_jsonl, write_parquet};

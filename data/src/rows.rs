@@ -11,7 +11,6 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
 use arrow_array::RecordBatch;
 use arrow_json::writer::JsonArray;
 use arrow_json::{ReaderBuilder, WriterBuilder};
@@ -22,6 +21,7 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use serde_json::Value;
 
+use crate::error::{at, file, DataError, Result};
 use crate::schema::infer_schema;
 
 /// Rows per Arrow batch when writing (bounds the memory of one conversion).
@@ -41,7 +41,7 @@ pub fn read_parquet(path: &Path) -> Result<Vec<Value>> {
     let mut rows = Vec::new();
     for batch in &batches {
         rows.extend(
-            batch_to_json(batch).with_context(|| format!("{}: converting rows to JSON", path.display()))?,
+            batch_to_json(batch).map_err(at(format!("{}: converting rows to JSON", path.display())))?,
         );
     }
     Ok(rows)
@@ -49,27 +49,27 @@ pub fn read_parquet(path: &Path) -> Result<Vec<Value>> {
 
 /// The Arrow schema and record batches of a parquet file, the first `limit` rows at most.
 pub fn read_batches(path: &Path, limit: Option<usize>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .with_context(|| format!("{} is not a readable parquet file", path.display()))?
-        .with_batch_size(WRITE_BATCH);
+    let mut builder = open_parquet(path)?.with_batch_size(WRITE_BATCH);
     if let Some(limit) = limit {
         builder = builder.with_limit(limit);
     }
     let schema = builder.schema().clone();
-    let reader = builder.build().with_context(|| format!("{}: cannot read", path.display()))?;
-    let batches = reader
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("{}: cannot decode", path.display()))?;
+    let reader = builder.build().map_err(at(format!("{}: cannot read", path.display())))?;
+    let batches =
+        reader.collect::<Result<Vec<_>, _>>().map_err(at(format!("{}: cannot decode", path.display())))?;
     Ok((schema, batches))
 }
 
 /// The number of rows of a parquet file, from its footer.
 pub fn parquet_row_count(path: &Path) -> Result<u64> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .with_context(|| format!("{} is not a readable parquet file", path.display()))?;
+    let builder = open_parquet(path)?;
     Ok(builder.metadata().file_metadata().num_rows().max(0) as u64)
+}
+
+fn open_parquet(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
+    let file = File::open(path).map_err(file("open", path))?;
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|source| DataError::NotParquet { path: path.into(), source })
 }
 
 /// A record batch as JSON objects.
@@ -87,19 +87,25 @@ pub fn batch_to_json(batch: &RecordBatch) -> Result<Vec<Value>> {
 /// The objects of a JSONL file; blank lines are skipped, and a bad line is
 /// an error naming the file and line.
 pub fn read_jsonl(path: &Path) -> Result<Vec<Value>> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let input = File::open(path).map_err(file("open", path))?;
     let mut rows = Vec::new();
-    for (n, line) in BufReader::new(file).split(b'\n').enumerate() {
-        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
-        let text = std::str::from_utf8(&line)
-            .with_context(|| format!("{}:{}: not valid UTF-8", path.display(), n + 1))?;
+    for (n, line) in BufReader::new(input).split(b'\n').enumerate() {
+        let line = line.map_err(file("read", path))?;
+        let text = std::str::from_utf8(&line).map_err(at(format!(
+            "{}:{}: not valid UTF-8",
+            path.display(),
+            n + 1
+        )))?;
         if text.trim().is_empty() {
             continue;
         }
-        let value: Value = serde_json::from_str(text)
-            .with_context(|| format!("{}:{}: not valid JSON", path.display(), n + 1))?;
+        let value: Value = serde_json::from_str(text).map_err(at(format!(
+            "{}:{}: not valid JSON",
+            path.display(),
+            n + 1
+        )))?;
         if !value.is_object() {
-            bail!("{}:{}: expected a JSON object, got {}", path.display(), n + 1, value);
+            return Err(DataError::NotObject { path: path.into(), line: n + 1, got: value.to_string() });
         }
         rows.push(value);
     }
@@ -110,9 +116,7 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<Value>> {
 /// directories are created.
 pub fn write_parquet(path: &Path, rows: &[Value]) -> Result<()> {
     let schema = Arc::new(
-        infer_schema(rows)
-            .map_err(anyhow::Error::msg)
-            .with_context(|| format!("writing {}", path.display()))?,
+        infer_schema(rows).map_err(DataError::Schema).map_err(at(format!("writing {}", path.display())))?,
     );
     atomic_write(path, |file| {
         let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
@@ -145,21 +149,24 @@ pub fn write_jsonl(path: &Path, rows: &[Value]) -> Result<()> {
 /// Runs `write` on a temporary file next to `path`, then renames it into place.
 pub fn atomic_write(path: &Path, write: impl FnOnce(File) -> Result<()>) -> Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let name = path.file_name().with_context(|| format!("{} is not a file path", path.display()))?;
+    std::fs::create_dir_all(dir).map_err(file("create", dir))?;
+    let name = path.file_name().ok_or_else(|| DataError::NotAFilePath(path.into()))?;
     // Checked first: the rename below could not replace a directory, and the
     // temporary file would be left beside it.
     if path.is_dir() {
-        bail!("{} is a directory, not a file", path.display());
+        return Err(DataError::IsADirectory(path.into()));
     }
     let tmp: PathBuf = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
-    let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let result = write(file.try_clone()?)
-        .and_then(|()| Ok(file.sync_all()?))
-        .with_context(|| format!("writing {}", path.display()))
+    let out = File::create(&tmp).map_err(file("create", &tmp))?;
+    let result = write(out.try_clone()?)
+        .and_then(|()| Ok(out.sync_all()?))
+        .map_err(at(format!("writing {}", path.display())))
         .and_then(|()| {
-            std::fs::rename(&tmp, path)
-                .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
+            std::fs::rename(&tmp, path).map_err(at(format!(
+                "cannot move {} to {}",
+                tmp.display(),
+                path.display()
+            )))
         });
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -167,7 +174,7 @@ pub fn atomic_write(path: &Path, write: impl FnOnce(File) -> Result<()>) -> Resu
     }
     // Durable like tz-run-dir's write_atomic: the rename itself survives a crash.
     #[cfg(unix)]
-    File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("cannot sync {}", dir.display()))?;
+    File::open(dir).and_then(|d| d.sync_all()).map_err(file("sync", dir))?;
     Ok(())
 }
 

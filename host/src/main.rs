@@ -48,8 +48,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Resume(args)) => cmd::resume::run(args, &registry()?),
         Some(Command::Data(args)) => cmd::data::run(args, &registry, !cli.global.quiet),
         Some(Command::Reward(args)) => cmd::reward::run(args, &registry()?, !cli.global.quiet),
-        Some(Command::Generate(args)) => tz_eval::generate::run(args),
-        Some(Command::Eval(args)) => tz_eval::command::run(args, &registry()?),
+        Some(Command::Generate(args)) => Ok(tz_eval::generate::run(args)?),
+        Some(Command::Eval(args)) => Ok(tz_eval::command::run(args, &registry()?)?),
         Some(Command::Plan(args)) => cmd::plan::run(args, &registry()?),
     }
 }

@@ -59,12 +59,6 @@ fn spawn(mut cmd: Command) -> Child {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
 }
 
-fn resume_cmd(run: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tzhost"));
-    cmd.arg("resume").arg(run).env("TZ_CACHE_DIR", tiny_cache_dir()).env_remove("TZ_PLUGIN_PATH");
-    cmd
-}
-
 fn checkpoints(run: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(run.join("checkpoints"))
         .unwrap()
@@ -105,7 +99,7 @@ fn sigterm_saves_a_complete_checkpoint_and_the_run_resumes_twice() {
         let last = *steps.last().unwrap();
         assert_eq!(steps, (1..=last).collect::<Vec<_>>(), "round {round}: contiguous steps");
         assert_eq!(saved[0], format!("step_{last:06}"), "round {round}: the last finished step is saved");
-        child = spawn(resume_cmd(&run));
+        child = spawn(tiny_resume_cmd(&run));
     }
     signal(&child, "-KILL");
     let _ = finish(child);
@@ -140,7 +134,7 @@ fn a_second_process_on_a_live_run_directory_is_refused_naming_the_holder() {
         line.contains(&format!("in use by another tzhost process (pid {} on host", first.id())),
         "{line}"
     );
-    let resume = resume_cmd(&run).output().unwrap();
+    let resume = tiny_resume(&run);
     assert!(assert_one_line_error(&resume).contains("in use by another tzhost process"));
     signal(&first, "-KILL");
     let _ = finish(first);
@@ -161,7 +155,7 @@ fn a_directory_with_another_runs_output_is_refused_unless_overwrite() {
     wait_for(&mut child, "the first step", || !training_steps(&run).is_empty());
     signal(&child, "-KILL");
     let _ = finish(child);
-    let resume = resume_cmd(&run).output().unwrap();
+    let resume = tiny_resume(&run);
     let line = assert_one_line_error(&resume);
     assert!(line.contains("no finished checkpoint") && line.contains("--overwrite"), "{line}");
 
@@ -201,7 +195,7 @@ fn resume_falls_back_to_an_older_checkpoint_when_the_newest_is_damaged() {
     let stale = run.join("checkpoints/.step_000006.tmp-99999");
     std::fs::create_dir_all(stale.join(".model.safetensors.tmp-99999")).unwrap();
 
-    let o = resume_cmd(&run).output().unwrap();
+    let o = tiny_resume(&run);
     assert!(o.status.success(), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("step_000004 is unreadable") && err.contains("trying an older checkpoint"), "{err}");

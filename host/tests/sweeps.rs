@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use tz_host::report::sweep_report;
-use tz_host::sweep::{self, Action, Job, Plan, ProcessRunner, Runner, SweepSpec};
+use tz_host::sweep::{self, Action, Job, Plan, ProcessRunner, Runner, SweepError, SweepSpec};
 
 fn spec(text: &str) -> SweepSpec {
     SweepSpec::from_str(text, Path::new("configs/sweeps/test.toml")).unwrap()
@@ -178,7 +178,7 @@ impl FakeTrainer {
 }
 
 impl Runner for FakeTrainer {
-    fn run(&self, job: &Job) -> anyhow::Result<()> {
+    fn run(&self, job: &Job) -> sweep::Result<()> {
         self.calls.lock().unwrap().push((job.name.clone(), job.action.clone()));
         assert!(job.config_path.is_file(), "the sweep writes the config before running");
         let seed = tz_host::config::RunConfig::from_file(&job.config_path).unwrap().trainer.seed as f64;
@@ -205,11 +205,11 @@ impl Runner for FakeTrainer {
                 std::fs::write(d.join("metrics.jsonl"), "{\"step\": 5, \"critic/score/mean\": 0.1}\n")?;
                 std::fs::create_dir_all(d.join("checkpoints/step_000005"))?;
                 std::fs::write(d.join("checkpoints/step_000005/trainer_state.json"), "{}")?;
-                anyhow::bail!("killed")
+                Err(SweepError::Runner("killed".into()))
             }
             Behaviour::FailEarly => {
                 std::fs::write(d.join("metrics.jsonl"), "")?;
-                anyhow::bail!("out of memory")
+                Err(SweepError::Runner("out of memory".into()))
             }
         }
     }
@@ -273,7 +273,7 @@ fn re_running_a_sweep_skips_finished_runs_resumes_interrupted_ones_and_restarts_
 fn a_run_that_exits_without_a_finished_summary_counts_as_failed() {
     struct Silent;
     impl Runner for Silent {
-        fn run(&self, _job: &Job) -> anyhow::Result<()> {
+        fn run(&self, _job: &Job) -> sweep::Result<()> {
             Ok(())
         }
     }
@@ -293,7 +293,7 @@ fn parallel_sweeps_run_each_job_once_and_several_at_a_time() {
         inner: FakeTrainer,
     }
     impl Runner for Concurrent {
-        fn run(&self, job: &Job) -> anyhow::Result<()> {
+        fn run(&self, job: &Job) -> sweep::Result<()> {
             {
                 let mut g = self.active.lock().unwrap();
                 g.0 += 1;

@@ -14,7 +14,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use anyhow::{bail, Context, Result};
+use crate::error::{input, Result};
 use serde_json::Value;
 use tz_sdk::handle::Task;
 use tz_sdk::rng::SplitMix64;
@@ -77,8 +77,14 @@ pub fn generate(task: &Task, opts: &GenOptions) -> Result<Vec<WrittenFile>> {
     let templates: Vec<String> = task.templates()?;
     let template = match &opts.template {
         Some(t) if templates.contains(t) => t.clone(),
-        Some(t) => bail!("task '{}' has no template '{t}'; it has: {}", opts.task_name, templates.join(", ")),
-        None => templates.first().cloned().context("the task lists no templates")?,
+        Some(t) => {
+            return Err(input!(
+                "task '{}' has no template '{t}'; it has: {}",
+                opts.task_name,
+                templates.join(", ")
+            ))
+        }
+        None => templates.first().cloned().ok_or_else(|| input!("the task lists no templates"))?,
     };
     let targets: Vec<(String, PathBuf)> = match opts.layout {
         Layout::Continual => task
@@ -125,12 +131,12 @@ fn generate_group(
     let mut chunk = 0;
     while (test.len() as u64) < opts.test_size {
         if chunk >= budget {
-            bail!(
+            return Err(input!(
                 "group '{group}': only {} of {} test samples differ from the training samples; \
                  lower --test-size or --train-size, or widen the task's config",
                 test.len(),
                 opts.test_size
-            );
+            ));
         }
         let n = CHUNK.min(opts.test_size - test.len() as u64);
         for row in rows(task, group, template, n, chunk_seed(test_seed, chunk))? {

@@ -20,7 +20,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use crate::error::{at, input, Result};
 use serde_json::{json, Value};
 use tz_sdk::decimal::f32_decimal;
 use tz_sdk::handle::Task;
@@ -69,40 +69,43 @@ pub fn score_lines(
     let mut inputs = Vec::new();
     let mut line_numbers = Vec::new();
     for (n, line) in BufReader::new(input).split(b'\n').enumerate() {
-        let line = line.with_context(|| format!("cannot read {input_name}"))?;
+        let line = line.map_err(at(format!("cannot read {input_name}")))?;
         let text = String::from_utf8_lossy(&line);
         if text.trim().is_empty() {
             continue;
         }
-        let at = format!("{input_name}:{}", n + 1);
-        let value: Value = serde_json::from_str(&text).with_context(|| format!("{at}: not valid JSON"))?;
-        let Value::Object(fields) = &value else { bail!("{at}: expected a JSON object") };
+        let line_at = format!("{input_name}:{}", n + 1);
+        let value: Value = serde_json::from_str(&text).map_err(at(format!("{line_at}: not valid JSON")))?;
+        let Value::Object(fields) = &value else { return Err(input!("{line_at}: expected a JSON object")) };
         let response = match fields.get("response") {
             Some(Value::String(s)) => s.clone(),
-            Some(_) => bail!("{at}: 'response' must be a string"),
-            None => bail!("{at}: no 'response'"),
+            Some(_) => return Err(input!("{line_at}: 'response' must be a string")),
+            None => return Err(input!("{line_at}: no 'response'")),
         };
         let (row, row_prompt_text) = if let Some(truth) = fields.get("ground_truth") {
             (json!({"reward_model": {"style": "rule", "ground_truth": truth}}), None)
         } else if let Some(rows) = &rows {
             let index = match fields.get("index") {
                 Some(v) => {
-                    v.as_u64().with_context(|| format!("{at}: 'index' must be a non-negative integer"))?
+                    v.as_u64().ok_or_else(|| input!("{line_at}: 'index' must be a non-negative integer"))?
                         as usize
                 }
                 None => inputs.len(),
             };
-            let row = rows.get(index).with_context(|| {
-                format!("{at}: index {index} is past the {} rows of the parquet", rows.len())
+            let row = rows.get(index).ok_or_else(|| {
+                input!("{line_at}: index {index} is past the {} rows of the parquet", rows.len())
             })?;
             (row.clone(), row_prompt(row))
         } else {
-            bail!("{at}: no 'ground_truth', and no --parquet to take row {} from", inputs.len());
+            return Err(input!(
+                "{line_at}: no 'ground_truth', and no --parquet to take row {} from",
+                inputs.len()
+            ));
         };
-        let sample = task.sample_from_row(&row).with_context(|| format!("{at}: ground truth"))?;
+        let sample = task.sample_from_row(&row).map_err(at(format!("{line_at}: ground truth")))?;
         let prompt = match fields.get("prompt") {
             Some(Value::String(p)) => p.clone(),
-            Some(_) => bail!("{at}: 'prompt' must be a string"),
+            Some(_) => return Err(input!("{line_at}: 'prompt' must be a string")),
             None => row_prompt_text.unwrap_or_default(),
         };
         let template = fields.get("template").and_then(Value::as_str).unwrap_or(template);

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use anyhow::Result;
+use crate::error::{DataError, Result};
 use serde_json::Value;
 
 use crate::rows::{batch_to_json, parquet_row_count, read_batches, read_jsonl};
@@ -17,7 +17,7 @@ pub fn show(path: &Path, rows: usize) -> Result<String> {
     let is_jsonl = matches!(path.extension().and_then(|e| e.to_str()), Some("jsonl" | "json" | "ndjson"));
     let (fields, count, first) = if is_jsonl {
         let all = read_jsonl(path)?;
-        let schema = infer_schema(&all).map_err(anyhow::Error::msg)?;
+        let schema = infer_schema(&all).map_err(DataError::Schema)?;
         let fields: Vec<String> = schema
             .fields()
             .iter()
@@ -40,6 +40,10 @@ pub fn show(path: &Path, rows: usize) -> Result<String> {
         first.truncate(rows);
         (fields, count, first)
     };
+    Ok(render(path, count, &fields, first).expect("writing to a String"))
+}
+
+fn render(path: &Path, count: u64, fields: &[String], first: Vec<Value>) -> Result<String, std::fmt::Error> {
     let mut out = String::new();
     writeln!(out, "{}", path.display())?;
     writeln!(out, "rows: {count}")?;

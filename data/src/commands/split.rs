@@ -20,7 +20,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use crate::error::{at, input, Result};
 use arrow_array::{RecordBatch, UInt32Array};
 use serde::Serialize;
 use serde_json::Value;
@@ -120,7 +120,7 @@ impl Source {
         }
         let (schema, batches) = read_batches(path, None)?;
         let batch = arrow_select::concat::concat_batches(&schema, &batches)
-            .with_context(|| format!("{}: cannot read its rows", path.display()))?;
+            .map_err(at(format!("{}: cannot read its rows", path.display())))?;
         Ok(Source::Parquet(batch))
     }
 
@@ -146,13 +146,13 @@ impl Source {
 /// Draws the row indices of every group: `(train, test)` per group.
 fn draw(rows: usize, opts: &SplitOptions) -> Result<(SplitMode, Vec<(Vec<usize>, Vec<usize>)>)> {
     let (g, train, test) = (opts.groups, opts.train_size as usize, opts.test_size as usize);
-    let tests = test.checked_mul(g).context("sizes overflow")?;
+    let tests = test.checked_mul(g).ok_or_else(|| input!("sizes overflow"))?;
     if rows < tests + train {
-        bail!(
+        return Err(input!(
             "{} has {rows} rows; {g} groups need {tests} test rows plus at least {train} training rows ({} in all)",
             opts.input.display(),
             tests + train
-        );
+        ));
     }
     let mut rng = SplitMix64::new(opts.seed);
     let mut order: Vec<usize> = (0..rows).collect();
@@ -191,10 +191,10 @@ fn shuffle_prefix(v: &mut [usize], k: usize, rng: &mut SplitMix64) {
 /// and, when a task is given, `difficulty` as the task reads it.
 pub fn split_random(task: Option<&Task>, opts: &SplitOptions) -> Result<Split> {
     if opts.groups == 0 {
-        bail!("--groups must be at least 1");
+        return Err(input!("--groups must be at least 1"));
     }
     if opts.train_size == 0 {
-        bail!("--train-size must be at least 1");
+        return Err(input!("--train-size must be at least 1"));
     }
     let source = Source::read(&opts.input)?;
     let (mode, groups) = draw(source.len(), opts)?;
@@ -206,7 +206,7 @@ pub fn split_random(task: Option<&Task>, opts: &SplitOptions) -> Result<Split> {
             let mut out = source.rows(indices)?;
             for (i, (row, &from)) in out.iter_mut().zip(indices.iter()).enumerate() {
                 label_row(task, row, g, split, i)
-                    .with_context(|| format!("{} row {from}", opts.input.display()))?;
+                    .map_err(at(format!("{} row {from}", opts.input.display())))?;
                 bar.inc(1);
             }
             let path = opts.out.join(g.to_string()).join(format!("{split}.parquet"));

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
 use toml::{Table, Value};
 
-use crate::overrides::{parse_assignment, parse_value};
+use crate::error::{ConfigError, Result};
+use crate::overrides::{parse_assignment, parse_value, set_error};
 use crate::presets;
 use crate::run_config::{one_line, RunConfig};
 use crate::validate;
@@ -128,10 +128,12 @@ impl Layers {
 
     /// Merges a TOML file over the current layers.
     pub fn merge_file(&mut self, path: &Path) -> Result<()> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let table: Table =
-            toml::from_str(&text).map_err(|e| anyhow!("{}: {}", path.display(), one_line(&e.to_string())))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let table: Table = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+            file: Some(path.to_path_buf()),
+            message: one_line(&e.to_string()),
+        })?;
         self.merge_table(&table, Origin::File(path.to_path_buf()));
         Ok(())
     }
@@ -146,16 +148,16 @@ impl Layers {
     /// Applies one `key=value` assignment (the `--set` syntax).
     pub fn set(&mut self, assignment: &str, origin: Origin) -> Result<()> {
         let (key, raw) = parse_assignment(assignment)?;
-        let parsed = parse_value(raw).map_err(|e| anyhow!("--set '{assignment}': {e}"))?;
+        let parsed = parse_value(raw).map_err(|e| set_error(assignment, e.to_string()))?;
         let value = self.coerce(&key, raw, parsed);
-        self.check_path(&key).map_err(|e| anyhow!("{e} (in {origin})"))?;
+        self.check_path(&key, &origin)?;
         self.put(&key, value, origin);
         Ok(())
     }
 
     /// Sets one dotted key to a typed value (the named flags).
     pub fn set_value(&mut self, key: &str, value: Value, origin: Origin) -> Result<()> {
-        self.check_path(key).map_err(|e| anyhow!("{e} (in {origin})"))?;
+        self.check_path(key, &origin)?;
         self.put(key, value, origin);
         Ok(())
     }
@@ -184,9 +186,10 @@ impl Layers {
     }
 
     /// A key whose parent is a value (`trainer.lr.x`) cannot be set.
-    fn check_path(&self, key: &str) -> Result<()> {
+    fn check_path(&self, key: &str, origin: &Origin) -> Result<()> {
+        let error = |problem| ConfigError::KeyPath { key: key.into(), problem, origin: Some(origin.clone()) };
         if key.is_empty() || key.split('.').any(str::is_empty) {
-            bail!("'{key}' is not a dotted key");
+            return Err(error(format!("'{key}' is not a dotted key")));
         }
         let parts: Vec<&str> = key.split('.').collect();
         let mut node = &self.table;
@@ -194,7 +197,10 @@ impl Layers {
             match node.get(*part) {
                 Some(Value::Table(t)) => node = t,
                 Some(_) => {
-                    bail!("'{}' is a value, not a section, so '{key}' cannot be set", parts[..=i].join("."))
+                    let value = parts[..=i].join(".");
+                    return Err(error(format!(
+                        "'{value}' is a value, not a section, so '{key}' cannot be set"
+                    )));
                 }
                 None => return Ok(()),
             }
@@ -243,16 +249,16 @@ impl Layers {
     /// model). Errors name the key, the closest valid key or the expected
     /// type, and where the value came from.
     pub fn resolve(self) -> Result<Resolved> {
-        if let Err(e) = validate::check(&self.table, &self.schema) {
-            let from = self.origin_of(&e.key).map(|o| format!(" (in {o})")).unwrap_or_default();
-            bail!("{e}{from}");
+        if let Err(error) = validate::check(&self.table, &self.schema) {
+            let origin = self.origin_of(&error.key).cloned();
+            return Err(ConfigError::Key { error, origin });
         }
         let config = RunConfig::deserialize_table(self.table.clone())?;
-        if let Err(e) = crate::ranges::check(&config) {
+        if let Err(error) = crate::ranges::check(&config) {
             // `trainer.betas[0]` comes from `trainer.betas`.
-            let key = e.key.split('[').next().unwrap_or(&e.key);
-            let from = self.origin_of(key).map(|o| format!(" (in {o})")).unwrap_or_default();
-            bail!("{e}{from}");
+            let key = error.key.split('[').next().unwrap_or(&error.key);
+            let origin = self.origin_of(key).cloned();
+            return Err(ConfigError::Range { error, origin });
         }
         let mut resolved = Resolved { config, origins: self.origins };
         resolved.apply_tiny_model_preset();

@@ -14,6 +14,7 @@
 //! writes the plugins' defaults in ([`fill_plugin_defaults`]).
 
 pub mod annotated;
+mod error;
 mod layers;
 mod overrides;
 mod plugin_tables;
@@ -24,6 +25,7 @@ pub mod validate;
 
 use std::path::Path;
 
+pub use error::{ConfigError, Result};
 pub use layers::{flatten, Layers, Origin, Resolved};
 pub use overrides::{apply_override, parse_assignment, parse_value};
 pub use plugin_tables::{check_plugin_tables, check_plugins_accept, fill_plugin_defaults, json_to_toml};
@@ -34,7 +36,7 @@ pub type FlagValue = (&'static str, toml::Value, &'static str);
 
 /// Resolves a run config the way `tzhost train` does: defaults, then `file`,
 /// then the named `flags`, then every `--set` in order.
-pub fn resolve(file: Option<&Path>, flags: Vec<FlagValue>, sets: &[String]) -> anyhow::Result<Resolved> {
+pub fn resolve(file: Option<&Path>, flags: Vec<FlagValue>, sets: &[String]) -> Result<Resolved> {
     let mut layers = Layers::defaults();
     if let Some(f) = file {
         layers.merge_file(f)?;

@@ -1,9 +1,8 @@
 //! `--set key=value`: dotted keys, typed values (TOML syntax: numbers, bools,
 //! strings, lists), bare words taken as strings.
 
-use anyhow::{bail, Result};
-
 use super::run_config::one_line;
+use crate::error::{ConfigError, Result};
 
 /// Parses the value part of `--set`: anything TOML can read as a value
 /// (`3`, `1e-4`, `true`, `"x"`, `[1, 2]`, `{ a = 1 }`), else, when it is
@@ -15,10 +14,11 @@ pub fn parse_value(raw: &str) -> Result<toml::Value> {
     let doc = format!("v = {raw}");
     match toml::from_str::<toml::Table>(&doc) {
         Ok(t) if t.len() == 1 && t.contains_key("v") => Ok(t["v"].clone()),
-        Ok(_) => bail!("'{raw}' is more than one TOML value"),
-        Err(e) if raw.starts_with(['"', '\'', '[', '{']) => {
-            bail!("'{raw}' is not a valid TOML value: {}", one_line(e.message()))
-        }
+        Ok(_) => Err(ConfigError::Value { raw: raw.into(), problem: "is more than one TOML value".into() }),
+        Err(e) if raw.starts_with(['"', '\'', '[', '{']) => Err(ConfigError::Value {
+            raw: raw.into(),
+            problem: format!("is not a valid TOML value: {}", one_line(e.message())),
+        }),
         Err(_) => Ok(toml::Value::String(raw.to_string())),
     }
 }
@@ -26,11 +26,11 @@ pub fn parse_value(raw: &str) -> Result<toml::Value> {
 /// Splits `key=value` into a checked dotted key and the raw value text.
 pub fn parse_assignment(assignment: &str) -> Result<(String, &str)> {
     let Some((key, raw)) = assignment.split_once('=') else {
-        bail!("--set '{assignment}': expected key=value");
+        return Err(set_error(assignment, "expected key=value".into()));
     };
     let key = key.trim();
     if key.is_empty() || key.split('.').any(|p| p.trim().is_empty()) {
-        bail!("--set '{assignment}': '{key}' is not a dotted key");
+        return Err(set_error(assignment, format!("'{key}' is not a dotted key")));
     }
     Ok((key.to_string(), raw.trim()))
 }
@@ -45,12 +45,17 @@ pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<()> {
         let entry = node.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         match entry {
             toml::Value::Table(t) => node = t,
-            _ => bail!("--set '{assignment}': '{part}' is a value, not a section"),
+            _ => return Err(set_error(assignment, format!("'{part}' is a value, not a section"))),
         }
     }
-    let value = parse_value(raw).map_err(|e| anyhow::anyhow!("--set '{assignment}': {e}"))?;
+    let value = parse_value(raw).map_err(|e| set_error(assignment, e.to_string()))?;
     node.insert(parts[parts.len() - 1].to_string(), value);
     Ok(())
+}
+
+/// A `--set` error: the assignment as typed, then what is wrong with it.
+pub(crate) fn set_error(assignment: &str, problem: String) -> ConfigError {
+    ConfigError::Set { assignment: assignment.into(), problem }
 }
 
 #[cfg(test)]

@@ -7,13 +7,13 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{anyhow, Result};
 use serde_json::Value as Json;
 use toml::{Table, Value};
 use tz_sdk::PluginKind;
 
 use tz_plugin_host::{Registry, TracingHost};
 
+use crate::error::{ConfigError, Result};
 use crate::layers::{Origin, Resolved};
 use crate::run_config::{PluginTable, RunConfig};
 
@@ -59,7 +59,7 @@ fn walk(resolved: &mut Resolved, registry: &Registry, fill: bool) -> Result<()> 
         for name in names {
             let prefix = format!("{section}.plugins.{name}");
             let entry = registry.get(kind, &name).map_err(|e| match tables.contains_key(&name) {
-                true => anyhow!("{prefix}: {e}"),
+                true => ConfigError::PluginTable { table: prefix.clone(), error: e },
                 false => e.into(),
             })?;
             let defaults: serde_json::Map<String, Json> =
@@ -67,15 +67,11 @@ fn walk(resolved: &mut Resolved, registry: &Registry, fill: bool) -> Result<()> 
             let given = tables.get(&name).cloned().unwrap_or_default();
             for key in given.keys() {
                 if !defaults.contains_key(key) {
-                    let hint = tz_sdk::config::closest(key, defaults.keys().map(String::as_str))
-                        .map(|c| format!(" (did you mean '{prefix}.{c}'?)"))
-                        .unwrap_or_default();
-                    let from = resolved
-                        .origins
-                        .get(&format!("{prefix}.{key}"))
-                        .map(|o| format!(" (in {o})"))
-                        .unwrap_or_default();
-                    return Err(anyhow!("unknown key '{prefix}.{key}'{hint}{from}"));
+                    let suggestion = tz_sdk::config::closest(key, defaults.keys().map(String::as_str))
+                        .map(|c| format!("{prefix}.{c}"));
+                    let key = format!("{prefix}.{key}");
+                    let origin = resolved.origins.get(&key).cloned();
+                    return Err(ConfigError::UnknownPluginKey { key, suggestion, origin });
                 }
             }
             if !fill || !used.contains(&name) {

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+
+use crate::error::{ConfigError, Result};
 
 /// How the learning rate moves after warmup (the core's `optim::Decay`;
 /// its own copy here, so the config needs no tensor library).
@@ -412,14 +413,15 @@ impl RunConfig {
     /// Reads a TOML file; unknown keys and wrong types are one-line errors
     /// naming the file and the key.
     pub fn from_file(path: &Path) -> Result<RunConfig> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        Self::from_toml_str(&text).with_context(|| path.display().to_string())
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Self::from_toml_str(&text)
+            .map_err(|e| ConfigError::InFile { path: path.to_path_buf(), source: Box::new(e) })
     }
 
     pub fn from_toml_str(text: &str) -> Result<RunConfig> {
-        let value: toml::Table =
-            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", one_line(&e.to_string())))?;
+        let value: toml::Table = toml::from_str(text)
+            .map_err(|e| ConfigError::Syntax { file: None, message: one_line(&e.to_string()) })?;
         Self::from_table(value)
     }
 
@@ -429,7 +431,7 @@ impl RunConfig {
     /// the range.
     pub fn from_table(table: toml::Table) -> Result<RunConfig> {
         super::validate::check(&table, &RunConfig::default().to_table())
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .map_err(|error| ConfigError::Key { error, origin: None })?;
         let config = Self::deserialize_table(table)?;
         super::ranges::check(&config)?;
         Ok(config)
@@ -441,9 +443,8 @@ impl RunConfig {
     pub(crate) fn deserialize_table(table: toml::Table) -> Result<RunConfig> {
         let de = toml::Value::Table(table);
         serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = one_line(&e.into_inner().to_string());
-            anyhow::anyhow!("key '{path}': {inner}")
+            let key = e.path().to_string();
+            ConfigError::Deserialize { key, message: one_line(&e.into_inner().to_string()) }
         })
     }
 

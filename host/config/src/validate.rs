@@ -42,6 +42,8 @@ impl fmt::Display for KeyError {
     }
 }
 
+impl std::error::Error for KeyError {}
+
 /// Checks `given` against `schema`; the first problem found, in file order.
 pub fn check(given: &Table, schema: &Table) -> Result<(), KeyError> {
     check_table(given, schema, schema, "")

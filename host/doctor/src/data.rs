@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use anyhow::{anyhow, Context, Result};
 use serde_json::Value;
 
 use super::Check;
+use crate::error::{decode, DoctorError, Result};
 use tz_plugin_host::{Registry, TracingHost};
 
 /// Rows checked (from the start of the file).
@@ -79,15 +79,18 @@ pub fn check(path: &Path, task: &str, template: Option<&str>, registry: &Registr
 pub fn read_head(path: &Path, n: usize) -> Result<(u64, Vec<String>, Vec<Value>)> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     if ext == "jsonl" || ext == "json" {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|error| DoctorError::File {
+            action: "read",
+            path: path.into(),
+            error,
+        })?;
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
         let rows = lines
             .iter()
             .take(n)
             .enumerate()
             .map(|(i, l)| {
-                serde_json::from_str::<Value>(l).map_err(|e| anyhow!("line {}: not JSON: {e}", i + 1))
+                serde_json::from_str::<Value>(l).map_err(|error| DoctorError::NotJson { line: i + 1, error })
             })
             .collect::<Result<Vec<_>>>()?;
         let columns =
@@ -95,19 +98,23 @@ pub fn read_head(path: &Path, n: usize) -> Result<(u64, Vec<String>, Vec<Value>)
         return Ok((lines.len() as u64, columns, rows));
     }
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file = std::fs::File::open(path).map_err(|error| DoctorError::File {
+        action: "open",
+        path: path.into(),
+        error,
+    })?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| anyhow!("{} is not a parquet file: {e}", path.display()))?;
+        .map_err(|e| DoctorError::NotParquet { path: path.into(), message: e.to_string() })?;
     let total = builder.metadata().file_metadata().num_rows().max(0) as u64;
     let columns = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
-    let reader = builder.with_batch_size(n.max(1)).with_limit(n).build()?;
+    let reader = builder.with_batch_size(n.max(1)).with_limit(n).build().map_err(decode)?;
     let mut rows = Vec::new();
     for batch in reader {
-        let batch = batch?;
+        let batch = batch.map_err(decode)?;
         let mut writer = arrow_json::ArrayWriter::new(Vec::new());
-        writer.write(&batch)?;
-        writer.finish()?;
-        let json: Value = serde_json::from_slice(&writer.into_inner())?;
+        writer.write(&batch).map_err(decode)?;
+        writer.finish().map_err(decode)?;
+        let json: Value = serde_json::from_slice(&writer.into_inner()).map_err(decode)?;
         rows.extend(json.as_array().cloned().unwrap_or_default());
     }
     rows.truncate(n);

@@ -7,10 +7,13 @@
 pub mod config;
 pub mod cuda;
 pub mod data;
+mod error;
 pub mod libtorch;
 pub mod model;
 pub mod plugins;
 pub mod reward_model;
+
+pub use error::{DoctorError, Result};
 
 use std::fmt;
 

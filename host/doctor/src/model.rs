@@ -13,6 +13,7 @@ use tz_core::hub::{HubSettings, ModelRef};
 use tz_core::{Decoder, ModelConfig, ModelDir};
 
 use super::{Check, Status};
+use crate::error::{DoctorError, Result};
 
 const FIX_FAMILY: &str =
     "tzhost trains Qwen2/Qwen2.5, Llama (TinyLlama, Llama 3.x, SmolLM2), Qwen3 and Mistral models; check config.json";
@@ -158,7 +159,7 @@ fn tokenizer(model: &ModelDir) -> Check {
 /// right shape, all finite. bf16 on a GPU, f32 on the CPU.
 fn forward(model: &ModelDir, device: Device) -> Check {
     let fix = "the weights do not match config.json (another architecture or a damaged download); re-download the model";
-    let run = || -> anyhow::Result<String> {
+    let run = || -> Result<String> {
         let cfg = model.config();
         let tok = model.tokenizer()?;
         let mut vs = VarStore::new(device);
@@ -174,10 +175,11 @@ fn forward(model: &ModelDir, device: Device) -> Check {
         let took = t0.elapsed().as_secs_f64();
         let shape = logits.size();
         if shape != [1, ids.len() as i64, cfg.vocab_size as i64] {
-            anyhow::bail!("logits have shape {shape:?}, expected [1, {}, {}]", ids.len(), cfg.vocab_size);
+            let expected = format!("[1, {}, {}]", ids.len(), cfg.vocab_size);
+            return Err(DoctorError::Unusable(format!("logits have shape {shape:?}, expected {expected}")));
         }
         if logits.isfinite().all().int64_value(&[]) != 1 {
-            anyhow::bail!("the logits contain NaN or infinity");
+            return Err(DoctorError::Unusable("the logits contain NaN or infinity".into()));
         }
         Ok(format!(
             "{} tokens -> logits {shape:?} on {device:?} ({:?}), all finite, {took:.2}s",

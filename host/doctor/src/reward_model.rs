@@ -9,6 +9,7 @@ use tz_core::chat_template::{ChatMessage, RenderOptions};
 use tz_core::{ModelDir, RewardModel, RewardModelOptions};
 
 use super::{model, Check, Status};
+use crate::error::{DoctorError, Result};
 use tz_config::RewardModelSection;
 
 /// A question and a response to render and score.
@@ -64,9 +65,11 @@ fn config(dir: &ModelDir) -> Check {
 
 fn tokenizer(dir: &ModelDir, section: &RewardModelSection) -> Check {
     let fix = "the reward model renders (question, response) pairs with its chat template: use its own tokenizer_config.json";
-    let run = || -> anyhow::Result<String> {
+    let run = || -> Result<String> {
         let tok = dir.tokenizer()?;
-        anyhow::ensure!(tok.chat_template().is_some(), "the tokenizer has no chat template");
+        if tok.chat_template().is_none() {
+            return Err(DoctorError::Unusable("the tokenizer has no chat template".into()));
+        }
         let mut messages = Vec::new();
         if !section.system_prompt.is_empty() {
             messages.push(ChatMessage::system(section.system_prompt.clone()));
@@ -86,7 +89,7 @@ fn tokenizer(dir: &ModelDir, section: &RewardModelSection) -> Check {
 /// Loads the reward model as training would and scores [`PAIR`].
 fn score(dir: &std::path::Path, section: &RewardModelSection) -> Check {
     let fix = "see the error; reward_model.device and reward_model.dtype choose where and how it runs";
-    let run = || -> anyhow::Result<String> {
+    let run = || -> Result<String> {
         let device = tz_core::device::parse_device(&section.device)?;
         let opts = RewardModelOptions {
             device,
@@ -98,7 +101,9 @@ fn score(dir: &std::path::Path, section: &RewardModelSection) -> Check {
         let t0 = std::time::Instant::now();
         let rm = RewardModel::load(dir, opts)?;
         let s = rm.score(&[PAIR])?;
-        anyhow::ensure!(s.len() == 1 && s[0].is_finite(), "the score is not a finite number: {s:?}");
+        if s.len() != 1 || !s[0].is_finite() {
+            return Err(DoctorError::Unusable(format!("the score is not a finite number: {s:?}")));
+        }
         Ok(format!(
             "score {:.4} for a sample pair on {device:?} ({:.1}s with loading)",
             s[0],

@@ -13,7 +13,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
@@ -28,6 +27,8 @@ use tz_sdk::handle::Task;
 use tz_trainer::{generate_samples, resolve_model_path};
 
 use tz_trainer::memory_check;
+
+use crate::error::{EvalError, Result};
 
 use crate::report::EvalFigures;
 use crate::{data::samples_from_file, evaluate, EvalSettings};
@@ -184,8 +185,8 @@ fn task_config_json(flag: Option<&str>, defaults: &Defaults) -> Result<String> {
     if let Some(text) = flag.filter(|t| !t.trim().is_empty()) {
         match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(given)) => table.extend(given),
-            Ok(_) => bail!("--task-config must be a JSON object, got {text}"),
-            Err(e) => bail!("--task-config is not valid JSON: {e}"),
+            Ok(_) => return Err(EvalError::Flag(format!("--task-config must be a JSON object, got {text}"))),
+            Err(e) => return Err(EvalError::Flag(format!("--task-config is not valid JSON: {e}"))),
         }
     }
     Ok(if table.is_empty() { String::new() } else { Value::Object(table).to_string() })
@@ -204,11 +205,16 @@ fn check_args(args: &EvalArgs) -> Result<()> {
     let (t, p, k, m) = (args.temperature, args.top_p, args.top_k, args.max_new_tokens);
     ranges::sampling(names, t.unwrap_or(1.0), p.unwrap_or(1.0), k.unwrap_or(0), m.unwrap_or(1))?;
     if let Some(data) = &args.data {
-        anyhow::ensure!(data.is_file(), "--data {} does not exist", data.display());
+        if !data.is_file() {
+            return Err(EvalError::Flag(format!("--data {} does not exist", data.display())));
+        }
     }
     for (flag, path) in [("--out", &args.out), ("--responses", &args.responses)] {
         if let Some(path) = path.as_ref().filter(|p| p.is_dir()) {
-            bail!("{flag} {} is a directory: give a file path", path.display());
+            return Err(EvalError::Flag(format!(
+                "{flag} {} is a directory: give a file path",
+                path.display()
+            )));
         }
     }
     Ok(())
@@ -218,13 +224,14 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Result<()> {
     check_args(args)?;
     let device = parse_device(&args.device)?;
     let kind = parse_dtype(&args.dtype)
-        .map_err(|_| anyhow::anyhow!("--dtype '{}' is not one of f32, bf16", args.dtype))?;
+        .map_err(|_| EvalError::Flag(format!("--dtype '{}' is not one of f32, bf16", args.dtype)))?;
 
     // The model directory decides the defaults; the tiny model needs the task to build.
     let model_spec = args.model.as_deref().filter(|m| *m != "tiny");
     let (model_dir, defaults, task) = match model_spec {
         Some(spec) => {
-            let dir = tz_core::hub::resolve_model(spec).with_context(|| format!("--model {spec}"))?;
+            let dir = tz_core::hub::resolve_model(spec)
+                .map_err(|error| EvalError::Model { spec: spec.into(), error })?;
             let defaults = match run_config_of(&dir) {
                 Some((path, cfg)) => {
                     tracing::info!("defaults from the run config {}", path.display());
@@ -257,10 +264,13 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Result<()> {
     let templates: Vec<String> = task.templates()?;
     let template = match args.template.clone().or(defaults.template.clone()) {
         Some(t) => t,
-        None => templates.first().cloned().context("the task lists no templates")?,
+        None => templates.first().cloned().ok_or(EvalError::NoTemplates)?,
     };
     if !templates.contains(&template) {
-        bail!("--template '{template}' is not one of the task's templates: {}", templates.join(", "));
+        let known = templates.join(", ");
+        return Err(EvalError::Flag(format!(
+            "--template '{template}' is not one of the task's templates: {known}"
+        )));
     }
 
     let samples = match &args.data {
@@ -271,7 +281,9 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Result<()> {
             generate_samples(&task, &groups, args.size.unwrap_or(256), seed, &Default::default())?
         }
     };
-    anyhow::ensure!(!samples.is_empty(), "no problems to evaluate");
+    if samples.is_empty() {
+        return Err(EvalError::NoProblems);
+    }
 
     let max_new_tokens = args.max_new_tokens.unwrap_or(defaults.max_new_tokens);
     let model_cfg = tz_core::Qwen2Config::from_file(&model_dir.join("config.json"))?;
@@ -329,7 +341,7 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Result<()> {
     let result = evaluate(&task, &policy, &samples, &settings, |done| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
-    let figures = EvalFigures::over(&result.problems).map_err(anyhow::Error::msg)?;
+    let figures = EvalFigures::over(&result.problems).map_err(EvalError::Figures)?;
 
     println!("{}", figures.table());
     println!(
@@ -342,10 +354,14 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Result<()> {
     if let Some(path) = &args.responses {
         let mut text = String::new();
         for r in &result.responses {
-            text.push_str(&serde_json::to_string(r)?);
+            text.push_str(&serde_json::to_string(r).expect("a response serialises to JSON"));
             text.push('\n');
         }
-        write_atomic(path, text.as_bytes()).with_context(|| format!("--responses {}", path.display()))?;
+        write_atomic(path, text.as_bytes()).map_err(|source| EvalError::Output {
+            flag: "--responses",
+            path: path.clone(),
+            source,
+        })?;
         eprintln!("wrote {}", path.display());
     }
     if let Some(out) = &args.out {
@@ -377,8 +393,12 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Result<()> {
         if let (Value::Object(r), Value::Object(f)) = (&mut report, figures.to_json()) {
             r.extend(f);
         }
-        write_atomic(out, serde_json::to_string_pretty(&report)?.as_bytes())
-            .with_context(|| format!("--out {}", out.display()))?;
+        let text = serde_json::to_string_pretty(&report).expect("a JSON value serialises");
+        write_atomic(out, text.as_bytes()).map_err(|source| EvalError::Output {
+            flag: "--out",
+            path: out.clone(),
+            source,
+        })?;
         eprintln!("wrote {}", out.display());
     }
     Ok(())

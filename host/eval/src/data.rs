@@ -3,26 +3,29 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use crate::error::{EvalError, Result};
 use tz_sdk::handle::Task;
 use tz_sdk::Sample;
 
 /// The samples of `path`'s rows (the first `limit` when given), indexed by row.
 pub fn samples_from_file(task: &Task, path: &Path, limit: Option<usize>) -> Result<Vec<Sample>> {
     if !path.is_file() {
-        bail!("data file {} does not exist", path.display());
+        return Err(EvalError::DataFile { path: path.into(), problem: "does not exist".into() });
     }
     let rows = tz_data::rows::read_rows(path)?;
     if rows.is_empty() {
-        bail!("data file {} has no rows", path.display());
+        return Err(EvalError::DataFile { path: path.into(), problem: "has no rows".into() });
     }
     let take = limit.unwrap_or(rows.len()).min(rows.len());
     rows.iter()
         .take(take)
         .enumerate()
         .map(|(i, row)| {
-            let mut sample =
-                task.sample_from_row(row).with_context(|| format!("{}: row {i}", path.display()))?;
+            let mut sample = task.sample_from_row(row).map_err(|source| EvalError::Row {
+                path: path.into(),
+                index: i,
+                source,
+            })?;
             sample.index = i as u64;
             Ok(sample)
         })

@@ -11,7 +11,7 @@
 
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use crate::error::{EvalError, Result};
 use clap::Args;
 use tz_core::chat_template::{ChatMessage, RenderOptions};
 use tz_core::presets::default_models_dir;
@@ -77,14 +77,15 @@ pub struct GenerateArgs {
 /// `--model`: `tiny` is the tiny preset's cached directory (seed 0).
 fn model_dir(spec: &str) -> Result<std::path::PathBuf> {
     if spec != "tiny" {
-        return tz_core::hub::resolve_model(spec);
+        return Ok(tz_core::hub::resolve_model(spec)?);
     }
     let dir = default_models_dir().join("tiny-countdown-0");
-    anyhow::ensure!(
-        dir.join("config.json").is_file(),
-        "the tiny preset is not built yet ({} is missing): run `tzhost train` once, or pass --model DIR",
-        dir.display()
-    );
+    if !dir.join("config.json").is_file() {
+        return Err(EvalError::Flag(format!(
+            "the tiny preset is not built yet ({} is missing): run `tzhost train` once, or pass --model DIR",
+            dir.display()
+        )));
+    }
     Ok(dir)
 }
 
@@ -125,7 +126,7 @@ pub fn sampling_params(args: &GenerateArgs, generation: Option<&GenerationConfig
 /// The prompt's token ids, as transformers would build them.
 pub fn prompt_ids(args: &GenerateArgs, tokenizer: &TextTokenizer) -> Result<Vec<u32>> {
     if !args.chat {
-        return tokenizer.encode(&args.prompt, true);
+        return Ok(tokenizer.encode(&args.prompt, true)?);
     }
     let mut messages = Vec::new();
     if let Some(system) = &args.system {
@@ -133,10 +134,10 @@ pub fn prompt_ids(args: &GenerateArgs, tokenizer: &TextTokenizer) -> Result<Vec<
     }
     messages.push(ChatMessage::user(args.prompt.clone()));
     let opts = RenderOptions { add_generation_prompt: true, ..Default::default() };
-    let text = tokenizer.apply_chat_template(&messages, &opts).context("--chat")?;
+    let text = tokenizer.apply_chat_template(&messages, &opts).map_err(|e| e.context("--chat"))?;
     // apply_chat_template tokenizes without adding special tokens: the
     // template already wrote them.
-    tokenizer.encode(&text, false)
+    Ok(tokenizer.encode(&text, false)?)
 }
 
 /// The numeric flags in range (before anything is loaded).
@@ -151,7 +152,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     check_ranges(args)?;
     let device = parse_device(&args.device)?;
     let kind = parse_dtype(&args.dtype)
-        .map_err(|_| anyhow::anyhow!("--dtype '{}' is not one of f32, bf16", args.dtype))?;
+        .map_err(|_| EvalError::Flag(format!("--dtype '{}' is not one of f32, bf16", args.dtype)))?;
     let dir = model_dir(&args.model)?;
     let model_cfg = tz_core::Qwen2Config::from_file(&dir.join("config.json"))?;
     let need = memory_check::generation(
@@ -166,7 +167,9 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     let tokenizer = &policy.tokenizer.0;
     let params = sampling_params(args, policy.dir.generation_config());
     let prompt = prompt_ids(args, tokenizer)?;
-    anyhow::ensure!(!prompt.is_empty(), "the prompt encodes to no tokens");
+    if prompt.is_empty() {
+        return Err(EvalError::Flag("the prompt encodes to no tokens".into()));
+    }
     tracing::info!(
         model = %dir.display(),
         prompt_tokens = prompt.len(),

@@ -14,13 +14,14 @@
 
 pub mod command;
 pub mod data;
+mod error;
 pub mod generate;
 pub mod metrics;
 pub mod report;
 
 use std::time::Instant;
 
-use anyhow::Result;
+pub use error::{EvalError, Result};
 use metrics::ProblemOutcome;
 use report::ProblemResult;
 use tz_core::rollout::FinishReason;
@@ -66,7 +67,9 @@ pub fn evaluate(
     settings: &EvalSettings,
     mut on_batch: impl FnMut(usize),
 ) -> Result<EvalRun> {
-    anyhow::ensure!(settings.n >= 1, "--samples must be at least 1");
+    if settings.n < 1 {
+        return Err(EvalError::Flag("--samples must be at least 1".into()));
+    }
     let mut run = EvalRun {
         problems: Vec::with_capacity(samples.len()),
         gen_seconds: 0.0,

@@ -5,9 +5,12 @@
 //! summary ([`sweep_report`]) and the overlay report of `tzhost report`
 //! ([`run_report`]). Other reports (evaluation) reuse the same pieces.
 
+mod error;
 pub mod plot;
 pub mod run_report;
 pub mod runs;
 pub mod stage_plots;
 pub mod stats;
 pub mod sweep_report;
+
+pub use error::{ReportError, Result};

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::Once;
 
-use anyhow::{anyhow, Result};
+use crate::error::{file, plotting, ReportError, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -116,13 +116,13 @@ pub fn line_plot_grid(
     panel: (u32, u32),
 ) -> Result<()> {
     if plots.is_empty() {
-        return Err(anyhow!("no plot to draw"));
+        return Err(ReportError::Plot("no plot to draw".into()));
     }
     let cols = cols.clamp(1, plots.len());
     let rows = plots.len().div_ceil(cols);
     let size = (panel.0 * cols as u32, panel.1 * rows as u32 + 40);
     render(path, size, |root| {
-        let body = root.titled(title, ("sans-serif", 28)).map_err(|e| anyhow!("{e}"))?;
+        let body = root.titled(title, ("sans-serif", 28)).map_err(plotting)?;
         for (area, plot) in body.split_evenly((rows, cols)).iter().zip(plots) {
             draw_line_plot(area, plot)?;
         }
@@ -148,7 +148,7 @@ fn draw_line_plot(root: &DrawingArea<BitMapBackend, Shift>, plot: &LinePlot) -> 
         .x_label_area_size(44)
         .y_label_area_size(72)
         .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(plotting)?;
     chart
         .configure_mesh()
         .x_desc(&plot.x_label)
@@ -157,13 +157,13 @@ fn draw_line_plot(root: &DrawingArea<BitMapBackend, Shift>, plot: &LinePlot) -> 
         .axis_desc_style(("sans-serif", 16))
         .light_line_style(WHITE.mix(0.0))
         .draw()
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(plotting)?;
     let mut labelled: Vec<f64> = Vec::new();
     for (i, m) in plot.markers.iter().enumerate() {
         let c = color(m.color);
         chart
             .draw_series(DashedLineSeries::new([(m.x, y0), (m.x, y1)], 6, 4, c.mix(0.55).stroke_width(1)))
-            .map_err(|e| anyhow!("{e}"))?;
+            .map_err(plotting)?;
         if labelled.iter().any(|x| (x - m.x).abs() < 1e-9) {
             continue;
         }
@@ -171,9 +171,7 @@ fn draw_line_plot(root: &DrawingArea<BitMapBackend, Shift>, plot: &LinePlot) -> 
         // Three label rows so that neighbouring stages do not overwrite each other.
         let y = y1 - (y1 - y0) * (0.03 + 0.05 * (i % 3) as f64);
         let style = ("sans-serif", 11).into_font().color(&c.mix(0.9));
-        chart
-            .draw_series(std::iter::once(Text::new(m.label.clone(), (m.x, y), style)))
-            .map_err(|e| anyhow!("{e}"))?;
+        chart.draw_series(std::iter::once(Text::new(m.label.clone(), (m.x, y), style))).map_err(plotting)?;
     }
     for (i, s) in plot.series.iter().enumerate() {
         let c = color(i);
@@ -185,17 +183,15 @@ fn draw_line_plot(root: &DrawingArea<BitMapBackend, Shift>, plot: &LinePlot) -> 
                     upper.chain(lower).collect::<Vec<_>>(),
                     c.mix(0.18),
                 )))
-                .map_err(|e| anyhow!("{e}"))?;
+                .map_err(plotting)?;
         }
         let line = chart
             .draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))
-            .map_err(|e| anyhow!("{e}"))?;
+            .map_err(plotting)?;
         line.label(s.label.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
         if s.points.len() == 1 {
-            chart
-                .draw_series(std::iter::once(Circle::new(s.points[0], 4, c.filled())))
-                .map_err(|e| anyhow!("{e}"))?;
+            chart.draw_series(std::iter::once(Circle::new(s.points[0], 4, c.filled()))).map_err(plotting)?;
         }
     }
     chart
@@ -205,7 +201,7 @@ fn draw_line_plot(root: &DrawingArea<BitMapBackend, Shift>, plot: &LinePlot) -> 
         .border_style(BLACK.mix(0.3))
         .position(SeriesLabelPosition::UpperLeft)
         .draw()
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(plotting)?;
     Ok(())
 }
 
@@ -231,7 +227,7 @@ pub fn heatmap(path: &Path, map: &Heatmap) -> Result<()> {
 /// Renders several heatmaps side by side in one PNG (e.g. one per run).
 pub fn heatmaps(path: &Path, maps: &[Heatmap]) -> Result<()> {
     if maps.is_empty() {
-        return Err(anyhow!("no heatmap to draw"));
+        return Err(ReportError::Plot("no heatmap to draw".into()));
     }
     let mut sizes = Vec::with_capacity(maps.len());
     for map in maps {
@@ -255,7 +251,10 @@ fn heatmap_size(map: &Heatmap) -> Result<(u32, u32)> {
     let rows = map.row_labels.len();
     let cols = map.col_labels.len();
     if rows == 0 || cols == 0 || map.values.len() != rows || map.values.iter().any(|r| r.len() != cols) {
-        return Err(anyhow!("heatmap '{}': values must be {rows} rows of {cols} columns", map.title));
+        return Err(ReportError::Plot(format!(
+            "heatmap '{}': values must be {rows} rows of {cols} columns",
+            map.title
+        )));
     }
     let label_width = map.row_labels.iter().map(|l| l.len()).max().unwrap_or(4) as u32 * 8 + 24;
     let width = (160 + label_width.min(320) + 130 * cols as u32).clamp(480, 2400);
@@ -283,7 +282,7 @@ fn draw_heatmap(root: &DrawingArea<BitMapBackend, Shift>, map: &Heatmap) -> Resu
             .x_label_area_size(48)
             .y_label_area_size(label_width.min(320))
             .build_cartesian_2d(0.0..cols as f64, 0.0..rows as f64)
-            .map_err(|e| anyhow!("{e}"))?;
+            .map_err(plotting)?;
         let col_label = |x: &f64| label_at(&map.col_labels, *x);
         // Row 0 at the top.
         let row_label = |y: &f64| label_at(&map.row_labels, rows as f64 - y);
@@ -299,7 +298,7 @@ fn draw_heatmap(root: &DrawingArea<BitMapBackend, Shift>, map: &Heatmap) -> Resu
             .label_style(("sans-serif", 13))
             .axis_desc_style(("sans-serif", 15))
             .draw()
-            .map_err(|e| anyhow!("{e}"))?;
+            .map_err(plotting)?;
         for (r, row) in map.values.iter().enumerate() {
             for (c, v) in row.iter().enumerate() {
                 let y = (rows - 1 - r) as f64;
@@ -313,7 +312,7 @@ fn draw_heatmap(root: &DrawingArea<BitMapBackend, Shift>, map: &Heatmap) -> Resu
                 };
                 chart
                     .draw_series(std::iter::once(Rectangle::new([(x, y), (x + 1.0, y + 1.0)], fill)))
-                    .map_err(|e| anyhow!("{e}"))?;
+                    .map_err(plotting)?;
                 if let Some(v) = v {
                     let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
                     let ink = if t > 0.6 { BLACK } else { WHITE };
@@ -326,7 +325,7 @@ fn draw_heatmap(root: &DrawingArea<BitMapBackend, Shift>, map: &Heatmap) -> Resu
                     );
                     chart
                         .draw_series(std::iter::once(Text::new(text, (x + 0.5, y + 0.5), style)))
-                        .map_err(|e| anyhow!("{e}"))?;
+                        .map_err(plotting)?;
                 }
             }
         }
@@ -377,16 +376,17 @@ fn render(
 ) -> Result<()> {
     register_font();
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    std::fs::create_dir_all(dir).map_err(file("create", dir))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".tmp-{}-{name}", std::process::id()));
     {
         let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+        root.fill(&WHITE).map_err(plotting)?;
         draw(&root)?;
-        root.present().map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?;
+        root.present()
+            .map_err(|e| ReportError::Draw { path: Some(path.to_path_buf()), message: e.to_string() })?;
     }
-    std::fs::rename(&tmp, path).map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?;
+    std::fs::rename(&tmp, path).map_err(file("write", path))?;
     Ok(())
 }
 

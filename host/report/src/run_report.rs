@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use crate::error::{file, ReportError, Result};
 use serde_json::{json, Map, Value};
 
 use super::plot::{heatmaps, line_plot_grid, line_plot_sized, Heatmap, LinePlot, Marker, Series};
@@ -68,18 +68,16 @@ pub struct ReportRun {
 /// Loads a run directory; anything that is not one is a one-line error.
 pub fn load_run(dir: &Path) -> Result<ReportRun> {
     if !dir.is_dir() {
-        bail!("{} is not a directory", dir.display());
+        return Err(ReportError::NotADirectory(dir.to_path_buf()));
     }
     if !dir.join("metrics.jsonl").is_file() {
-        bail!("{} is not a run directory (it has no metrics.jsonl)", dir.display());
+        return Err(ReportError::NotARun(dir.to_path_buf()));
     }
     let record = RunRecord::load(dir)?;
     let (stages, file_size) = match stage_plots::consolidated_file(dir) {
         Some((path, size)) => {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-            let value = serde_json::from_str(&text)
-                .map_err(|e| anyhow::anyhow!("{} is not valid JSON: {e}", path.display()))?;
+            let text = std::fs::read_to_string(&path).map_err(file("read", &path))?;
+            let value = serde_json::from_str(&text).map_err(|source| ReportError::Json { path, source })?;
             (Some(value), size)
         }
         None => (None, None),
@@ -216,12 +214,11 @@ fn summary_figure(runs: &[&ReportRun], size: &str, out: &Path, smooth_k: usize) 
 /// Writes the report of `dirs` into `opts.out`.
 pub fn report(dirs: &[PathBuf], opts: &ReportOptions) -> Result<ReportFiles> {
     if dirs.is_empty() {
-        bail!("no run directory given");
+        return Err(ReportError::NoRuns);
     }
     let mut runs = dirs.iter().map(|d| load_run(d)).collect::<Result<Vec<_>>>()?;
     unique_names(&mut runs, dirs);
-    std::fs::create_dir_all(&opts.out)
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", opts.out.display()))?;
+    std::fs::create_dir_all(&opts.out).map_err(file("create", &opts.out))?;
     let mut files = ReportFiles::default();
     let all: Vec<&ReportRun> = runs.iter().collect();
     for (metric, stem, title) in CURVES {
@@ -257,7 +254,8 @@ pub fn report(dirs: &[PathBuf], opts: &ReportOptions) -> Result<ReportFiles> {
     files.consolidated = opts.out.join("consolidated_metrics.json");
     let runs_json: Vec<Value> = runs.iter().map(run_json).collect();
     let doc = json!({ "runs": runs_json });
-    tz_run_dir::write_atomic(&files.consolidated, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+    let text = serde_json::to_string_pretty(&doc).expect("a JSON value serialises");
+    tz_run_dir::write_atomic(&files.consolidated, text.as_bytes())?;
     Ok(files)
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use crate::error::{file, Result};
 use serde_json::{Map, Value};
 
 /// The metrics and summary of one run.
@@ -23,8 +23,7 @@ impl RunRecord {
         let mut metrics = Vec::new();
         let path = dir.join("metrics.jsonl");
         if path.exists() {
-            let text =
-                std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let text = std::fs::read_to_string(&path).map_err(file("read", &path))?;
             metrics.extend(text.lines().filter_map(|l| serde_json::from_str::<Map<String, Value>>(l).ok()));
         }
         let summary = std::fs::read_to_string(dir.join("summary.json"))

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use crate::error::Result;
 
 use super::plot::{line_plot, LinePlot, Series};
 use super::runs::RunRecord;

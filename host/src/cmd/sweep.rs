@@ -64,7 +64,7 @@ pub fn run(args: &SweepArgs, global: &GlobalArgs, registry: impl FnOnce() -> Res
     }
     let mut out = std::io::stdout().lock();
     if args.dry_run {
-        return sweep::print_plan(&plan, &mut out);
+        return Ok(sweep::print_plan(&plan, &mut out)?);
     }
     let parallel = args.parallel.unwrap_or(spec.parallel);
     if parallel == 0 {

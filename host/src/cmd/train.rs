@@ -85,7 +85,7 @@ impl TrainArgs {
 
     /// The resolved config with each value's origin.
     pub fn resolve(&self) -> Result<Resolved> {
-        config::resolve(self.config.as_deref(), self.flag_values(), &self.set)
+        Ok(config::resolve(self.config.as_deref(), self.flag_values(), &self.set)?)
     }
 }
 

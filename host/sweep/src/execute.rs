@@ -12,11 +12,10 @@ use std::process::{Command, Stdio};
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
-
 use super::manifest::Manifest;
 use super::plan::{Plan, PlannedRun};
 use super::state::{self, RunState};
+use crate::error::{file, Result, SweepError};
 use tz_config::{flatten, RunConfig};
 
 /// What the sweep does with one run.
@@ -80,7 +79,7 @@ pub struct ProcessRunner {
 impl ProcessRunner {
     /// The running `tzhost` itself.
     pub fn current(global_args: Vec<OsString>) -> Result<ProcessRunner> {
-        let exe = std::env::current_exe().context("cannot find the tzhost executable")?;
+        let exe = std::env::current_exe().map_err(SweepError::NoExecutable)?;
         Ok(ProcessRunner { exe, global_args })
     }
 
@@ -103,17 +102,17 @@ impl Runner for ProcessRunner {
             .create(true)
             .append(true)
             .open(&log_path)
-            .with_context(|| format!("cannot open {}", log_path.display()))?;
+            .map_err(file("open", &log_path))?;
         let status = self
             .command(job)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
             .status()
-            .with_context(|| format!("cannot start {}", self.exe.display()))?;
+            .map_err(file("start", &self.exe))?;
         if !status.success() {
             let last = last_line(&log_path).unwrap_or_default();
-            bail!("{status}: {last} (log: {})", log_path.display());
+            return Err(SweepError::RunFailed { status: status.to_string(), last, log: log_path });
         }
         Ok(())
     }
@@ -177,7 +176,7 @@ enum Event {
 /// Writes the manifest and the run directories' configs, then runs every
 /// job that is not finished, `parallel` at a time, reporting to `out`.
 pub fn execute(plan: &Plan, runner: &dyn Runner, parallel: usize, out: &mut dyn Write) -> Result<Outcome> {
-    std::fs::create_dir_all(&plan.dir).with_context(|| format!("cannot create {}", plan.dir.display()))?;
+    std::fs::create_dir_all(&plan.dir).map_err(file("create", &plan.dir))?;
     // Held until the sweep ends: a second sweep on this directory would move
     // this one's live runs aside and report duplicated steps.
     let _lock = tz_run_dir::DirLock::acquire(&plan.dir)?;
@@ -243,7 +242,7 @@ pub fn execute(plan: &Plan, runner: &dyn Runner, parallel: usize, out: &mut dyn 
                     if state::is_finished(&job.run_dir) {
                         Ok(())
                     } else {
-                        Err(anyhow!("the run ended without a summary.json saying finished: true"))
+                        Err(SweepError::Unfinished)
                     }
                 });
                 let _ = tx.send(Event::Ended(i, result, t0.elapsed()));
@@ -264,7 +263,7 @@ pub fn execute(plan: &Plan, runner: &dyn Runner, parallel: usize, out: &mut dyn 
                             outcome.succeeded.push(job.name);
                         }
                         Err(e) => {
-                            let why = format!("{e:#}");
+                            let why = e.chain();
                             writeln!(out, "{tag}: FAILED after {}: {why}", human_duration(took))?;
                             outcome.failed.push((job.name, why));
                         }
@@ -288,7 +287,8 @@ fn move_aside(sweep_dir: &Path, run_dir: &Path, name: &str) -> Result<PathBuf> {
         k += 1;
     }
     let dest = attempts.join(format!("{name}.{k}"));
-    std::fs::rename(run_dir, &dest).with_context(|| format!("cannot move {} aside", run_dir.display()))?;
+    std::fs::rename(run_dir, &dest)
+        .map_err(|source| SweepError::MoveAside { path: run_dir.to_path_buf(), source })?;
     Ok(dest)
 }
 

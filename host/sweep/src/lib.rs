@@ -7,6 +7,7 @@
 //! interrupted ones (a checkpoint exists) and starts the rest ([`state`]).
 //! `sweep.json` ([`manifest`]) records the runs for the report.
 
+mod error;
 pub mod execute;
 pub mod manifest;
 pub mod plan;
@@ -15,8 +16,7 @@ pub mod state;
 
 use std::io::Write;
 
-use anyhow::Result;
-
+pub use error::{Result, SweepError};
 pub use execute::{decide, execute, Action, Decision, Job, Outcome, ProcessRunner, Runner};
 pub use manifest::Manifest;
 pub use plan::{differing_keys, expand, KeyDiff, Plan, PlannedRun};

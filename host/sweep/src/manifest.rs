@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::plan::Plan;
+use crate::error::{file, Result, SweepError};
 
 pub const MANIFEST: &str = "sweep.json";
 
@@ -63,7 +63,7 @@ impl Manifest {
     }
 
     pub fn write(&self, sweep_dir: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self)?;
+        let text = serde_json::to_string_pretty(self).expect("a manifest serialises to JSON");
         Ok(tz_run_dir::write_atomic(&sweep_dir.join(MANIFEST), text.as_bytes())?)
     }
 
@@ -72,13 +72,10 @@ impl Manifest {
     pub fn read_or_scan(sweep_dir: &Path) -> Result<Manifest> {
         let path = sweep_dir.join(MANIFEST);
         if path.exists() {
-            let text =
-                std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            return serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a sweep manifest", path.display()));
+            let text = std::fs::read_to_string(&path).map_err(file("read", &path))?;
+            return serde_json::from_str(&text).map_err(|source| SweepError::Manifest { path, source });
         }
-        let entries =
-            std::fs::read_dir(sweep_dir).with_context(|| format!("cannot read {}", sweep_dir.display()))?;
+        let entries = std::fs::read_dir(sweep_dir).map_err(file("read", sweep_dir))?;
         let mut names: Vec<String> = entries
             .filter_map(|e| e.ok())
             .filter(|e| {
@@ -89,7 +86,7 @@ impl Manifest {
             .collect();
         names.sort();
         if names.is_empty() {
-            anyhow::bail!("{} holds no {MANIFEST} and no run directories", sweep_dir.display());
+            return Err(SweepError::NotASweep(sweep_dir.to_path_buf()));
         }
         Ok(Manifest {
             name: sweep_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),

@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Result};
 use toml::Value;
 
 use super::spec::SweepSpec;
+use crate::error::{Result, SweepError};
 use tz_config::{flatten, Layers, Origin, Resolved};
 
 /// One run of a sweep.
@@ -84,12 +84,11 @@ pub fn expand(spec: &SweepSpec, sets: &[String], out: Option<&Path>) -> Result<P
         layers.set_value("logging.progress", Value::Boolean(false), here)?;
         // Resolution applies the presets (origin-dependent defaults): the
         // child trains from the fully written config, where every key looks user-set.
-        let resolved = layers.resolve().map_err(|e| anyhow!("run '{name}': {e}"))?;
+        let resolved = layers
+            .resolve()
+            .map_err(|error| SweepError::RunConfig { run: name.clone(), error: Box::new(error) })?;
         if let Some(other) = runs.iter().find(|r| r.name == name) {
-            bail!(
-                "two runs are both named '{}'; give the variants or axis values distinct labels",
-                other.name
-            );
+            return Err(SweepError::DuplicateRun(other.name.clone()));
         }
         runs.push(PlannedRun { name, group, seed, labels, resolved });
     }
@@ -161,12 +160,11 @@ fn check_compared(plan: &Plan) -> Result<()> {
         })
         .collect();
     if !stray.is_empty() {
-        bail!(
-            "sweep {}: its arms also differ in {}, which sweep.compares ({}) does not name; set it alike for every arm, or add it to sweep.compares",
-            plan.spec.name,
-            stray.join("; "),
-            compares.join(", ")
-        );
+        return Err(SweepError::Confounded {
+            sweep: plan.spec.name.clone(),
+            stray,
+            compares: compares.clone(),
+        });
     }
     Ok(())
 }

@@ -34,11 +34,15 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 use toml::{Table, Value};
 
 use tz_config::{flatten, one_line};
+
+use crate::error::{file, Result, SweepError};
+
+/// What is wrong with a sweep file, in words (the file is added once, at the top).
+type Problem = String;
 
 /// The default metrics the report plots (those present in the runs).
 pub const DEFAULT_METRICS: &[&str] = &[
@@ -143,20 +147,23 @@ struct RawAxis {
 
 impl SweepSpec {
     pub fn from_file(path: &Path) -> Result<SweepSpec> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        Self::from_str(&text, path).map_err(|e| anyhow!("{}: {e}", path.display()))
+        let text = std::fs::read_to_string(path).map_err(file("read", path))?;
+        Self::parse(&text, path).map_err(|problem| SweepError::Spec { file: Some(path.into()), problem })
     }
 
     /// Parses sweep-file text; `path` names the file (for the default name
     /// and to resolve `base_config`).
     pub fn from_str(text: &str, path: &Path) -> Result<SweepSpec> {
-        let table: Table = toml::from_str(text).map_err(|e| anyhow!("{}", one_line(&e.to_string())))?;
+        Self::parse(text, path).map_err(|problem| SweepError::Spec { file: None, problem })
+    }
+
+    fn parse(text: &str, path: &Path) -> Result<SweepSpec, Problem> {
+        let table: Table = toml::from_str(text).map_err(|e| one_line(&e.to_string()))?;
         check_keys(&table)?;
-        let de = toml::de::Deserializer::parse(text).map_err(|e| anyhow!("{}", one_line(&e.to_string())))?;
+        let de = toml::de::Deserializer::parse(text).map_err(|e| one_line(&e.to_string()))?;
         let raw: RawFile = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
-            anyhow!("key '{key}': {}", one_line(&e.into_inner().to_string()))
+            format!("key '{key}': {}", one_line(&e.into_inner().to_string()))
         })?;
         let h = raw.sweep;
         let name = match h.name {
@@ -165,7 +172,7 @@ impl SweepSpec {
                 path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "sweep".into())
             }
         };
-        check_label(&name).map_err(|e| anyhow!("sweep.name: {e}"))?;
+        check_label(&name).map_err(|e| format!("sweep.name: {e}"))?;
         let dir = path.parent().unwrap_or(Path::new(""));
         let mut dimensions = Vec::new();
         if !raw.variant.is_empty() {
@@ -173,24 +180,24 @@ impl SweepSpec {
                 .variant
                 .into_iter()
                 .map(|v| {
-                    check_label(&v.name).map_err(|e| anyhow!("variant '{}': {e}", v.name))?;
+                    check_label(&v.name).map_err(|e| format!("variant '{}': {e}", v.name))?;
                     Ok(Choice { label: v.name, set: flatten(&v.set) })
                 })
-                .collect::<Result<Vec<_>>>()?;
+                .collect::<Result<Vec<_>, Problem>>()?;
             dimensions.push(Dimension { name: "variant".into(), key: None, choices });
         }
         for (i, axis) in raw.axis.into_iter().enumerate() {
-            dimensions.push(parse_axis(axis).map_err(|e| anyhow!("axis {}: {e}", i + 1))?);
+            dimensions.push(parse_axis(axis).map_err(|e| format!("axis {}: {e}", i + 1))?);
         }
         let mut names: Vec<&str> = Vec::new();
         for d in &dimensions {
             if names.contains(&d.name.as_str()) {
-                bail!("two dimensions are named '{}'; give the axes distinct names", d.name);
+                return Err(format!("two dimensions are named '{}'; give the axes distinct names", d.name));
             }
             names.push(&d.name);
         }
         if h.parallel == Some(0) {
-            bail!("key 'sweep.parallel': must be at least 1");
+            return Err("key 'sweep.parallel': must be at least 1".into());
         }
         Ok(SweepSpec {
             name,
@@ -217,8 +224,8 @@ const SWEEP_KEYS: &[(&str, &[&str])] = &[
     ("axis", &["name", "key", "values", "labels"]),
 ];
 
-fn check_keys(table: &Table) -> Result<()> {
-    let check = |where_: &str, t: &Table| -> Result<()> {
+fn check_keys(table: &Table) -> Result<(), Problem> {
+    let check = |where_: &str, t: &Table| -> Result<(), Problem> {
         let known = SWEEP_KEYS.iter().find(|(w, _)| *w == where_).map(|(_, k)| *k).unwrap_or(&[]);
         for key in t.keys() {
             if !known.contains(&key.as_str()) {
@@ -231,7 +238,7 @@ fn check_keys(table: &Table) -> Result<()> {
                         )
                     })
                     .unwrap_or_default();
-                bail!("unknown key '{path}'{hint}");
+                return Err(format!("unknown key '{path}'{hint}"));
             }
         }
         Ok(())
@@ -250,13 +257,13 @@ fn check_keys(table: &Table) -> Result<()> {
     Ok(())
 }
 
-fn parse_axis(axis: RawAxis) -> Result<Dimension> {
+fn parse_axis(axis: RawAxis) -> Result<Dimension, Problem> {
     if axis.values.is_empty() {
-        bail!("'values' is empty");
+        return Err("'values' is empty".into());
     }
     if let Some(labels) = &axis.labels {
         if labels.len() != axis.values.len() {
-            bail!("{} labels for {} values", labels.len(), axis.values.len());
+            return Err(format!("{} labels for {} values", labels.len(), axis.values.len()));
         }
     }
     let choices = match &axis.key {
@@ -269,32 +276,34 @@ fn parse_axis(axis: RawAxis) -> Result<Dimension> {
                     Some(l) => l[i].clone(),
                     None => auto_label(key, v),
                 };
-                Ok(Choice { label, set: vec![(key.clone(), v.clone())] })
+                Choice { label, set: vec![(key.clone(), v.clone())] }
             })
-            .collect::<Result<Vec<_>>>()?,
+            .collect(),
         None => axis
             .values
             .iter()
             .map(|v| {
                 let t = v.as_table().ok_or_else(|| {
-                    anyhow!("without 'key', each value is a table {{ name = \"...\", set = {{ ... }} }}")
+                    "without 'key', each value is a table { name = \"...\", set = { ... } }".to_string()
                 })?;
                 let label = t
                     .get("name")
                     .and_then(Value::as_str)
-                    .ok_or_else(|| anyhow!("a value has no 'name'"))?
+                    .ok_or_else(|| "a value has no 'name'".to_string())?
                     .to_string();
                 if let Some(other) = t.keys().find(|k| *k != "name" && *k != "set") {
-                    bail!("option '{label}': unknown key '{other}' (expected 'name' and 'set')");
+                    return Err(format!(
+                        "option '{label}': unknown key '{other}' (expected 'name' and 'set')"
+                    ));
                 }
                 let set = match t.get("set") {
                     Some(Value::Table(s)) => flatten(s),
-                    Some(_) => bail!("option '{label}': 'set' must be a table of config keys"),
+                    Some(_) => return Err(format!("option '{label}': 'set' must be a table of config keys")),
                     None => Vec::new(),
                 };
                 Ok(Choice { label, set })
             })
-            .collect::<Result<Vec<_>>>()?,
+            .collect::<Result<Vec<_>, Problem>>()?,
     };
     for c in &choices {
         check_label(&c.label)?;
@@ -302,12 +311,12 @@ fn parse_axis(axis: RawAxis) -> Result<Dimension> {
     let name = match (axis.name, &axis.key) {
         (Some(n), _) => n,
         (None, Some(k)) => k.rsplit('.').next().unwrap_or(k).to_string(),
-        (None, None) => bail!("an axis without 'key' needs a 'name'"),
+        (None, None) => return Err("an axis without 'key' needs a 'name'".into()),
     };
     let mut seen: Vec<&str> = Vec::new();
     for c in &choices {
         if seen.contains(&c.label.as_str()) {
-            bail!("axis '{name}' has the label '{}' twice", c.label);
+            return Err(format!("axis '{name}' has the label '{}' twice", c.label));
         }
         seen.push(&c.label);
     }
@@ -337,9 +346,9 @@ pub fn sanitize(s: &str) -> String {
 }
 
 /// Labels become directory names: non-empty, no path separators.
-fn check_label(label: &str) -> Result<()> {
+fn check_label(label: &str) -> Result<(), Problem> {
     if label.is_empty() || label == "." || label == ".." || label.contains('/') || label.contains('\\') {
-        bail!("'{label}' cannot be used in a run directory name");
+        return Err(format!("'{label}' cannot be used in a run directory name"));
     }
     Ok(())
 }

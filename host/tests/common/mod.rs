@@ -105,15 +105,16 @@ pub const SMALL_RUN: [&str; 8] = [
     "rollout.n=4",
 ];
 
-/// `tzhost resume RUN` with the tiny-model cache.
+/// `tzhost resume RUN` with the tiny-model cache, run to its end.
 pub fn tiny_resume(run: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tzhost"))
-        .arg("resume")
-        .arg(run)
-        .env("TZ_CACHE_DIR", tiny_cache_dir())
-        .env_remove("TZ_PLUGIN_PATH")
-        .output()
-        .unwrap()
+    tiny_resume_cmd(run).output().unwrap()
+}
+
+/// The command of [`tiny_resume`], to spawn (and signal) it.
+pub fn tiny_resume_cmd(run: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tzhost"));
+    cmd.arg("resume").arg(run).env("TZ_CACHE_DIR", tiny_cache_dir()).env_remove("TZ_PLUGIN_PATH");
+    cmd
 }
 
 /// Starts `cmd` and kills it with SIGKILL as soon as `marker` exists (or it

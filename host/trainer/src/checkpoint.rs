@@ -17,7 +17,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
-use tz_core::checkpoint::WeightFiles;
 use tz_core::ModelDir;
 
 use crate::dist;
@@ -138,9 +137,10 @@ impl Trainer {
 /// cut short by a full disk fails here without reading gigabytes).
 pub fn check_readable(ckpt: &Path) -> Result<()> {
     let bad = |what: &Path| format!("checkpoint {} is unreadable ({})", ckpt.display(), what.display());
-    ModelDir::open(ckpt).with_context(|| bad(&ckpt.join("config.json")))?;
+    // Opening finds the weight files (a missing one fails here).
+    let model = ModelDir::open(ckpt).with_context(|| bad(&ckpt.join("config.json")))?;
     TrainerState::load(ckpt).with_context(|| bad(&ckpt.join("trainer_state.json")))?;
-    let mut files = WeightFiles::discover(ckpt).with_context(|| bad(ckpt))?.files;
+    let mut files = model.weight_files().files.clone();
     files.extend(optimizer_files(ckpt));
     for file in files {
         safetensors_complete(&file).with_context(|| bad(&file))?;

@@ -264,7 +264,10 @@ fn rows_of(path: &Path) -> Result<Box<dyn Iterator<Item = Result<Value>>>> {
     let display = path.display().to_string();
     Ok(Box::new(batches.into_iter().flat_map(move |batch| match tz_data::rows::batch_to_json(&batch) {
         Ok(rows) => rows.into_iter().map(Ok).collect::<Vec<_>>(),
-        Err(e) => vec![Err(TrainError::Data(e.context(format!("{display}: converting rows to JSON"))))],
+        Err(e) => vec![Err(TrainError::Context {
+            context: format!("{display}: converting rows to JSON"),
+            source: Box::new(TrainError::Data(e)),
+        })],
     })))
 }
 

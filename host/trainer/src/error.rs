@@ -2,10 +2,8 @@
 //! instead of start, rebuild a plugin, fix a setting), each a one-line
 //! message naming what went wrong.
 //!
-//! The core (`tz-core`), the data layer (`tz-data`) and the config
-//! (`tz-config`) still return `anyhow` errors; they arrive here as
-//! [`TrainError::Core`], [`TrainError::Data`] and [`TrainError::Config`]
-//! with their whole message chain kept.
+//! The core (`tz-core`) still returns `anyhow` errors; they arrive here as
+//! [`TrainError::Core`] with their whole message chain kept.
 
 use std::fmt::Display;
 use std::path::PathBuf;
@@ -59,10 +57,10 @@ pub enum TrainError {
     Core(anyhow::Error),
     /// Reading a data file failed.
     #[error(transparent)]
-    Data(anyhow::Error),
+    Data(#[from] tz_data::DataError),
     /// A setting or a saved config is unusable.
     #[error(transparent)]
-    Config(anyhow::Error),
+    Config(#[from] tz_config::ConfigError),
     /// The core's step batch was driven out of order (a bug).
     #[error(transparent)]
     Batch(#[from] tz_core::rl_batch::BatchError),
