@@ -47,6 +47,7 @@ struct Args {
     micro: usize,
     logit_chunk: i64,
     rows_in_flight: usize,
+    gradient_checkpointing: bool,
     threads: i32,
     first_token_only: bool,
     rollout_only: bool,
@@ -63,6 +64,7 @@ fn parse_args() -> Result<Args> {
         micro: 1,
         logit_chunk: 256,
         rows_in_flight: 0,
+        gradient_checkpointing: false,
         threads: 2,
         first_token_only: false,
         rollout_only: false,
@@ -89,10 +91,7 @@ fn parse_args() -> Result<Args> {
             "--threads" => a.threads = value()?.parse()?,
             "--first-token-only" => a.first_token_only = true,
             "--rollout-only" => a.rollout_only = true,
-            // The planner models it; the core has no checkpointing yet (issue 17, item 2).
-            "--gradient-checkpointing" => {
-                bail!("--gradient-checkpointing: the core has no activation checkpointing yet")
-            }
+            "--gradient-checkpointing" => a.gradient_checkpointing = true,
             other => bail!("unknown flag {other}"),
         }
     }
@@ -144,7 +143,8 @@ fn main() -> Result<()> {
 
     let (vs, model, mut opt) = phase("setup", || {
         let mut vs = VarStore::new(Device::Cpu);
-        let model = Qwen2::new(&vs.root(), &cfg);
+        let mut model = Qwen2::new(&vs.root(), &cfg);
+        model.set_gradient_checkpointing(a.gradient_checkpointing);
         if a.kind != Kind::Float {
             vs.set_kind(a.kind);
         }
