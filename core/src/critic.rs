@@ -271,6 +271,7 @@ pub fn update_critic_parallel(
 mod tests {
     use super::*;
     use crate::config::ModelConfig;
+    use crate::model::init::{fill_from_seed, init_fill, Fill};
     use crate::optim::AdamWConfig;
     use tz_testkit::{assert_all_close, assert_close, Tol};
 
@@ -289,17 +290,17 @@ mod tests {
 
     /// A critic with random backbone weights and a random (non-zero) head.
     fn critic(seed: i64) -> Critic {
-        tch::manual_seed(seed);
         let vs = VarStore::new(Device::Cpu);
         let cfg = tiny_cfg();
         let backbone = Decoder::backbone(&vs.root(), &cfg);
         let head = ValueHead::new(&vs.root(), cfg.hidden_size);
-        let _g = tch::no_grad_guard();
-        for (name, mut t) in vs.variables() {
+        fill_from_seed(&vs, seed as u64, |name| {
             if name.starts_with("value_head") {
-                let _ = t.copy_(&(Tensor::randn(t.size(), (Kind::Float, Device::Cpu)) * 0.5));
+                Fill::Normal { mean: 0.0, std: 0.5 }
+            } else {
+                init_fill(name)
             }
-        }
+        });
         Critic { vs, backbone, head }
     }
 
