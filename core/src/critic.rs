@@ -24,12 +24,12 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 use tz_sdk::LossAggregation;
 
 use crate::checkpoint::{ModelDir, SaveOptions};
+use crate::error::Context;
 use crate::loss::{masked_mean, value_loss, AggScale};
 use crate::model::{Decoder, ValueHead};
 use crate::optim::AdamW;
@@ -47,7 +47,7 @@ pub struct Critic {
 impl Critic {
     /// A fresh critic from the base model in `dir`: the decoder weights are
     /// loaded (an LM head in the file is ignored), the value head starts at 0.
-    pub fn from_base(dir: &ModelDir, device: Device, kind: Kind) -> anyhow::Result<Critic> {
+    pub fn from_base(dir: &ModelDir, device: Device, kind: Kind) -> crate::Result<Critic> {
         let mut vs = VarStore::new(device);
         let backbone = Decoder::backbone(&vs.root(), dir.config());
         if kind != Kind::Float {
@@ -61,7 +61,7 @@ impl Critic {
     }
 
     /// A critic saved by [`Critic::save`] (its head weights must be there).
-    pub fn from_checkpoint(dir: &ModelDir, device: Device, kind: Kind) -> anyhow::Result<Critic> {
+    pub fn from_checkpoint(dir: &ModelDir, device: Device, kind: Kind) -> crate::Result<Critic> {
         let mut vs = VarStore::new(device);
         let backbone = Decoder::backbone(&vs.root(), dir.config());
         let head = ValueHead::new(&vs.root(), dir.config().hidden_size);
@@ -74,7 +74,7 @@ impl Critic {
 
     /// Writes the critic as a Hugging Face-style directory next to `like`'s
     /// config and tokenizer files, in the weights' own dtype.
-    pub fn save(&self, like: &ModelDir, dir: &Path) -> anyhow::Result<()> {
+    pub fn save(&self, like: &ModelDir, dir: &Path) -> crate::Result<()> {
         let opts = SaveOptions { dtype: self.backbone.kind(), ..SaveOptions::default() };
         like.save_like(&self.vs, dir, &opts)
     }

@@ -78,6 +78,6 @@ pub fn fill_from_seed(vs: &nn::VarStore, seed: u64, fill: impl Fn(&str) -> Fill)
                 tch::Tensor::from_slice(&values).view(var.size().as_slice()).to_device(var.device())
             }
         };
-        let _ = var.copy_(&value);
+        var.copy_(&value);
     }
 }
