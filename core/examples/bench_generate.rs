@@ -17,7 +17,7 @@ use tz_core::{ModelDir, Qwen2};
 
 struct NoText;
 impl TokenDecoder for NoText {
-    fn decode(&self, _ids: &[u32]) -> anyhow::Result<String> {
+    fn decode(&self, _ids: &[u32]) -> tz_core::Result<String> {
         Ok(String::new())
     }
 }

@@ -36,7 +36,7 @@ use tz_core::{ModelDir, Qwen2};
 /// The engine needs no text: no stop strings, no EOS.
 struct NoText;
 impl TokenDecoder for NoText {
-    fn decode(&self, _ids: &[u32]) -> Result<String> {
+    fn decode(&self, _ids: &[u32]) -> tz_core::Result<String> {
         Ok(String::new())
     }
 }

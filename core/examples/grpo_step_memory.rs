@@ -127,7 +127,7 @@ fn phase<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
 
 struct NoText;
 impl TokenDecoder for NoText {
-    fn decode(&self, _ids: &[u32]) -> Result<String> {
+    fn decode(&self, _ids: &[u32]) -> tz_core::Result<String> {
         Ok(String::new())
     }
 }
@@ -181,7 +181,7 @@ fn main() -> Result<()> {
     };
     let eos: Vec<u32> = if a.first_token_only { (0..cfg.vocab_size as u32).collect() } else { vec![] };
     let stop = StopCriteria { eos_token_ids: eos, stop_strings: vec![], decoder: &NoText };
-    let completions = phase("rollout", || generate(&model, &prompts, a.samples, &params, &stop))?;
+    let completions = phase("rollout", || Ok(generate(&model, &prompts, a.samples, &params, &stop)?))?;
     if a.rollout_only {
         return Ok(());
     }

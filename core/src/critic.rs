@@ -24,12 +24,12 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 use tz_sdk::LossAggregation;
 
 use crate::checkpoint::{ModelDir, SaveOptions};
+use crate::error::Context;
 use crate::loss::{masked_mean, value_loss, AggScale};
 use crate::model::{Decoder, ValueHead};
 use crate::optim::AdamW;
@@ -47,7 +47,7 @@ pub struct Critic {
 impl Critic {
     /// A fresh critic from the base model in `dir`: the decoder weights are
     /// loaded (an LM head in the file is ignored), the value head starts at 0.
-    pub fn from_base(dir: &ModelDir, device: Device, kind: Kind) -> anyhow::Result<Critic> {
+    pub fn from_base(dir: &ModelDir, device: Device, kind: Kind) -> crate::Result<Critic> {
         let mut vs = VarStore::new(device);
         let backbone = Decoder::backbone(&vs.root(), dir.config());
         if kind != Kind::Float {
@@ -61,7 +61,7 @@ impl Critic {
     }
 
     /// A critic saved by [`Critic::save`] (its head weights must be there).
-    pub fn from_checkpoint(dir: &ModelDir, device: Device, kind: Kind) -> anyhow::Result<Critic> {
+    pub fn from_checkpoint(dir: &ModelDir, device: Device, kind: Kind) -> crate::Result<Critic> {
         let mut vs = VarStore::new(device);
         let backbone = Decoder::backbone(&vs.root(), dir.config());
         let head = ValueHead::new(&vs.root(), dir.config().hidden_size);
@@ -74,7 +74,7 @@ impl Critic {
 
     /// Writes the critic as a Hugging Face-style directory next to `like`'s
     /// config and tokenizer files, in the weights' own dtype.
-    pub fn save(&self, like: &ModelDir, dir: &Path) -> anyhow::Result<()> {
+    pub fn save(&self, like: &ModelDir, dir: &Path) -> crate::Result<()> {
         let opts = SaveOptions { dtype: self.backbone.kind(), ..SaveOptions::default() };
         like.save_like(&self.vs, dir, &opts)
     }
@@ -271,6 +271,7 @@ pub fn update_critic_parallel(
 mod tests {
     use super::*;
     use crate::config::ModelConfig;
+    use crate::model::init::{fill_from_seed, init_fill, Fill};
     use crate::optim::AdamWConfig;
     use tz_testkit::{assert_all_close, assert_close, Tol};
 
@@ -289,17 +290,17 @@ mod tests {
 
     /// A critic with random backbone weights and a random (non-zero) head.
     fn critic(seed: i64) -> Critic {
-        tch::manual_seed(seed);
         let vs = VarStore::new(Device::Cpu);
         let cfg = tiny_cfg();
         let backbone = Decoder::backbone(&vs.root(), &cfg);
         let head = ValueHead::new(&vs.root(), cfg.hidden_size);
-        let _g = tch::no_grad_guard();
-        for (name, mut t) in vs.variables() {
+        fill_from_seed(&vs, seed as u64, |name| {
             if name.starts_with("value_head") {
-                let _ = t.copy_(&(Tensor::randn(t.size(), (Kind::Float, Device::Cpu)) * 0.5));
+                Fill::Normal { mean: 0.0, std: 0.5 }
+            } else {
+                init_fill(name)
             }
-        }
+        });
         Critic { vs, backbone, head }
     }
 

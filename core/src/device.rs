@@ -1,8 +1,9 @@
 //! Choosing the libtorch device (with no silent CPU fallback) and dtype, and
 //! seeding libtorch's own generator.
 
-use anyhow::{bail, Result};
 use tch::{Cuda, Device, Kind};
+
+use crate::error::{bail, CoreError, Result};
 
 /// Parses `auto`, `cpu`, `cuda` or `cuda:N`. `auto` takes the first GPU when
 /// one is usable; asking for CUDA where none is usable is an error rather
@@ -56,7 +57,7 @@ pub fn parse_device_or(key: &str, spec: &str, default: Device) -> Result<Device>
     if spec.is_empty() {
         return Ok(default);
     }
-    parse_device(spec).map_err(|e| anyhow::anyhow!("{key}: {e}"))
+    parse_device(spec).map_err(|e| CoreError::Invalid(format!("{key}: {e}")))
 }
 
 /// Whether this binary links libtorch_cuda (see build-support/link_libtorch.rs).

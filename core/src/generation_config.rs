@@ -7,8 +7,9 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
+
+use crate::error::Context;
 
 /// The subset of transformers' `GenerationConfig` a rollout uses.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -39,7 +40,7 @@ pub struct GenerationConfig {
 
 impl GenerationConfig {
     /// Reads a `generation_config.json`; errors name the file.
-    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+    pub fn from_file(path: &Path) -> crate::Result<Self> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         serde_json::from_str(&text)
@@ -47,7 +48,7 @@ impl GenerationConfig {
     }
 
     /// Reads `dir/generation_config.json` if the checkpoint has one.
-    pub fn from_dir(dir: &Path) -> anyhow::Result<Option<Self>> {
+    pub fn from_dir(dir: &Path) -> crate::Result<Option<Self>> {
         let path = dir.join("generation_config.json");
         if path.is_file() {
             Self::from_file(&path).map(Some)

@@ -17,6 +17,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::checkpoint::{WeightFiles, TOKENIZER_FILES};
+use crate::error::{bail, ensure};
 
 /// Where `--model` points.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,12 +32,12 @@ impl ModelRef {
     /// Classifies `spec`: an existing path is a directory (as in
     /// transformers, a local folder wins over a hub id of the same name);
     /// otherwise `org/name[@revision]` or `name[@revision]` is a hub id.
-    pub fn parse(spec: &str) -> anyhow::Result<Self> {
+    pub fn parse(spec: &str) -> crate::Result<Self> {
         let path = Path::new(spec);
         if path.exists() {
-            anyhow::ensure!(
+            ensure!(
                 path.is_dir(),
-                "--model {spec} is a file; pass the checkpoint directory that contains it"
+                Hub: "--model {spec} is a file; pass the checkpoint directory that contains it"
             );
             return Ok(ModelRef::Dir(path.to_path_buf()));
         }
@@ -47,7 +48,7 @@ impl ModelRef {
         if is_hub_id(repo_id) && !revision.contains("..") {
             return Ok(ModelRef::Hub { repo_id: repo_id.to_string(), revision: revision.to_string() });
         }
-        anyhow::bail!("model directory {spec} does not exist (and it is not a hub id like Qwen/Qwen2.5-0.5B)")
+        bail!(Hub: "model directory {spec} does not exist (and it is not a hub id like Qwen/Qwen2.5-0.5B)")
     }
 }
 
@@ -135,12 +136,12 @@ impl HubSettings {
 }
 
 /// Resolves `--model` to a checkpoint directory, reading the environment.
-pub fn resolve_model(spec: &str) -> anyhow::Result<PathBuf> {
+pub fn resolve_model(spec: &str) -> crate::Result<PathBuf> {
     resolve_model_with(spec, &HubSettings::from_env())
 }
 
 /// Resolves `--model` with explicit settings (tests use a fake cache).
-pub fn resolve_model_with(spec: &str, settings: &HubSettings) -> anyhow::Result<PathBuf> {
+pub fn resolve_model_with(spec: &str, settings: &HubSettings) -> crate::Result<PathBuf> {
     let (repo_id, revision) = match ModelRef::parse(spec)? {
         ModelRef::Dir(dir) => return Ok(dir),
         ModelRef::Hub { repo_id, revision } => (repo_id, revision),
@@ -163,8 +164,8 @@ pub fn resolve_model_with(spec: &str, settings: &HubSettings) -> anyhow::Result<
         if let Some(snapshot) = usable {
             return Ok(snapshot);
         }
-        anyhow::bail!(
-            "{} and HF_HUB_OFFLINE is set: download it on a connected machine or pass a local directory",
+        bail!(
+            Hub: "{} and HF_HUB_OFFLINE is set: download it on a connected machine or pass a local directory",
             not_cached()
         );
     }
@@ -175,13 +176,13 @@ pub fn resolve_model_with(spec: &str, settings: &HubSettings) -> anyhow::Result<
                 tracing::warn!(model = spec, %cause, "hub unreachable; using the incomplete cached snapshot");
                 return Ok(snapshot);
             }
-            anyhow::bail!(
-                "{} and the hub is unreachable ({cause}): download it on a connected machine or pass a local directory",
+            bail!(
+                Hub: "{} and the hub is unreachable ({cause}): download it on a connected machine or pass a local directory",
                 not_cached()
             )
         }
         Err(DownloadError::Rejected(cause)) => {
-            anyhow::bail!("model '{spec}' could not be fetched from {}: {cause}", settings.endpoint)
+            bail!(Hub: "model '{spec}' could not be fetched from {}: {cause}", settings.endpoint)
         }
     }
 }
@@ -271,7 +272,7 @@ fn download(_repo_id: &str, _revision: &str, _settings: &HubSettings) -> Result<
 
 /// Shard file names listed in an index.
 #[cfg_attr(not(feature = "hub"), allow(dead_code))]
-fn shard_names(index: &Path) -> anyhow::Result<Vec<String>> {
+fn shard_names(index: &Path) -> crate::Result<Vec<String>> {
     let text = std::fs::read_to_string(index)?;
     let value: serde_json::Value = serde_json::from_str(&text)?;
     let mut names: Vec<String> = value["weight_map"]

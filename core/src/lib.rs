@@ -27,6 +27,7 @@
 //! - [`rl_update`]: the PPO-style actor update (epochs, mini- and micro-batches).
 //! - [`critic`]: the PPO critic (value model on its own copy of the backbone) and its update.
 //! - [`policy`]: a model directory loaded for training or sampling, with its tokenizer.
+//! - [`error`]: [`CoreError`], the kinds of failure a caller can act on.
 //! - [`device`]: `--device` and `--dtype` values, libtorch's seed.
 //! - [`weight_change`]: copies of a model's weights and the relative change between two.
 //! - [`parallel`]: data parallelism over c10d (batch shards, gradient sync, ZeRO-1, batch-wide reductions).
@@ -39,6 +40,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod critic;
 pub mod device;
+pub mod error;
 pub mod generation_config;
 pub mod hub;
 pub mod kl;
@@ -60,11 +62,8 @@ pub mod slot_cache;
 pub mod tokenizer;
 pub mod weight_change;
 
-/// The core's error: still `anyhow::Error`, whose `{:#}` is the whole
-/// context chain on one line. Named here so the crates above can wrap it in
-/// their own typed errors without an `anyhow` dependency; a typed error
-/// enum for the core is a follow-up.
-pub use anyhow::Error as CoreError;
+/// The core's error and result (see [`error`]).
+pub use error::{CoreError, Result};
 
 pub use chat_template::{ChatMessage, ChatTemplate};
 pub use checkpoint::{save_pretrained, ModelDir, SaveOptions};

@@ -18,10 +18,11 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{bail, ensure, Context};
 use safetensors::tensor::{Dtype, SafeTensors, View};
 use serde::{Deserialize, Serialize};
 use tch::{nn::VarStore, Kind, Tensor};
+
+use crate::error::{bail, ensure, Context, CoreError};
 
 /// How the learning rate moves after warmup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,7 +237,7 @@ impl AdamW {
     }
 
     /// Writes the state to `path` (safetensors; temp file + rename).
-    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+    pub fn save(&self, path: &Path) -> crate::Result<()> {
         let mut tensors: Vec<(String, F32View)> = Vec::new();
         for p in &self.params {
             tensors.push((format!("m.{}", p.name), F32View::of(&p.m)?));
@@ -260,17 +261,18 @@ impl AdamW {
     /// Restores a state written by [`AdamW::save`] for the same parameter
     /// names and shapes. The config is restored too (a resumed run continues
     /// its schedule); use [`AdamW::set_config`] afterwards to override it.
-    pub fn load(&mut self, path: &Path) -> anyhow::Result<()> {
+    pub fn load(&mut self, path: &Path) -> crate::Result<()> {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read optimizer state {}", path.display()))?;
-        let file = SafeTensors::deserialize(&bytes)
-            .map_err(|e| anyhow::anyhow!("{} is not a safetensors file: {e}", path.display()))?;
-        let (_, header) =
-            SafeTensors::read_metadata(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let file = SafeTensors::deserialize(&bytes).map_err(|e| {
+            CoreError::Checkpoint(format!("{} is not a safetensors file: {e}", path.display()))
+        })?;
+        let (_, header) = SafeTensors::read_metadata(&bytes)
+            .map_err(|e| CoreError::Checkpoint(format!("{}: {e}", path.display())))?;
         let meta = header.metadata().clone().unwrap_or_default();
         ensure!(
             meta.get("format").map(String::as_str) == Some("tinyzero-rs adamw v1"),
-            "{} is not an optimizer state written by tinyzero-rs",
+            Checkpoint: "{} is not an optimizer state written by tinyzero-rs",
             path.display()
         );
         let steps: u64 =
@@ -279,16 +281,20 @@ impl AdamW {
             .with_context(|| format!("{}: bad optimizer config", path.display()))?;
         let _g = tch::no_grad_guard();
         for p in &mut self.params {
-            let restore = |prefix: &str, dst: &mut Tensor| -> anyhow::Result<()> {
+            let restore = |prefix: &str, dst: &mut Tensor| -> crate::Result<()> {
                 let key = format!("{prefix}.{}", p.name);
                 let view = file.tensor(&key).map_err(|_| {
-                    anyhow::anyhow!("{}: no entry '{key}' for parameter {}", path.display(), p.name)
+                    CoreError::Checkpoint(format!(
+                        "{}: no entry '{key}' for parameter {}",
+                        path.display(),
+                        p.name
+                    ))
                 })?;
                 let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
-                ensure!(view.dtype() == Dtype::F32, "{}: '{key}' is not f32", path.display());
+                ensure!(view.dtype() == Dtype::F32, Checkpoint: "{}: '{key}' is not f32", path.display());
                 ensure!(
                     shape == dst.size(),
-                    "{}: '{key}' has shape {:?}, expected {:?}",
+                    Checkpoint: "{}: '{key}' has shape {:?}, expected {:?}",
                     path.display(),
                     shape,
                     dst.size()
@@ -306,7 +312,7 @@ impl AdamW {
         let known: usize = self.params.iter().map(|p| 2 + p.master.is_some() as usize).sum();
         if file.len() != known {
             bail!(
-                "{}: has {} entries, this optimizer expects {known} (different model?)",
+                Checkpoint: "{}: has {} entries, this optimizer expects {known} (different model?)",
                 path.display(),
                 file.len()
             );
@@ -328,7 +334,7 @@ struct F32View {
 }
 
 impl F32View {
-    fn of(t: &Tensor) -> anyhow::Result<Self> {
+    fn of(t: &Tensor) -> crate::Result<Self> {
         let t = t.to_kind(Kind::Float).to_device(tch::Device::Cpu).contiguous();
         let shape = t.size().iter().map(|&d| d as usize).collect();
         let values = Vec::<f32>::try_from(t.view([-1]))?;

@@ -5,11 +5,11 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
 use tch::nn::VarStore;
 use tch::{Device, Kind};
 
 use crate::checkpoint::{ModelDir, SaveOptions};
+use crate::error::{Context, Result};
 use crate::model::Qwen2;
 use crate::rollout::TokenDecoder;
 use crate::sft::TokenEncoder;

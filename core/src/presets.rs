@@ -22,7 +22,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{ensure, Context};
 use serde_json::json;
 use tch::nn::VarStore;
 use tch::Device;
@@ -32,6 +31,7 @@ use tokenizers::{AddedToken, Tokenizer};
 
 use crate::checkpoint::{save_pretrained, SaveOptions};
 use crate::config::Qwen2Config;
+use crate::error::{bail, ensure, Context, CoreError};
 use crate::model::Qwen2;
 use crate::optim::{AdamW, AdamWConfig, Decay};
 use crate::sft::{train_sft, SftConfig, SftExample};
@@ -87,19 +87,19 @@ pub fn tiny_config() -> Qwen2Config {
 /// produces the same ids as `tokenizers` and `PreTrainedTokenizerFast` do for
 /// every string over [`TINY_VOCAB`]. (Characters outside it become `<unk>`
 /// here; `Qwen2Tokenizer` drops them.)
-pub fn tiny_tokenizer() -> anyhow::Result<Tokenizer> {
+pub fn tiny_tokenizer() -> crate::Result<Tokenizer> {
     let vocab: [(String, u32); TINY_VOCAB.len()] =
         std::array::from_fn(|i| (TINY_VOCAB[i].replace(' ', "\u{120}"), i as u32));
     let bpe = BPE::builder()
         .vocab_and_merges(vocab, Vec::new())
         .unk_token("<unk>".into())
         .build()
-        .map_err(|e| anyhow::anyhow!("cannot build the tiny tokenizer: {e}"))?;
+        .map_err(|e| CoreError::Tokenizer(format!("cannot build the tiny tokenizer: {e}")))?;
     let mut tok = Tokenizer::new(bpe);
     tok.with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(false)));
     tok.with_decoder(Some(ByteLevel::default().add_prefix_space(false)));
     tok.add_special_tokens(SPECIAL_TOKENS.iter().map(|s| AddedToken::from(*s, true)))
-        .map_err(|e| anyhow::anyhow!("cannot add the tiny special tokens: {e}"))?;
+        .map_err(|e| CoreError::Tokenizer(format!("cannot add the tiny special tokens: {e}")))?;
     Ok(tok)
 }
 
@@ -165,8 +165,8 @@ pub fn ensure_tiny_countdown(
     cache_dir: &Path,
     seed: u64,
     recipe: &TinyCountdownRecipe,
-    pairs: impl FnOnce(usize) -> anyhow::Result<Vec<(String, String)>>,
-) -> anyhow::Result<PathBuf> {
+    pairs: impl FnOnce(usize) -> crate::Result<Vec<(String, String)>>,
+) -> crate::Result<PathBuf> {
     let dir = cache_dir.join(format!("tiny-countdown-{seed}"));
     if dir.join("model.safetensors").is_file() && dir.join("config.json").is_file() {
         return Ok(dir);
@@ -177,11 +177,11 @@ pub fn ensure_tiny_countdown(
     let examples = pairs
         .iter()
         .map(|(p, r)| SftExample::from_text(&tokenizer, p, r, Some(TINY_EOS_ID)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<crate::Result<Vec<_>>>()?;
     if let Some(bad) =
         examples.iter().find(|e| e.prompt_ids.iter().chain(&e.response_ids).any(|&t| t == TINY_UNK_ID))
     {
-        anyhow::bail!(
+        bail!(
             "a training pair uses characters outside the tiny vocabulary {:?}: prompt ids {:?}",
             TINY_VOCAB,
             bad.prompt_ids
@@ -228,7 +228,7 @@ pub fn write_model_dir(
     vs: &VarStore,
     tokenizer: &Tokenizer,
     provenance: &serde_json::Value,
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     let name = dir.file_name().context("model directory has no name")?.to_string_lossy();
@@ -249,9 +249,9 @@ fn write_small_files(
     cfg: &Qwen2Config,
     tokenizer: &Tokenizer,
     provenance: &serde_json::Value,
-) -> anyhow::Result<Vec<PathBuf>> {
+) -> crate::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
-    let mut write_json = |file: &str, value: &serde_json::Value| -> anyhow::Result<()> {
+    let mut write_json = |file: &str, value: &serde_json::Value| -> crate::Result<()> {
         let path = staging.join(file);
         std::fs::write(&path, serde_json::to_string_pretty(value)? + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -282,7 +282,7 @@ fn write_small_files(
     let tokenizer_json = staging.join("tokenizer.json");
     tokenizer
         .save(&tokenizer_json, true)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tokenizer_json.display()))?;
+        .map_err(|e| CoreError::Tokenizer(format!("cannot write {}: {e}", tokenizer_json.display())))?;
     files.push(tokenizer_json);
     Ok(files)
 }

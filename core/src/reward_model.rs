@@ -24,12 +24,12 @@
 
 use std::path::Path;
 
-use anyhow::{ensure, Context, Result};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use crate::chat_template::{ChatMessage, RenderOptions};
 use crate::checkpoint::ModelDir;
+use crate::error::{ensure, Context, Result};
 use crate::model::heads::ScoreHead;
 use crate::model::Decoder;
 use crate::tokenizer::TextTokenizer;

@@ -13,6 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
+use crate::error::ensure;
 use crate::rollout_budget::RolloutBudget;
 
 /// How to sample and how long to generate.
@@ -58,14 +59,14 @@ impl SamplingParams {
     }
 
     /// One-line errors for impossible settings.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
+    pub fn validate(&self) -> crate::Result<()> {
+        ensure!(
             self.temperature >= 0.0 && self.temperature.is_finite(),
             "temperature must be >= 0, got {}",
             self.temperature
         );
-        anyhow::ensure!(self.top_p > 0.0 && self.top_p <= 1.0, "top_p must be in (0, 1], got {}", self.top_p);
-        anyhow::ensure!(self.max_new_tokens > 0, "max_new_tokens must be at least 1");
+        ensure!(self.top_p > 0.0 && self.top_p <= 1.0, "top_p must be in (0, 1], got {}", self.top_p);
+        ensure!(self.max_new_tokens > 0, "max_new_tokens must be at least 1");
         Ok(())
     }
 }

@@ -11,32 +11,32 @@
 
 use std::time::Instant;
 
-use anyhow::ensure;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
+use crate::error::{ensure, CoreError};
 use crate::model::Qwen2;
 use crate::optim::{AdamW, AdamWConfig};
 
 /// What SFT needs from a tokenizer: text to ids (no special tokens added).
 pub trait TokenEncoder {
-    fn encode(&self, text: &str) -> anyhow::Result<Vec<u32>>;
+    fn encode(&self, text: &str) -> crate::Result<Vec<u32>>;
 }
 
 impl TokenEncoder for tokenizers::Tokenizer {
-    fn encode(&self, text: &str) -> anyhow::Result<Vec<u32>> {
+    fn encode(&self, text: &str) -> crate::Result<Vec<u32>> {
         let enc = std::ops::Deref::deref(self)
             .encode(text, false)
-            .map_err(|e| anyhow::anyhow!("cannot tokenize {text:?}: {e}"))?;
+            .map_err(|e| CoreError::Tokenizer(format!("cannot tokenize {text:?}: {e}")))?;
         Ok(enc.get_ids().to_vec())
     }
 }
 
 impl TokenEncoder for crate::tokenizer::TextTokenizer {
-    fn encode(&self, text: &str) -> anyhow::Result<Vec<u32>> {
+    fn encode(&self, text: &str) -> crate::Result<Vec<u32>> {
         crate::tokenizer::TextTokenizer::encode(self, text, false)
     }
 }
@@ -56,7 +56,7 @@ impl SftExample {
         prompt: &str,
         response: &str,
         eos: Option<u32>,
-    ) -> anyhow::Result<Self> {
+    ) -> crate::Result<Self> {
         let prompt_ids = enc.encode(prompt)?;
         let mut response_ids = enc.encode(response)?;
         response_ids.extend(eos);
@@ -185,7 +185,7 @@ pub fn train_sft(
     examples: &[SftExample],
     cfg: &SftConfig,
     mut on_step: impl FnMut(&SftStepStats),
-) -> anyhow::Result<Vec<SftStepStats>> {
+) -> crate::Result<Vec<SftStepStats>> {
     ensure!(!examples.is_empty(), "SFT needs at least one example");
     ensure!(cfg.batch_size > 0, "SFT batch_size must be at least 1");
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);

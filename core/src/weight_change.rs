@@ -6,10 +6,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
+
+use crate::error::{bail, ensure, Context, Result};
 
 /// Parameter name → tensor (CPU, f32), sorted by name.
 pub type Weights = Vec<(String, Tensor)>;

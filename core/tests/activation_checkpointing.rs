@@ -125,19 +125,10 @@ fn actor_gradients_with_checkpointing_equal_the_plain_path() {
 
 fn critic_for(cfg: &ModelConfig, seed: i64) -> Critic {
     common::test_threads();
-    tch::manual_seed(seed);
     let vs = VarStore::new(Device::Cpu);
     let backbone = Decoder::backbone(&vs.root(), cfg);
     let head = ValueHead::new(&vs.root(), cfg.hidden_size);
-    let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
-    vars.sort_by(|a, b| a.0.cmp(&b.0));
-    tch::no_grad(|| {
-        for (name, mut t) in vars {
-            let noise = Tensor::randn(t.size(), (Kind::Float, Device::Cpu)) * 0.3;
-            let value = if name.ends_with("norm.weight") { noise + 1.0 } else { noise };
-            t.copy_(&value);
-        }
-    });
+    tz_core::model::init::fill_from_seed(&vs, seed as u64, common::noisy_fill);
     Critic { vs, backbone, head }
 }
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 use tz_core::critic::{update_critic, update_critic_parallel, Critic, CriticInputs, CriticUpdateConfig};
+use tz_core::model::init::{fill_from_seed, init_fill, init_from_seed, Fill};
 use tz_core::model::ValueHead;
 use tz_core::optim::{AdamW, AdamWConfig};
 use tz_core::parallel::{
@@ -43,15 +44,10 @@ fn config() -> Qwen2Config {
     .unwrap()
 }
 
-/// libtorch's generator is global: tests running in parallel threads must
-/// not interleave seeding and drawing.
-static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 fn actor(seed: i64) -> (VarStore, Qwen2) {
-    let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
-    tch::manual_seed(seed);
     let vs = VarStore::new(Device::Cpu);
     let model = Qwen2::new(&vs.root(), &config());
+    init_from_seed(&vs, seed as u64);
     freeze_key_biases(&vs);
     (vs, model)
 }
@@ -71,20 +67,17 @@ fn freeze_key_biases(vs: &VarStore) {
 
 /// A critic with a random (non-zero) head, so its update has gradients everywhere.
 fn critic(seed: i64) -> Critic {
-    let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
-    tch::manual_seed(seed);
     let vs = VarStore::new(Device::Cpu);
     let backbone = Qwen2::backbone(&vs.root(), &config());
     let head = ValueHead::new(&vs.root(), config().hidden_size);
+    fill_from_seed(&vs, seed as u64, |name| {
+        if name.starts_with("value_head") {
+            Fill::Normal { mean: 0.0, std: 0.5 }
+        } else {
+            init_fill(name)
+        }
+    });
     freeze_key_biases(&vs);
-    let _g = tch::no_grad_guard();
-    // Name order: the variables come in a HashMap, whose order changes per process.
-    let mut head_vars: Vec<(String, Tensor)> =
-        vs.variables().into_iter().filter(|(name, _)| name.starts_with("value_head")).collect();
-    head_vars.sort_by(|a, b| a.0.cmp(&b.0));
-    for (_, mut t) in head_vars {
-        t.copy_(&(Tensor::randn(t.size(), (Kind::Float, Device::Cpu)) * 0.5));
-    }
     Critic { vs, backbone, head }
 }
 

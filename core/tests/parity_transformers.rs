@@ -358,7 +358,7 @@ fn bf16_logits_match_transformers_in_bf16() {
 /// Token ids print as numbers: these checkpoints have no tokenizer.
 struct IdDecoder;
 impl TokenDecoder for IdDecoder {
-    fn decode(&self, ids: &[u32]) -> anyhow::Result<String> {
+    fn decode(&self, ids: &[u32]) -> tz_core::Result<String> {
         Ok(ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(" "))
     }
 }

@@ -3,14 +3,16 @@
 
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
+use tz_core::model::init::init_from_seed;
 use tz_core::optim::{AdamW, AdamWConfig};
 use tz_core::rl_batch::SequenceBatch;
 use tz_core::rl_update::{update_actor, ActorInputs, ActorUpdateConfig};
 use tz_core::{Qwen2, Qwen2Config};
 use tz_sdk::LossSettings;
 
+/// The same weights on every call, whatever other test threads draw from
+/// libtorch's global generator.
 fn tiny() -> (VarStore, Qwen2) {
-    tch::manual_seed(3);
     let cfg: Qwen2Config = serde_json::from_value(serde_json::json!({
         "vocab_size": 13, "hidden_size": 16, "intermediate_size": 24, "num_hidden_layers": 2,
         "num_attention_heads": 2, "num_key_value_heads": 1, "tie_word_embeddings": true
@@ -18,6 +20,7 @@ fn tiny() -> (VarStore, Qwen2) {
     .unwrap();
     let vs = VarStore::new(Device::Cpu);
     let model = Qwen2::new(&vs.root(), &cfg);
+    init_from_seed(&vs, 3);
     (vs, model)
 }
 

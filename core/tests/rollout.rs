@@ -244,7 +244,7 @@ fn a_stop_string_cuts_the_text_right_after_it() {
     // stop string "a" lands in the middle of a token's text.
     struct Spell;
     impl TokenDecoder for Spell {
-        fn decode(&self, ids: &[u32]) -> anyhow::Result<String> {
+        fn decode(&self, ids: &[u32]) -> tz_core::Result<String> {
             Ok(ids.iter().map(|&t| if t == 5 { "ab" } else { "x" }).collect())
         }
     }

@@ -8,6 +8,7 @@ use std::process::Command;
 
 use common::countdown;
 use tch::{nn::VarStore, Device, Kind, Tensor};
+use tz_core::model::init::{fill_from_seed, Fill};
 use tz_core::model::Qwen2;
 use tz_core::presets::{
     ensure_tiny_countdown, tiny_config, tiny_tokenizer, write_model_dir, TinyCountdownRecipe, TINY_EOS_ID,
@@ -29,15 +30,10 @@ fn python_json(code: &str, arg: &std::path::Path) -> serde_json::Value {
 fn transformers_loads_the_tiny_directory_with_the_same_tokens_and_logits() {
     common::test_threads();
     let cfg = tiny_config();
-    tch::manual_seed(30);
     let vs = VarStore::new(Device::Cpu);
     let model = Qwen2::new(&vs.root(), &cfg);
     // Larger-than-init weights so the comparison is not between near-uniform logits.
-    tch::no_grad(|| {
-        for (_, mut t) in vs.variables() {
-            let _ = t.copy_(&(Tensor::randn(t.size(), (Kind::Float, Device::Cpu)) * 0.2 + 0.05));
-        }
-    });
+    fill_from_seed(&vs, 30, |_| Fill::Normal { mean: 0.05, std: 0.2 });
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("tiny");
     let tok = tiny_tokenizer().unwrap();

@@ -120,9 +120,9 @@ fn collate_masks_the_prompt_and_trains_the_response_and_eos() {
 fn sft_reduces_the_response_loss_on_a_small_set() {
     common::test_threads();
     let (vs, model) = {
-        tch::manual_seed(22);
         let vs = tch::nn::VarStore::new(tch::Device::Cpu);
         let model = tz_core::Qwen2::new(&vs.root(), &small_config(true));
+        tz_core::model::init::init_from_seed(&vs, 22);
         (vs, model)
     };
     let data = examples(2, 64);

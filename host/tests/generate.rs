@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 use tch::nn::VarStore;
-use tch::{Device, Kind, Tensor};
+use tch::Device;
+use tz_core::model::init::{fill_from_seed, Fill};
 use tz_core::presets::{tiny_config, tiny_tokenizer, write_model_dir};
 use tz_core::Decoder;
 
@@ -23,19 +24,12 @@ fn reference(request: &serde_json::Value) -> serde_json::Value {
 
 /// A tiny-preset directory with random weights, written by the core.
 fn tiny_dir(dir: &Path) {
-    tch::manual_seed(3);
     let cfg = tiny_config();
     let vs = VarStore::new(Device::Cpu);
     let _model = Decoder::new(&vs.root(), &cfg);
-    tch::no_grad(|| {
-        for (name, mut t) in vs.variables() {
-            let noise = Tensor::randn(t.size(), (Kind::Float, Device::Cpu)) * 0.3;
-            if name.ends_with("norm.weight") {
-                t.copy_(&(noise + 1.0))
-            } else {
-                t.copy_(&noise)
-            }
-        }
+    fill_from_seed(&vs, 3, |name| {
+        let mean = if name.ends_with("norm.weight") { 1.0 } else { 0.0 };
+        Fill::Normal { mean, std: 0.3 }
     });
     write_model_dir(dir, &cfg, &vs, &tiny_tokenizer().unwrap(), &json!({"test": "generate"})).unwrap();
 }

@@ -17,6 +17,8 @@ mod strftime;
 use minijinja::value::{Serde, Value};
 use minijinja::{Environment, Error, ErrorKind};
 
+use crate::error::{bail, ensure, CoreError};
+
 /// The name the single template is registered under.
 const TEMPLATE_NAME: &str = "chat_template";
 /// transformers' marker for `continue_final_message` (note the trailing space).
@@ -60,7 +62,7 @@ pub struct ChatTemplate {
 
 impl ChatTemplate {
     /// Compiles a Jinja chat template; a syntax error names line and cause.
-    pub fn new(source: &str) -> anyhow::Result<Self> {
+    pub fn new(source: &str) -> crate::Result<Self> {
         let mut env = Environment::new();
         let syntax = minijinja::syntax::SyntaxConfig::builder()
             .trim_blocks(true)
@@ -74,8 +76,9 @@ impl ChatTemplate {
             Err(Error::new(ErrorKind::InvalidOperation, msg))
         });
         env.add_function("strftime_now", |format: String| strftime::strftime_now(&format));
-        env.add_template_owned(TEMPLATE_NAME, neutralize_generation_tags(source))
-            .map_err(|e| anyhow::anyhow!("chat template does not compile: {}", describe(&e)))?;
+        env.add_template_owned(TEMPLATE_NAME, neutralize_generation_tags(source)).map_err(|e| {
+            CoreError::ChatTemplate(format!("chat template does not compile: {}", describe(&e)))
+        })?;
         Ok(ChatTemplate { env, source: source.to_string() })
     }
 
@@ -90,21 +93,21 @@ impl ChatTemplate {
         messages: &[ChatMessage],
         tokens: &TemplateTokens,
         opts: &RenderOptions,
-    ) -> anyhow::Result<String> {
+    ) -> crate::Result<String> {
         if !opts.continue_final_message {
             return self.render_raw(messages, tokens, opts);
         }
-        anyhow::ensure!(
+        ensure!(
             !opts.add_generation_prompt,
-            "continue_final_message and add_generation_prompt are not compatible: continue the final message, or \
+            ChatTemplate: "continue_final_message and add_generation_prompt are not compatible: continue the final message, or \
              open a new assistant message, not both"
         );
         let Some(last) = messages.last() else {
-            anyhow::bail!("continue_final_message is set but the conversation is empty");
+            bail!(ChatTemplate: "continue_final_message is set but the conversation is empty");
         };
-        anyhow::ensure!(
+        ensure!(
             self.source.contains("content"),
-            "continue_final_message is set but the chat template never reads a message's `content`"
+            ChatTemplate: "continue_final_message is set but the chat template never reads a message's `content`"
         );
         let mut tagged = messages.to_vec();
         tagged.last_mut().expect("non-empty").content.push_str(CONTINUE_TAG);
@@ -112,8 +115,8 @@ impl ChatTemplate {
         let marker = CONTINUE_TAG.trim();
         let tag_at = match rendered.rfind(marker) {
             Some(at) if rendered.contains(last.content.trim()) => at,
-            _ => anyhow::bail!(
-                "continue_final_message is set but the final message does not appear in the rendered chat (the \
+            _ => bail!(
+                ChatTemplate: "continue_final_message is set but the final message does not appear in the rendered chat (the \
                  template drops or rewrites it)"
             ),
         };
@@ -130,7 +133,7 @@ impl ChatTemplate {
         messages: &[ChatMessage],
         tokens: &TemplateTokens,
         opts: &RenderOptions,
-    ) -> anyhow::Result<String> {
+    ) -> crate::Result<String> {
         let mut ctx = serde_json::Map::new();
         for (name, value) in [
             ("bos_token", &tokens.bos_token),
@@ -151,7 +154,7 @@ impl ChatTemplate {
         let template = self.env.get_template(TEMPLATE_NAME).expect("registered in new()");
         template
             .render(Value::from(Serde(&ctx)))
-            .map_err(|e| anyhow::anyhow!("chat template: {}", describe(&e)))
+            .map_err(|e| CoreError::ChatTemplate(format!("chat template: {}", describe(&e))))
     }
 }
 
@@ -201,7 +204,7 @@ mod tests {
 
     const CHATML: &str = "{%- for message in messages %}{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
 
-    fn render(source: &str, messages: &[ChatMessage], opts: RenderOptions) -> anyhow::Result<String> {
+    fn render(source: &str, messages: &[ChatMessage], opts: RenderOptions) -> crate::Result<String> {
         ChatTemplate::new(source)?.render(messages, &TemplateTokens::default(), &opts)
     }
 

@@ -4,6 +4,8 @@
 use safetensors::Dtype;
 use tch::Kind;
 
+use crate::error::bail;
+
 /// tch kind of a safetensors dtype (the ones PyTorch checkpoints use).
 pub(crate) fn kind_of(dtype: Dtype) -> Option<Kind> {
     Some(match dtype {
@@ -51,13 +53,13 @@ pub fn torch_dtype_name(kind: Kind) -> Option<&'static str> {
 
 /// Parses a dtype as users and configs write it (`bf16`, `bfloat16`,
 /// `float32`, `fp16`, ...).
-pub fn parse_float_kind(name: &str) -> anyhow::Result<Kind> {
+pub fn parse_float_kind(name: &str) -> crate::Result<Kind> {
     Ok(match name.trim().to_ascii_lowercase().as_str() {
         "float32" | "fp32" | "f32" | "float" => Kind::Float,
         "bfloat16" | "bf16" => Kind::BFloat16,
         "float16" | "fp16" | "f16" | "half" => Kind::Half,
         "float64" | "fp64" | "f64" | "double" => Kind::Double,
-        other => anyhow::bail!("unknown dtype '{other}' (expected float32, bfloat16 or float16)"),
+        other => bail!(Checkpoint: "unknown dtype '{other}' (expected float32, bfloat16 or float16)"),
     })
 }
 

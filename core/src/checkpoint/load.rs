@@ -8,13 +8,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use safetensors::SafeTensors;
 use serde::Deserialize;
 use tch::nn::VarStore;
 use tch::Tensor;
 
 use super::dtype::kind_of;
+use crate::error::{bail, ensure, Context, CoreError};
 
 /// The single-file weights name.
 pub const SINGLE_FILE: &str = "model.safetensors";
@@ -41,7 +41,7 @@ struct IndexFile {
 impl WeightFiles {
     /// Finds `model.safetensors.index.json` (preferred, as in transformers)
     /// or `model.safetensors` in `dir`.
-    pub fn discover(dir: &Path) -> anyhow::Result<Self> {
+    pub fn discover(dir: &Path) -> crate::Result<Self> {
         let index_path = dir.join(INDEX_FILE);
         if index_path.is_file() {
             let text = std::fs::read_to_string(&index_path)
@@ -52,16 +52,16 @@ impl WeightFiles {
             let mut files: Vec<PathBuf> = Vec::new();
             let mut map = BTreeMap::new();
             for (name, file) in index.weight_map {
-                anyhow::ensure!(
+                ensure!(
                     !file.contains('/') && !file.contains('\\') && file != "..",
-                    "{} maps '{name}' to '{file}', which is not a file name in the checkpoint directory",
+                    Checkpoint: "{} maps '{name}' to '{file}', which is not a file name in the checkpoint directory",
                     index_path.display()
                 );
                 let path = dir.join(&file);
                 if !files.contains(&path) {
-                    anyhow::ensure!(
+                    ensure!(
                         path.is_file(),
-                        "{} lists {file}, which does not exist (an incomplete download?)",
+                        Checkpoint: "{} lists {file}, which does not exist (an incomplete download?)",
                         index_path.display()
                     );
                     files.push(path.clone());
@@ -78,13 +78,13 @@ impl WeightFiles {
         let legacy =
             ["pytorch_model.bin", "pytorch_model.bin.index.json"].iter().any(|f| dir.join(f).is_file());
         if legacy {
-            anyhow::bail!(
-                "{} has only pytorch_model.bin weights; re-save them as safetensors \
+            bail!(
+                Checkpoint: "{} has only pytorch_model.bin weights; re-save them as safetensors \
                  (model.save_pretrained(dir, safe_serialization=True))",
                 dir.display()
             );
         }
-        anyhow::bail!("{} has no {SINGLE_FILE} or {INDEX_FILE}", dir.display())
+        bail!(Checkpoint: "{} has no {SINGLE_FILE} or {INDEX_FILE}", dir.display())
     }
 }
 
@@ -105,7 +105,7 @@ pub fn load_weights(
     vs: &VarStore,
     weights: &WeightFiles,
     tied_embeddings: bool,
-) -> anyhow::Result<LoadReport> {
+) -> crate::Result<LoadReport> {
     let variables = vs.variables();
     // Which file each variable comes from.
     let mut by_file: BTreeMap<PathBuf, Vec<(&String, &Tensor)>> = BTreeMap::new();
@@ -130,16 +130,17 @@ pub fn load_weights(
         // which is the same contract as every mmap-based loader.
         let mmap = unsafe { memmap2::Mmap::map(&handle) }
             .with_context(|| format!("cannot map {}", file.display()))?;
-        let tensors = SafeTensors::deserialize(&mmap)
-            .map_err(|e| anyhow::anyhow!("{} is not a valid safetensors file: {e}", file.display()))?;
+        let tensors = SafeTensors::deserialize(&mmap).map_err(|e| {
+            CoreError::Checkpoint(format!("{} is not a valid safetensors file: {e}", file.display()))
+        })?;
         for (name, var) in by_file.get(file).map(Vec::as_slice).unwrap_or_default() {
-            let view = tensors
-                .tensor(name)
-                .map_err(|_| anyhow::anyhow!("tensor '{name}' is missing from {}", file.display()))?;
+            let view = tensors.tensor(name).map_err(|_| {
+                CoreError::Checkpoint(format!("tensor '{name}' is missing from {}", file.display()))
+            })?;
             let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
-            anyhow::ensure!(
+            ensure!(
                 shape == var.size(),
-                "tensor '{name}' in {} has shape {:?}, the model expects {:?} (does config.json match the weights?)",
+                Checkpoint: "tensor '{name}' in {} has shape {:?}, the model expects {:?} (does config.json match the weights?)",
                 file.display(),
                 shape,
                 var.size()
@@ -170,12 +171,13 @@ pub fn load_weights(
 
 /// Every tensor in `weights`, as CPU tensors in the file's dtype. For tests
 /// and tools; a model loads with [`load_weights`].
-pub fn read_all_tensors(weights: &WeightFiles) -> anyhow::Result<HashMap<String, Tensor>> {
+pub fn read_all_tensors(weights: &WeightFiles) -> crate::Result<HashMap<String, Tensor>> {
     let mut out = HashMap::new();
     for file in &weights.files {
         let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-        let tensors = SafeTensors::deserialize(&bytes)
-            .map_err(|e| anyhow::anyhow!("{} is not a valid safetensors file: {e}", file.display()))?;
+        let tensors = SafeTensors::deserialize(&bytes).map_err(|e| {
+            CoreError::Checkpoint(format!("{} is not a valid safetensors file: {e}", file.display()))
+        })?;
         for (name, view) in tensors.tensors() {
             let kind =
                 kind_of(view.dtype()).with_context(|| format!("tensor '{name}' has unsupported dtype"))?;

@@ -21,6 +21,7 @@ pub use load::{load_weights, read_all_tensors, LoadReport, WeightFiles, INDEX_FI
 pub use save::{save_pretrained, SaveOptions, DEFAULT_MAX_SHARD_BYTES};
 
 use crate::config::Qwen2Config;
+use crate::error::ensure;
 use crate::generation_config::GenerationConfig;
 use crate::tokenizer::TextTokenizer;
 
@@ -49,12 +50,12 @@ impl ModelDir {
     /// Opens `dir`: parses `config.json` and `generation_config.json` and
     /// finds the weight files. Weights are read later, by
     /// [`load_weights`](Self::load_weights).
-    pub fn open(dir: &Path) -> anyhow::Result<Self> {
-        anyhow::ensure!(dir.is_dir(), "model directory {} does not exist", dir.display());
+    pub fn open(dir: &Path) -> crate::Result<Self> {
+        ensure!(dir.is_dir(), Checkpoint: "model directory {} does not exist", dir.display());
         let config_path = dir.join("config.json");
-        anyhow::ensure!(
+        ensure!(
             config_path.is_file(),
-            "{} has no config.json; is it a Hugging Face model directory?",
+            Checkpoint: "{} has no config.json; is it a Hugging Face model directory?",
             dir.display()
         );
         let config = Qwen2Config::from_file(&config_path)?;
@@ -78,12 +79,12 @@ impl ModelDir {
 
     /// Fills `vs` (built with the model's HF variable names) from the
     /// weights; see [`load_weights`].
-    pub fn load_weights(&self, vs: &VarStore) -> anyhow::Result<LoadReport> {
+    pub fn load_weights(&self, vs: &VarStore) -> crate::Result<LoadReport> {
         load_weights(vs, &self.weights, self.config.tie_word_embeddings)
     }
 
     /// The checkpoint's tokenizer (with its stop ids and chat template).
-    pub fn tokenizer(&self) -> anyhow::Result<TextTokenizer> {
+    pub fn tokenizer(&self) -> crate::Result<TextTokenizer> {
         TextTokenizer::from_dir(&self.root)
     }
 
@@ -94,7 +95,7 @@ impl ModelDir {
 
     /// Saves `vs` next to this checkpoint's config, generation config and
     /// tokenizer files: the usual "save what I trained from this" call.
-    pub fn save_like(&self, vs: &VarStore, dir: &Path, opts: &SaveOptions) -> anyhow::Result<()> {
+    pub fn save_like(&self, vs: &VarStore, dir: &Path, opts: &SaveOptions) -> crate::Result<()> {
         save_pretrained(vs, &self.config, self.generation_config.as_ref(), &self.tokenizer_files(), dir, opts)
     }
 }

@@ -9,7 +9,6 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use safetensors::{Dtype, View};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
@@ -17,6 +16,7 @@ use tch::{Device, Kind, Tensor};
 use super::dtype::{dtype_of, torch_dtype_name};
 use super::load::{INDEX_FILE, SINGLE_FILE};
 use crate::config::Qwen2Config;
+use crate::error::{ensure, Context, CoreError};
 use crate::generation_config::GenerationConfig;
 
 /// transformers' default shard limit (`max_shard_size="50GB"`).
@@ -78,7 +78,7 @@ pub fn save_pretrained(
     extra_files: &[PathBuf],
     dir: &Path,
     opts: &SaveOptions,
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     let dtype_name = torch_dtype_name(opts.dtype).with_context(|| {
         format!("cannot save weights as {:?}: choose float32, bfloat16 or float16", opts.dtype)
     })?;
@@ -107,7 +107,7 @@ fn write_contents(
     extra_files: &[PathBuf],
     out: &Path,
     opts: &SaveOptions,
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     let mut cfg = cfg.clone();
     cfg.torch_dtype = Some(dtype_name.to_string());
     // transformers 5 writes the same under `dtype`; keep both in agreement.
@@ -127,13 +127,13 @@ fn write_contents(
 
 /// Splits the variables into shards and writes them (plus the index when
 /// there is more than one).
-fn write_weights(vs: &VarStore, tied: bool, out: &Path, opts: &SaveOptions) -> anyhow::Result<()> {
+fn write_weights(vs: &VarStore, tied: bool, out: &Path, opts: &SaveOptions) -> crate::Result<()> {
     let dtype = dtype_of(opts.dtype).context("unsupported dtype")?;
     let variables = vs.variables();
     let mut names: Vec<&String> =
         variables.keys().filter(|n| !(tied && n.as_str() == "lm_head.weight")).collect();
     names.sort();
-    anyhow::ensure!(!names.is_empty(), "the model has no variables to save");
+    ensure!(!names.is_empty(), Checkpoint: "the model has no variables to save");
 
     // Greedy sharding in name order, as transformers does in state-dict order.
     let elt = opts.dtype.elt_size_in_bytes() as u64;
@@ -178,7 +178,7 @@ fn write_weights(vs: &VarStore, tied: bool, out: &Path, opts: &SaveOptions) -> a
             Some(metadata.clone()),
             &path,
         )
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        .map_err(|e| CoreError::Checkpoint(format!("cannot write {}: {e}", path.display())))?;
     }
     if count > 1 {
         let index = serde_json::json!({
@@ -190,7 +190,7 @@ fn write_weights(vs: &VarStore, tied: bool, out: &Path, opts: &SaveOptions) -> a
     Ok(())
 }
 
-fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+fn write_json(path: &Path, value: &impl serde::Serialize) -> crate::Result<()> {
     let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
@@ -198,7 +198,7 @@ fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> 
 
 /// Moves the finished `tmp` to `dir`. An existing `dir` is first moved aside
 /// and deleted only after the new one is in place.
-fn replace_dir(tmp: &Path, dir: &Path) -> anyhow::Result<()> {
+fn replace_dir(tmp: &Path, dir: &Path) -> crate::Result<()> {
     if dir.exists() {
         let old = dir.with_file_name(format!(
             "{}.old-{}",
@@ -208,7 +208,11 @@ fn replace_dir(tmp: &Path, dir: &Path) -> anyhow::Result<()> {
         std::fs::rename(dir, &old).with_context(|| format!("cannot move the old {} aside", dir.display()))?;
         if let Err(e) = std::fs::rename(tmp, dir) {
             let _ = std::fs::rename(&old, dir);
-            return Err(anyhow::anyhow!("cannot move {} to {}: {e}", tmp.display(), dir.display()));
+            return Err(CoreError::Checkpoint(format!(
+                "cannot move {} to {}: {e}",
+                tmp.display(),
+                dir.display()
+            )));
         }
         std::fs::remove_dir_all(&old).with_context(|| format!("cannot remove the old {}", old.display()))?;
     } else {

@@ -17,8 +17,9 @@ mod rope;
 
 use std::path::Path;
 
-use anyhow::Context;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::Context;
 
 pub use family::{Architecture, Family};
 pub use rope::{RopeConfig, RopeScaling};
@@ -127,7 +128,7 @@ impl Serialize for ModelConfig {
 
 impl ModelConfig {
     /// Reads `config.json`; errors name the file and the offending key.
-    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+    pub fn from_file(path: &Path) -> crate::Result<Self> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         let cfg: ModelConfig = serde_json::from_str(&text)

@@ -28,9 +28,9 @@ pub trait Optimizer {
     fn set_config(&mut self, cfg: AdamWConfig);
     /// Saves the optimizer state of a checkpoint whose single-process state
     /// file is `path` (what each rank writes, and where, is per impl).
-    fn save(&self, path: &Path) -> anyhow::Result<()>;
+    fn save(&self, path: &Path) -> crate::Result<()>;
     /// Restores what [`Optimizer::save`] wrote for the same world size.
-    fn load(&mut self, path: &Path) -> anyhow::Result<()>;
+    fn load(&mut self, path: &Path) -> crate::Result<()>;
 }
 
 impl Optimizer for AdamW {
@@ -52,10 +52,10 @@ impl Optimizer for AdamW {
     fn set_config(&mut self, cfg: AdamWConfig) {
         AdamW::set_config(self, cfg)
     }
-    fn save(&self, path: &Path) -> anyhow::Result<()> {
+    fn save(&self, path: &Path) -> crate::Result<()> {
         AdamW::save(self, path)
     }
-    fn load(&mut self, path: &Path) -> anyhow::Result<()> {
+    fn load(&mut self, path: &Path) -> crate::Result<()> {
         AdamW::load(self, path)
     }
 }
@@ -100,13 +100,13 @@ impl Optimizer for ReplicatedAdamW {
     fn set_config(&mut self, cfg: AdamWConfig) {
         self.opt.set_config(cfg)
     }
-    fn save(&self, path: &Path) -> anyhow::Result<()> {
+    fn save(&self, path: &Path) -> crate::Result<()> {
         if self.sync.world().is_main() {
             self.opt.save(path)?;
         }
         Ok(())
     }
-    fn load(&mut self, path: &Path) -> anyhow::Result<()> {
+    fn load(&mut self, path: &Path) -> crate::Result<()> {
         self.opt.load(path)
     }
 }

@@ -24,13 +24,13 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
 use tch::nn::VarStore;
 use tch::{Kind, Tensor};
 use tz_dist::{DistError, ReduceOp, World};
 
 use super::grad_sync::agree_on_defined_grads;
 use super::optimizer::Optimizer;
+use crate::error::{bail, Context};
 use crate::optim::{AdamW, AdamWConfig, StepInfo};
 
 /// A piece of one parameter inside this rank's shard.
@@ -229,14 +229,14 @@ impl Optimizer for ZeroAdamW {
     }
 
     /// Every rank writes its own file next to `path`.
-    fn save(&self, path: &Path) -> anyhow::Result<()> {
+    fn save(&self, path: &Path) -> crate::Result<()> {
         self.inner.save(&self.rank_file(path))
     }
 
-    fn load(&mut self, path: &Path) -> anyhow::Result<()> {
+    fn load(&mut self, path: &Path) -> crate::Result<()> {
         let file = self.rank_file(path);
         if !file.exists() {
-            bail!("rank {}: {}", self.world.rank(), missing_state(path, self.world.size()));
+            bail!(Checkpoint: "rank {}: {}", self.world.rank(), missing_state(path, self.world.size()));
         }
         // Restores the moments and the f32 masters of low-precision weights;
         // the weights themselves come from the checkpoint's model files.

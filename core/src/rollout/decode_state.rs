@@ -11,9 +11,9 @@
 //! [`DecodeState::set_active`], [`DecodeState::compact`] and one read of
 //! the sampled tokens per step.
 
-use anyhow::Context;
 use tch::{Device, Kind, Tensor};
 
+use crate::error::Context;
 use crate::kv_cache::KvCache;
 use crate::model::Qwen2;
 use crate::sampling::{sample_on_device, SamplingParams};
@@ -96,7 +96,7 @@ impl DecodeState {
 
     /// The last step's tokens and log-probs of the first `rows` slots (the
     /// one host synchronisation per step).
-    pub fn read_out(&self, rows: usize) -> anyhow::Result<(Vec<u32>, Vec<f32>)> {
+    pub fn read_out(&self, rows: usize) -> crate::Result<(Vec<u32>, Vec<f32>)> {
         let out = self.out.narrow(1, 0, rows as i64).to_device(Device::Cpu).contiguous().view([-1]);
         let out = Vec::<f64>::try_from(out).context("reading sampled tokens")?;
         let (tokens, logps) = out.split_at(rows);

@@ -32,7 +32,7 @@ pub(super) fn run(
     params: &SamplingParams,
     stop: &StopCriteria,
     first_row: u64,
-) -> anyhow::Result<Vec<Completion>> {
+) -> crate::Result<Vec<Completion>> {
     let rows = prompts.len() * n;
     let max_new = params.max_new_tokens;
     let longest = prompts.iter().map(Vec::len).max().unwrap_or(1);
@@ -84,7 +84,7 @@ struct Engine<'a> {
 }
 
 impl Engine<'_> {
-    fn decode_all(&mut self) -> anyhow::Result<()> {
+    fn decode_all(&mut self) -> crate::Result<()> {
         let _no_grad = tch::no_grad_guard();
         loop {
             self.admit_waiting();

@@ -32,14 +32,13 @@ mod engine;
 mod sequence;
 mod step_runner;
 
-use anyhow::ensure;
-
 pub use step_runner::{graph_stats, GraphStats};
 
 /// Whether this build can replay the decode step from CUDA graphs (the
 /// `tz-cuda-graph` shim was compiled: libtorch with CUDA and its headers).
 pub const CUDA_GRAPHS_BUILT_IN: bool = tz_cuda_graph::AVAILABLE;
 
+use crate::error::{bail, ensure, CoreError};
 use crate::model::Qwen2;
 use crate::sampling::SamplingParams;
 
@@ -48,7 +47,7 @@ use crate::sampling::SamplingParams;
 /// stop ids) and a bare [`tokenizers::Tokenizer`] implement it, keeping
 /// special tokens as TinyZero decodes for its reward.
 pub trait TokenDecoder {
-    fn decode(&self, ids: &[u32]) -> anyhow::Result<String>;
+    fn decode(&self, ids: &[u32]) -> crate::Result<String>;
     /// End-of-sequence ids this tokenizer knows of (may be empty).
     fn eos_token_ids(&self) -> Vec<u32> {
         Vec::new()
@@ -56,15 +55,15 @@ pub trait TokenDecoder {
 }
 
 impl TokenDecoder for tokenizers::Tokenizer {
-    fn decode(&self, ids: &[u32]) -> anyhow::Result<String> {
+    fn decode(&self, ids: &[u32]) -> crate::Result<String> {
         std::ops::Deref::deref(self)
             .decode(ids, false)
-            .map_err(|e| anyhow::anyhow!("cannot decode token ids: {e}"))
+            .map_err(|e| CoreError::Tokenizer(format!("cannot decode token ids: {e}")))
     }
 }
 
 impl TokenDecoder for crate::tokenizer::TextTokenizer {
-    fn decode(&self, ids: &[u32]) -> anyhow::Result<String> {
+    fn decode(&self, ids: &[u32]) -> crate::Result<String> {
         crate::tokenizer::TextTokenizer::decode(self, ids, false)
     }
     fn eos_token_ids(&self) -> Vec<u32> {
@@ -121,7 +120,7 @@ pub fn generate(
     n_per_prompt: usize,
     params: &SamplingParams,
     stop: &StopCriteria,
-) -> anyhow::Result<Vec<Completion>> {
+) -> crate::Result<Vec<Completion>> {
     generate_part(model, prompts, n_per_prompt, params, stop, 0)
 }
 
@@ -137,14 +136,14 @@ pub fn generate_part(
     params: &SamplingParams,
     stop: &StopCriteria,
     first_prompt: usize,
-) -> anyhow::Result<Vec<Completion>> {
+) -> crate::Result<Vec<Completion>> {
     params.validate()?;
     ensure!(n_per_prompt > 0, "n_per_prompt must be at least 1");
     let vocab = model.config().vocab_size;
     for (i, p) in prompts.iter().enumerate() {
         ensure!(!p.is_empty(), "prompt {i} has no tokens");
         if let Some(bad) = p.iter().find(|&&t| t as usize >= vocab) {
-            anyhow::bail!("prompt {i} has token id {bad}, outside the model's vocabulary of {vocab}");
+            bail!("prompt {i} has token id {bad}, outside the model's vocabulary of {vocab}");
         }
     }
     let first_row = (first_prompt * n_per_prompt) as u64;

@@ -29,7 +29,7 @@ impl Sequence {
         }
     }
 
-    pub fn into_completion(self, decoder: &dyn TokenDecoder) -> anyhow::Result<Completion> {
+    pub fn into_completion(self, decoder: &dyn TokenDecoder) -> crate::Result<Completion> {
         let text = match self.text {
             Some(t) => t,
             None => decoder.decode(&self.tokens)?,
@@ -66,7 +66,7 @@ impl<'s> Stopper<'s> {
     }
 
     /// Records a sampled token and decides whether the sequence has ended.
-    pub fn push(&self, s: &mut Sequence, token: u32, logprob: f32) -> anyhow::Result<()> {
+    pub fn push(&self, s: &mut Sequence, token: u32, logprob: f32) -> crate::Result<()> {
         s.tokens.push(token);
         s.logprobs.push(logprob);
         if self.eos.contains(&token) {

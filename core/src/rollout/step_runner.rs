@@ -17,6 +17,7 @@ use tch::Device;
 use tz_cuda_graph::CudaGraph;
 
 use super::decode_state::DecodeState;
+use crate::error::CoreError;
 use crate::model::Qwen2;
 use crate::sampling::SamplingParams;
 
@@ -77,13 +78,15 @@ impl StepRunner {
         model: &Qwen2,
         params: &SamplingParams,
         rows: i64,
-    ) -> anyhow::Result<()> {
+    ) -> crate::Result<()> {
         let StepRunner::Graphs { device, graphs, eager_steps } = self else {
             state.step(model, params, rows);
             return Ok(());
         };
         if let Some(graph) = graphs.get(&rows) {
-            graph.replay().map_err(|e| anyhow::anyhow!("replaying the {rows}-row decode step: {e}"))?;
+            graph
+                .replay()
+                .map_err(|e| CoreError::Invalid(format!("replaying the {rows}-row decode step: {e}")))?;
             REPLAYS.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }

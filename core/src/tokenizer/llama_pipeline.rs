@@ -21,15 +21,17 @@ use tokenizers::normalizers::replace::Replace;
 use tokenizers::pre_tokenizers::metaspace::{Metaspace, PrependScheme};
 use tokenizers::{NormalizerWrapper, Tokenizer};
 
+use crate::error::{bail, CoreError};
+
 /// `add_prefix_space` and `legacy` of `tokenizer_config.json` (None = the
 /// class defaults: true and false).
 pub(super) fn apply(
     tok: &mut Tokenizer,
     add_prefix_space: Option<bool>,
     legacy: Option<bool>,
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     let ModelWrapper::BPE(bpe) = tok.get_model() else {
-        anyhow::bail!("a Llama tokenizer must be a BPE model");
+        bail!(Tokenizer: "a Llama tokenizer must be a BPE model");
     };
     let mut bpe = bpe.clone();
     bpe.dropout = None;
@@ -45,13 +47,13 @@ pub(super) fn apply(
         (true, true) => PrependScheme::Always,
         (true, false) => PrependScheme::First,
     };
-    let replace = Replace::new("▁", " ").map_err(|e| anyhow::anyhow!("Llama decoder: {e}"))?;
+    let replace = Replace::new("▁", " ").map_err(|e| CoreError::Tokenizer(format!("Llama decoder: {e}")))?;
     let mut decoders = vec![replace.into(), ByteFallback::new().into(), Fuse::new().into()];
     if add_prefix_space {
         decoders.push(Strip::new(' ', 1, 0).into());
     }
     tok.with_model(bpe);
-    tok.with_normalizer(None::<NormalizerWrapper>).map_err(|e| anyhow::anyhow!("{e}"))?;
+    tok.with_normalizer(None::<NormalizerWrapper>).map_err(|e| CoreError::Tokenizer(e.to_string()))?;
     tok.with_pre_tokenizer(Some(Metaspace::new('▁', scheme, false)));
     tok.with_decoder(Some(DecoderSequence::new(decoders)));
     Ok(())

@@ -9,7 +9,6 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use serde::Deserialize;
 
 mod class;
@@ -17,6 +16,7 @@ mod llama_pipeline;
 mod qwen2_pipeline;
 
 use crate::chat_template::{ChatMessage, ChatTemplate, RenderOptions, TemplateTokens};
+use crate::error::{ensure, Context, CoreError};
 use crate::generation_config::{token_id_list, GenerationConfig};
 use class::Pipeline;
 
@@ -138,11 +138,11 @@ impl TextTokenizer {
     /// without `added_tokens_decoder`),
     /// `chat_template.jinja` (which wins over the config's template, as in
     /// transformers), `generation_config.json` and `config.json` (for stop ids).
-    pub fn from_dir(dir: &Path) -> anyhow::Result<Self> {
+    pub fn from_dir(dir: &Path) -> crate::Result<Self> {
         let tokenizer_json = dir.join("tokenizer.json");
-        anyhow::ensure!(
+        ensure!(
             tokenizer_json.is_file(),
-            "{} has no tokenizer.json (only fast tokenizers are supported; re-save the tokenizer with transformers)",
+            Tokenizer: "{} has no tokenizer.json (only fast tokenizers are supported; re-save the tokenizer with transformers)",
             dir.display()
         );
         let model_config = dir.join("config.json");
@@ -190,7 +190,7 @@ impl TextTokenizer {
     /// Loads `tokenizer.json` and optionally a `tokenizer_config.json`
     /// (without a model `config.json`, the tokenizer class alone decides
     /// which pipeline applies).
-    pub fn from_files(tokenizer_json: &Path, tokenizer_config: Option<&Path>) -> anyhow::Result<Self> {
+    pub fn from_files(tokenizer_json: &Path, tokenizer_config: Option<&Path>) -> crate::Result<Self> {
         Self::build(tokenizer_json, tokenizer_config, None, &ModelHints::default())
     }
 
@@ -201,7 +201,7 @@ impl TextTokenizer {
         tokenizer_config: Option<&Path>,
         special_tokens_map: Option<&Path>,
         hints: &ModelHints,
-    ) -> anyhow::Result<Self> {
+    ) -> crate::Result<Self> {
         let mut config: TokenizerConfigFile = match tokenizer_config {
             Some(path) => read_json(path, "tokenizer_config.json")?,
             None => TokenizerConfigFile::default(),
@@ -226,7 +226,7 @@ impl TextTokenizer {
             class::resolve(hints.model_type.as_deref(), hub_class, json_text.contains("\"ByteLevel\""));
         let mut inner = load_tokenizer_json(tokenizer_json, &json_text, pipeline, &config)?;
 
-        let resolve = |key: &str, spec: &Option<Option<TokenSpec>>| -> anyhow::Result<Option<SpecialToken>> {
+        let resolve = |key: &str, spec: &Option<Option<TokenSpec>>| -> crate::Result<Option<SpecialToken>> {
             let content = match spec {
                 Some(Some(TokenSpec::Text(s) | TokenSpec::Added { content: s })) => s.clone(),
                 Some(None) => return Ok(None),
@@ -276,30 +276,34 @@ impl TextTokenizer {
     /// Token ids of `text`. `add_special_tokens` applies the tokenizer's
     /// post-processor (BOS for Llama-style tokenizers; nothing for Qwen).
     /// Special-token text inside `text` (`<|im_end|>`) becomes its id.
-    pub fn encode(&self, text: &str, add_special_tokens: bool) -> anyhow::Result<Vec<u32>> {
-        let encoding =
-            self.inner.encode(text, add_special_tokens).map_err(|e| anyhow::anyhow!("encode: {e}"))?;
+    pub fn encode(&self, text: &str, add_special_tokens: bool) -> crate::Result<Vec<u32>> {
+        let encoding = self
+            .inner
+            .encode(text, add_special_tokens)
+            .map_err(|e| CoreError::Tokenizer(format!("encode: {e}")))?;
         Ok(encoding.get_ids().to_vec())
     }
 
     /// Encodes many texts (in parallel).
-    pub fn encode_batch(&self, texts: &[&str], add_special_tokens: bool) -> anyhow::Result<Vec<Vec<u32>>> {
+    pub fn encode_batch(&self, texts: &[&str], add_special_tokens: bool) -> crate::Result<Vec<Vec<u32>>> {
         let encodings = self
             .inner
             .encode_batch(texts.to_vec(), add_special_tokens)
-            .map_err(|e| anyhow::anyhow!("encode: {e}"))?;
+            .map_err(|e| CoreError::Tokenizer(format!("encode: {e}")))?;
         Ok(encodings.iter().map(|e| e.get_ids().to_vec()).collect())
     }
 
     /// Text of `ids`; special tokens are kept unless `skip_special_tokens`
     /// (TinyZero's reward sees them kept).
-    pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> anyhow::Result<String> {
-        self.inner.decode(ids, skip_special_tokens).map_err(|e| anyhow::anyhow!("decode: {e}"))
+    pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> crate::Result<String> {
+        self.inner.decode(ids, skip_special_tokens).map_err(|e| CoreError::Tokenizer(format!("decode: {e}")))
     }
 
     /// Decodes many sequences.
-    pub fn decode_batch(&self, seqs: &[&[u32]], skip_special_tokens: bool) -> anyhow::Result<Vec<String>> {
-        self.inner.decode_batch(seqs, skip_special_tokens).map_err(|e| anyhow::anyhow!("decode: {e}"))
+    pub fn decode_batch(&self, seqs: &[&[u32]], skip_special_tokens: bool) -> crate::Result<Vec<String>> {
+        self.inner
+            .decode_batch(seqs, skip_special_tokens)
+            .map_err(|e| CoreError::Tokenizer(format!("decode: {e}")))
     }
 
     /// Every id that ends a generation: generation_config's, then config's,
@@ -347,7 +351,7 @@ impl TextTokenizer {
         &self,
         messages: &[ChatMessage],
         opts: &RenderOptions,
-    ) -> anyhow::Result<String> {
+    ) -> crate::Result<String> {
         let template = self.chat_template.as_ref().context(
             "this tokenizer has no chat template (no `chat_template` in tokenizer_config.json and no \
              chat_template.jinja); use a plain prompt instead",
@@ -375,9 +379,10 @@ fn load_tokenizer_json(
     text: &str,
     pipeline: Pipeline,
     config: &TokenizerConfigFile,
-) -> anyhow::Result<tokenizers::Tokenizer> {
-    let mut tok: tokenizers::Tokenizer =
-        text.parse().map_err(|e| anyhow::anyhow!("{} is not a valid tokenizer.json: {e}", path.display()))?;
+) -> crate::Result<tokenizers::Tokenizer> {
+    let mut tok: tokenizers::Tokenizer = text.parse().map_err(|e| {
+        CoreError::Tokenizer(format!("{} is not a valid tokenizer.json: {e}", path.display()))
+    })?;
     match pipeline {
         Pipeline::AsWritten => {}
         Pipeline::Qwen2 => qwen2_pipeline::apply(&mut tok).with_context(|| format!("{}", path.display()))?,
@@ -392,7 +397,7 @@ fn load_tokenizer_json(
 fn bos_eos_template(
     bos: Option<&SpecialToken>,
     eos: Option<&SpecialToken>,
-) -> anyhow::Result<tokenizers::processors::template::TemplateProcessing> {
+) -> crate::Result<tokenizers::processors::template::TemplateProcessing> {
     let piece = |t: Option<&SpecialToken>, seq: u32| t.map(|t| format!("{}:{seq}", t.content));
     let single: Vec<String> =
         [piece(bos, 0), Some("$A:0".into()), piece(eos, 0)].into_iter().flatten().collect();
@@ -405,15 +410,15 @@ fn bos_eos_template(
         bos.iter().chain(eos.iter()).map(|t| (t.content.clone(), t.id)).collect();
     tokenizers::processors::template::TemplateProcessing::builder()
         .try_single(single.join(" "))
-        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .map_err(|e| CoreError::Tokenizer(e.to_string()))?
         .try_pair(pair.join(" "))
-        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .map_err(|e| CoreError::Tokenizer(e.to_string()))?
         .special_tokens(specials)
         .build()
-        .map_err(|e| anyhow::anyhow!("{e}"))
+        .map_err(|e| CoreError::Tokenizer(e.to_string()))
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path, kind: &str) -> anyhow::Result<T> {
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path, kind: &str) -> crate::Result<T> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not a valid {kind}", path.display()))
 }

@@ -18,15 +18,17 @@ use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::{SplitDelimiterBehavior, Tokenizer};
 
+use crate::error::{bail, CoreError};
+
 /// Qwen2's pre-tokenizer pattern (contractions, letters, single digits,
 /// punctuation runs, newlines, spaces), as in transformers' Qwen2Tokenizer.
 const PRETOKENIZE_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
 /// Rebuilds `tok` into the pipeline `Qwen2Tokenizer` builds. Errors if the
 /// model is not a BPE (the class cannot apply).
-pub(super) fn apply(tok: &mut Tokenizer) -> anyhow::Result<()> {
+pub(super) fn apply(tok: &mut Tokenizer) -> crate::Result<()> {
     let ModelWrapper::BPE(bpe) = tok.get_model() else {
-        anyhow::bail!("a Qwen2 tokenizer must be a BPE model");
+        bail!(Tokenizer: "a Qwen2 tokenizer must be a BPE model");
     };
     let mut bpe = bpe.clone();
     bpe.dropout = None;
@@ -38,10 +40,10 @@ pub(super) fn apply(tok: &mut Tokenizer) -> anyhow::Result<()> {
     bpe.ignore_merges = false;
     let split =
         Split::new(SplitPattern::Regex(PRETOKENIZE_REGEX.into()), SplitDelimiterBehavior::Isolated, false)
-            .map_err(|e| anyhow::anyhow!("Qwen2 pre-tokenizer: {e}"))?;
+            .map_err(|e| CoreError::Tokenizer(format!("Qwen2 pre-tokenizer: {e}")))?;
     let pre_tokenizer = Sequence::new(vec![split.into(), ByteLevel::new(false, true, false).into()]);
     tok.with_model(bpe);
-    tok.with_normalizer(Some(NFC)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    tok.with_normalizer(Some(NFC)).map_err(|e| CoreError::Tokenizer(e.to_string()))?;
     tok.with_pre_tokenizer(Some(pre_tokenizer));
     tok.with_decoder(Some(ByteLevelDecoder::default()));
     Ok(())

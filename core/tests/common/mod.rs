@@ -5,6 +5,7 @@
 pub mod countdown;
 
 use tch::{nn::VarStore, Device, Kind, Tensor};
+use tz_core::model::init::{fill_from_seed, Fill};
 use tz_core::{model::Qwen2, Qwen2Config};
 pub use tz_testkit::Tol;
 
@@ -33,25 +34,20 @@ pub fn small_config(tied: bool) -> Qwen2Config {
 
 /// A model whose weights are N(0, 0.3) (norm weights around 1), so logits are
 /// far from uniform and masking or position mistakes show up. The same seed
-/// gives the same weights (variables are drawn in name order).
+/// gives the same weights, whatever other test threads draw from libtorch's
+/// global generator (the values come from a seeded host-side stream).
 pub fn random_model(cfg: &Qwen2Config, seed: i64) -> (VarStore, Qwen2) {
     test_threads();
-    tch::manual_seed(seed);
     let vs = VarStore::new(Device::Cpu);
     let model = Qwen2::new(&vs.root(), cfg);
-    let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
-    vars.sort_by(|a, b| a.0.cmp(&b.0));
-    tch::no_grad(|| {
-        for (name, mut t) in vars {
-            let noise = Tensor::randn(t.size(), (Kind::Float, Device::Cpu)) * 0.3;
-            if name.ends_with("norm.weight") {
-                t.copy_(&(noise + 1.0));
-            } else {
-                t.copy_(&noise);
-            }
-        }
-    });
+    fill_from_seed(&vs, seed as u64, noisy_fill);
     (vs, model)
+}
+
+/// N(0, 0.3) everywhere, around 1 for norm weights ([`random_model`]'s weights).
+pub fn noisy_fill(name: &str) -> Fill {
+    let mean = if name.ends_with("norm.weight") { 1.0 } else { 0.0 };
+    Fill::Normal { mean, std: 0.3 }
 }
 
 pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {

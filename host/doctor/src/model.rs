@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
-use tz_core::config::{ConfigError, RopeScaling};
+use tz_core::config::RopeScaling;
 use tz_core::hub::{HubSettings, ModelRef};
-use tz_core::{Decoder, ModelConfig, ModelDir};
+use tz_core::{CoreError, Decoder, ModelConfig, ModelDir};
 
 use super::{Check, Status};
 use crate::error::{DoctorError, Result};
@@ -30,7 +30,7 @@ pub fn check(spec: &str, device: Option<Device>) -> Vec<Check> {
     let model = match ModelDir::open(&dir) {
         Ok(m) => m,
         // An unsupported family or a bad config.json is not a download problem.
-        Err(e) if e.chain().any(|c| c.downcast_ref::<ConfigError>().is_some()) => {
+        Err(e) if matches!(e.root(), CoreError::Config(_)) => {
             return vec![Check::fail("model config", format!("{e:#}"), FIX_FAMILY)]
         }
         Err(e) => return vec![Check::fail("model files", format!("{e:#}"), FIX_DOWNLOAD)],

@@ -113,7 +113,7 @@ pub fn resume_point(run: &RunDir) -> Result<(u64, PathBuf)> {
 /// counts the reference model.
 fn check_memory(cfg: &RunConfig, model: &ModelConfig, with_reference: bool) -> Result<()> {
     let need = memory_check::training(cfg, model, parse_dtype(&cfg.model.dtype)?, with_reference);
-    Ok(memory_check::ensure_fits(&need, parse_device(&cfg.model.device)?, "this run")?)
+    memory_check::ensure_fits(&need, parse_device(&cfg.model.device)?, "this run")
 }
 
 /// `trainer.lr_decay` as the core's schedule.

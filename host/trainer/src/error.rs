@@ -2,7 +2,7 @@
 //! instead of start, rebuild a plugin, fix a setting), each a one-line
 //! message naming what went wrong.
 //!
-//! The core (`tz-core`) still returns `anyhow` errors; they arrive here as
+//! The core's errors ([`tz_core::CoreError`]) arrive here as
 //! [`TrainError::Core`] with their whole message chain kept.
 
 use std::fmt::Display;
@@ -54,7 +54,10 @@ pub enum TrainError {
     RunDir(#[from] RunDirError),
     /// The core failed: loading a model, a forward pass, a checkpoint file.
     #[error(transparent)]
-    Core(anyhow::Error),
+    Core(#[from] tz_core::CoreError),
+    /// The run's log file cannot be opened or written.
+    #[error(transparent)]
+    Log(#[from] tz_logging::LogFileError),
     /// Reading a data file failed.
     #[error(transparent)]
     Data(#[from] tz_data::DataError),
@@ -84,13 +87,6 @@ pub enum TrainError {
 
 pub type Result<T, E = TrainError> = std::result::Result<T, E>;
 
-impl From<anyhow::Error> for TrainError {
-    /// The core's errors (libtorch, models, checkpoints) are `anyhow`.
-    fn from(e: anyhow::Error) -> Self {
-        TrainError::Core(e)
-    }
-}
-
 impl From<std::io::Error> for TrainError {
     fn from(e: std::io::Error) -> Self {
         TrainError::Core(e.into())
@@ -100,12 +96,6 @@ impl From<std::io::Error> for TrainError {
 impl From<serde_json::Error> for TrainError {
     fn from(e: serde_json::Error) -> Self {
         TrainError::Invalid(e.to_string())
-    }
-}
-
-impl From<tz_logging::LogFileError> for TrainError {
-    fn from(e: tz_logging::LogFileError) -> Self {
-        TrainError::Core(e.into())
     }
 }
 

@@ -15,7 +15,7 @@
 //! `TZ_MEMORY_LIMIT` (bytes, or with a K/M/G/T suffix) caps the memory the
 //! check takes as available, e.g. to leave room for other jobs.
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, ensure, Context, Result, TrainError};
 use tz_config::RunConfig;
 use tz_core::{Device, Kind, Qwen2Config};
 
@@ -128,7 +128,7 @@ pub fn local_model_config(model_path: &str) -> Result<Option<Qwen2Config>> {
     if !file.is_file() {
         return Ok(None);
     }
-    Qwen2Config::from_file(&file).map(Some)
+    Ok(Some(Qwen2Config::from_file(&file)?))
 }
 
 /// `1.5 GB`, `320 MB`, ...
@@ -208,8 +208,9 @@ fn parse_size(text: &str) -> Result<f64> {
         }
         _ => (t, 1.0),
     };
-    let n: f64 = number.trim().parse().context("not a size like 512M or 8G")?;
-    anyhow::ensure!(n.is_finite() && n >= 0.0, "not a size like 512M or 8G");
+    let n: f64 =
+        number.trim().parse().map_err(|e| TrainError::Invalid(format!("not a size like 512M or 8G: {e}")))?;
+    ensure!(n.is_finite() && n >= 0.0, "not a size like 512M or 8G");
     Ok(n * scale)
 }
 

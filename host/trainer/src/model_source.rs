@@ -32,7 +32,7 @@ pub fn resolve_model_path(
             "warm-starting the tiny model on {n} reference solutions (cached in {})",
             cache.display()
         );
-        compact_pairs(task, n, tiny_seed).map_err(anyhow::Error::from)
+        compact_pairs(task, n, tiny_seed).map_err(|e| tz_core::CoreError::Callback(Box::new(e)))
     })?;
     Ok(dir)
 }

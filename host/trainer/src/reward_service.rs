@@ -9,9 +9,9 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
-use anyhow::Result;
 use tz_config::RewardModelSection;
 use tz_core::device::{parse_device, parse_dtype};
+use tz_core::{CoreError, Result};
 use tz_core::{RewardModel, RewardModelOptions};
 use tz_plugin_host::{RewardModelService, TracingHost};
 use tz_sdk::ffi::HostServicesArc;
@@ -52,8 +52,10 @@ impl RewardService {
     fn try_load(section: &RewardModelSection) -> Result<RewardModel> {
         let dir = tz_core::hub::resolve_model(&section.path)?;
         let opts = RewardModelOptions {
-            device: parse_device(&section.device).map_err(|e| anyhow::anyhow!("reward_model.device: {e}"))?,
-            kind: parse_dtype(&section.dtype).map_err(|e| anyhow::anyhow!("reward_model.dtype: {e}"))?,
+            device: parse_device(&section.device)
+                .map_err(|e| CoreError::Invalid(format!("reward_model.device: {e}")))?,
+            kind: parse_dtype(&section.dtype)
+                .map_err(|e| CoreError::Invalid(format!("reward_model.dtype: {e}")))?,
             batch_size: section.batch_size,
             max_length: section.max_length,
             system_prompt: section.system_prompt.clone(),

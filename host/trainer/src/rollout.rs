@@ -116,7 +116,7 @@ pub fn rollout_on(
         completions
             .iter()
             .map(|c| policy.tokenizer.0.decode(&c.token_ids, true))
-            .collect::<anyhow::Result<_>>()?
+            .collect::<tz_core::Result<_>>()?
     } else {
         completions.iter().map(|c| c.text.clone()).collect()
     };

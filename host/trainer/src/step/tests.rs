@@ -33,9 +33,9 @@ const WINDOW: usize = 6;
 /// A random tiny model saved to `dir` (seeded, so each seed is one model).
 fn random_tiny(dir: &std::path::Path, seed: i64) -> Policy {
     let cfg = tiny_config();
-    tch::manual_seed(seed);
     let vs = VarStore::new(Device::Cpu);
     let _model = Qwen2::new(&vs.root(), &cfg);
+    tz_core::model::init::init_from_seed(&vs, seed as u64);
     write_model_dir(dir, &cfg, &vs, &tiny_tokenizer().unwrap(), &serde_json::json!({"test": "step stages"}))
         .unwrap();
     Policy::load(dir, Device::Cpu, Kind::Float).unwrap()
