@@ -220,3 +220,42 @@ fn a_killed_rank_ends_the_job_naming_it_and_the_run_resumes_on_the_same_world_si
     let trained: Vec<u64> = steps[1..steps.len() - 1].to_vec();
     assert_eq!(trained, (1..=STEPS).collect::<Vec<_>>(), "a step missing or logged twice after the resume");
 }
+
+#[test]
+fn a_planned_curriculum_runs_on_two_ranks_with_rank_zero_writing_its_stage_records() {
+    let Some(torchrun) = torchrun() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("continual");
+    // Two stages (plus, then plus_minus) of one step each.
+    let mut cmd = tiny_train_cmd_via(launch(&torchrun), &run, "grpo", "continual");
+    for kv in [
+        r#"curriculum.plugins.continual.groups=["plus","plus_minus"]"#,
+        "curriculum.plugins.continual.rounds=1",
+        "curriculum.plugins.continual.epochs_per_group=1",
+        "task.train_size=8",
+        "rollout.prompts_per_step=8",
+        "rollout.n=4",
+        "eval.size=8",
+        "eval.samples=2",
+        "stages.eval_size=6",
+        "dist.timeout_s=60",
+    ] {
+        cmd.args(["--set", kv]);
+    }
+    let o = cmd.output().unwrap();
+    let log = output_text(&o);
+    assert!(o.status.success(), "{log}");
+
+    let d = digests(&log);
+    assert_eq!(d.len(), 2, "one digest per rank expected:\n{log}");
+    assert_eq!(d[0].1, d[1].1, "the ranks' weights differ after the stages:\n{log}");
+    for (i, group) in ["plus", "plus_minus"].iter().enumerate() {
+        let path = run.join(format!("metrics/metrics_1_{group}_tiny.json"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}\n{log}", path.display()));
+        let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!((r["stage"].as_u64(), r["finished"].as_bool()), (Some(i as u64), Some(true)), "{r}");
+        assert_eq!(r["final"]["step"], i as u64 + 1, "{r}");
+        assert_eq!(r["final"]["eval"][*group]["problems"], 6, "{r}");
+        assert!(run.join(format!("snapshots/final_1_{group}/config.json")).is_file(), "{log}");
+    }
+}

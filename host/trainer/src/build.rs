@@ -174,6 +174,7 @@ impl Trainer {
             run.delete_output()?;
         }
         run.remove_stale_temporaries();
+        crate::stages::snapshots::remove_stale(&run.root);
         write_atomic(&run.config(), cfg.to_toml_string().as_bytes())?;
         world.barrier()?;
         Trainer::build(world, cfg, plugins, run, Some(lock), None)
@@ -195,6 +196,7 @@ impl Trainer {
             lock = Some(DirLock::acquire(&run.root)?);
             check_resumable(&run)?;
             run.remove_stale_temporaries();
+            crate::stages::snapshots::remove_stale(&run.root);
             tz_logging::log_to_file(&run.log_file())?;
             let (step, ckpt) = resume_point(&run)?;
             let saved = TrainerState::load(&ckpt)?.world_size;
@@ -224,12 +226,6 @@ impl Trainer {
         let loss = algorithms.estimator.loss_settings()?;
         let groups = task.groups()?;
         let curricula = Curricula::new(curricula, &groups)?;
-        if curricula.planned && world.is_distributed() {
-            return Err(TrainError::Invalid(format!(
-                "curriculum '{}' plans stages (snapshots, evaluations, records), which do not run data-parallel yet: train it in one process",
-                cfg.curriculum.chain.join("+")
-            )));
-        }
         if world.is_main() {
             tz_logging::log_to_file(&run.log_file())?;
         }

@@ -300,6 +300,12 @@ impl Trainer {
     /// The start (`start`) or end of the current stage of a planned run.
     fn stage_boundary(&mut self, start: bool, complete: bool) -> Result<()> {
         let Some(tracker) = self.stages.as_mut() else { return Ok(()) };
+        // Rank 0 alone snapshots, evaluates and writes the records: the work
+        // holds no collective and changes no state the step reads, so the
+        // other ranks go on and wait at the next step's first collective.
+        if !self.world.is_main() {
+            return Ok(());
+        }
         let index = self.state.stage;
         let ctx =
             BoundaryCtx { task: &self.task, policy: &self.policy, cfg: &self.cfg, step: self.state.step };

@@ -67,7 +67,6 @@ impl StageTracker {
         base_model: &Path,
     ) -> Result<StageTracker> {
         let mode = SnapshotMode::parse(&cfg.stages.snapshots)?;
-        snapshots::remove_stale(run);
         let groups = groups::plan_groups(plan);
         let source = groups::resolve(&groups, task_groups, &cfg.task.name)?;
         if let GroupSource::RandomSplits(names) = &source {
