@@ -251,7 +251,8 @@ fn a_planned_curriculum_runs_on_two_ranks_with_rank_zero_writing_its_stage_recor
     assert_eq!(d[0].1, d[1].1, "the ranks' weights differ after the stages:\n{log}");
     for (i, group) in ["plus", "plus_minus"].iter().enumerate() {
         let path = run.join(format!("metrics/metrics_1_{group}_tiny.json"));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}\n{log}", path.display()));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}\n{log}", path.display()));
         let r: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!((r["stage"].as_u64(), r["finished"].as_bool()), (Some(i as u64), Some(true)), "{r}");
         assert_eq!(r["final"]["step"], i as u64 + 1, "{r}");
