@@ -25,8 +25,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("error: {}", chain.join(": "));
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
@@ -52,4 +51,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Eval(args)) => Ok(tz_eval::command::run(args, &registry()?)?),
         Some(Command::Plan(args)) => cmd::plan::run(args, &registry()?),
     }
+}
+
+/// The error and its causes on one line. A library error often names its
+/// cause in its own message too (`cannot create DIR: <os error>`), so a cause
+/// the line already ends with is not repeated.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain().map(|c| c.to_string()) {
+        if line.is_empty() {
+            line = cause;
+        } else if !line.ends_with(&cause) {
+            line = format!("{line}: {cause}");
+        }
+    }
+    line
 }

@@ -129,3 +129,11 @@ fn a_config_json_with_absurd_sizes_is_refused_before_allocating() {
     let e = assert_one_line_error(&o);
     assert!(e.contains("config.json") && e.contains("num_hidden_layers 100000000"), "{e}");
 }
+
+#[test]
+fn an_unwritable_run_directory_names_its_os_error_once() {
+    // /proc refuses new directories on every Linux machine.
+    let line = assert_one_line_error(&train_with(Path::new("/proc/tzhost-no-such-dir/run"), &[]));
+    assert!(line.contains("cannot create /proc/tzhost-no-such-dir/run"), "{line}");
+    assert_eq!(line.matches("os error").count(), 1, "the cause is repeated: {line}");
+}

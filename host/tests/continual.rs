@@ -15,19 +15,7 @@ use serde_json::Value;
 /// A tiny planned run: `curriculum` over `groups`, `rounds` rounds, one step per stage.
 fn staged_cmd(out: &Path, curriculum: &str, groups: &str, rounds: u32, extra: &[&str]) -> Command {
     let mut cmd = tiny_train_cmd(out, "grpo", curriculum);
-    cmd.args(["--set", &format!("curriculum.plugins.{curriculum}.groups={groups}")])
-        .args(["--set", &format!("curriculum.plugins.{curriculum}.rounds={rounds}")])
-        .args(["--set", &format!("curriculum.plugins.{curriculum}.epochs_per_group=1")]);
-    for kv in [
-        "task.train_size=8",
-        "rollout.prompts_per_step=8",
-        "rollout.n=4",
-        "eval.size=8",
-        "eval.samples=2",
-        "stages.eval_size=6",
-    ] {
-        cmd.args(["--set", kv]);
-    }
+    cmd.args(staged_run_args(curriculum, groups, rounds));
     cmd.args(extra);
     cmd
 }

@@ -228,20 +228,8 @@ fn a_planned_curriculum_runs_on_two_ranks_with_rank_zero_writing_its_stage_recor
     let run = dir.path().join("continual");
     // Two stages (plus, then plus_minus) of one step each.
     let mut cmd = tiny_train_cmd_via(launch(&torchrun), &run, "grpo", "continual");
-    for kv in [
-        r#"curriculum.plugins.continual.groups=["plus","plus_minus"]"#,
-        "curriculum.plugins.continual.rounds=1",
-        "curriculum.plugins.continual.epochs_per_group=1",
-        "task.train_size=8",
-        "rollout.prompts_per_step=8",
-        "rollout.n=4",
-        "eval.size=8",
-        "eval.samples=2",
-        "stages.eval_size=6",
-        "dist.timeout_s=60",
-    ] {
-        cmd.args(["--set", kv]);
-    }
+    cmd.args(staged_run_args("continual", r#"["plus","plus_minus"]"#, 1))
+        .args(["--set", "dist.timeout_s=60"]);
     let o = cmd.output().unwrap();
     let log = output_text(&o);
     assert!(o.status.success(), "{log}");

@@ -93,6 +93,27 @@ pub fn tiny_train_cmd_via(mut cmd: Command, out: &Path, algo: &str, curriculum: 
     cmd
 }
 
+/// `--set` arguments of a tiny planned run: `curriculum` over `groups` (a
+/// TOML list), `rounds` rounds, one step per stage, 6 test problems a group.
+pub fn staged_run_args(curriculum: &str, groups: &str, rounds: u32) -> Vec<String> {
+    let mut kv = vec![
+        format!("curriculum.plugins.{curriculum}.groups={groups}"),
+        format!("curriculum.plugins.{curriculum}.rounds={rounds}"),
+        format!("curriculum.plugins.{curriculum}.epochs_per_group=1"),
+    ];
+    for fixed in [
+        "task.train_size=8",
+        "rollout.prompts_per_step=8",
+        "rollout.n=4",
+        "eval.size=8",
+        "eval.samples=2",
+        "stages.eval_size=6",
+    ] {
+        kv.push(fixed.to_string());
+    }
+    kv.into_iter().flat_map(|kv| ["--set".to_string(), kv]).collect()
+}
+
 /// The batch and held-out sizes of the few-step runs.
 pub const SMALL_RUN: [&str; 8] = [
     "--set",
