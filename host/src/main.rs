@@ -25,7 +25,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", one_line(&e));
+            eprintln!("error: {}", logging::one_line(e.as_ref()));
             ExitCode::FAILURE
         }
     }
@@ -51,19 +51,4 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Eval(args)) => Ok(tz_eval::command::run(args, &registry()?)?),
         Some(Command::Plan(args)) => cmd::plan::run(args, &registry()?),
     }
-}
-
-/// The error and its causes on one line. A library error often names its
-/// cause in its own message too (`cannot create DIR: <os error>`), so a cause
-/// the line already ends with is not repeated.
-fn one_line(e: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in e.chain().map(|c| c.to_string()) {
-        if line.is_empty() {
-            line = cause;
-        } else if !line.ends_with(&cause) {
-            line = format!("{line}: {cause}");
-        }
-    }
-    line
 }

@@ -123,3 +123,50 @@ impl Write for FileSink {
         Ok(())
     }
 }
+
+/// An error and its causes on one line, `: `-separated (as anyhow's `{:#}`).
+/// A library error often names its cause in its own message too (`cannot
+/// create DIR: <os error>`), so a cause the line already ends with is not
+/// repeated.
+pub fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{message}")]
+    struct Layer {
+        message: String,
+        #[source]
+        source: std::io::Error,
+    }
+
+    fn os_error() -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::NotFound, "no such file")
+    }
+
+    #[test]
+    fn a_cause_the_message_already_ends_with_is_printed_once() {
+        let e = Layer { message: "cannot create /x: no such file".into(), source: os_error() };
+        assert_eq!(one_line(&e), "cannot create /x: no such file");
+    }
+
+    #[test]
+    fn other_causes_follow_the_message() {
+        let e = Layer { message: "cannot create /x".into(), source: os_error() };
+        assert_eq!(one_line(&e), "cannot create /x: no such file");
+    }
+}

@@ -81,14 +81,7 @@ pub type Result<T, E = SweepError> = std::result::Result<T, E>;
 impl SweepError {
     /// The message and every cause, `: `-separated.
     pub fn chain(&self) -> String {
-        let mut line = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(e) = source {
-            line.push_str(": ");
-            line.push_str(&e.to_string());
-            source = e.source();
-        }
-        line
+        tz_logging::one_line(self)
     }
 }
 

@@ -102,14 +102,7 @@ impl From<serde_json::Error> for TrainError {
 impl TrainError {
     /// The message and every cause, `: `-separated (as anyhow's `{:#}`).
     pub fn chain(&self) -> String {
-        let mut line = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(e) = source {
-            line.push_str(": ");
-            line.push_str(&e.to_string());
-            source = e.source();
-        }
-        line
+        tz_logging::one_line(self)
     }
 }
 
